@@ -1,0 +1,1 @@
+"""The admin-facing front ends of the Halo Integrator: the command line and the tray."""
