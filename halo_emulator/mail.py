@@ -1,0 +1,149 @@
+"""POST /api/Mail/Integrator/IMAP: the Integrator hands Halo a raw email; Halo threads it.
+
+Halo's rule (halo-api.md section 6): a subject carrying an existing ticket id between the
+start and end tags (Control `email_start_tag`/`email_end_tag`, default `[ID:` and `]`)
+becomes an action on that ticket; anything else opens a new ticket, whose user is the
+user with the sender's address when there is one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import email
+import email.policy
+import email.utils
+import re
+from email.message import EmailMessage
+from typing import Any
+
+from aiohttp import web
+
+from halo_emulator.records import PostError, now_text, prepare
+from halo_emulator.resources import BY_KEY
+from halo_emulator.responses import json_error, parse_id, read_json
+from halo_emulator.state import STATE
+from halo_emulator.store import Record, Store
+
+EMAIL_UPDATE_OUTCOME = "Email Update"
+
+
+class MalformedMail(ValueError):
+    """The mimeMessage is not an email we can read."""
+
+
+async def imap_endpoint(request: web.Request) -> web.Response:
+    """Thread one pushed email; answer `{"ticket_id", "action_id", "created"}`."""
+    body = await read_json(request)
+    if isinstance(body, web.Response):
+        return body
+    if isinstance(body, list) and len(body) == 1:
+        body = body[0]
+    if not isinstance(body, dict):
+        return json_error(400, "Expected one JSON object", ["expected one object"])
+    store = request.app[STATE].store
+    mailbox_id = parse_id(body.get("haloMailboxId"))
+    if mailbox_id is None or store.get("mailbox", mailbox_id) is None:
+        problem = f"haloMailboxId: unknown mailbox {body.get('haloMailboxId')!r}"
+        return json_error(400, problem, [problem])
+    try:
+        message = parse_mime(body.get("mimeMessage"))
+        result = thread_message(store, message, mailbox_id, body.get("incomingEmailId"))
+    except MalformedMail as error:
+        return json_error(400, f"mimeMessage: {error}", [str(error)])
+    except PostError as error:
+        return json_error(error.status, error.message, error.errors)
+    return web.json_response(result)
+
+
+def parse_mime(text: Any) -> EmailMessage:
+    """Parse raw RFC 822 text, or the same base64-encoded; raise MalformedMail otherwise."""
+    if not isinstance(text, str) or not text.strip():
+        raise MalformedMail("mimeMessage is missing or empty")
+    raw = text.encode("utf-8", "surrogateescape")
+    # Raw RFC 822 text has ':' and spaces, which strict base64 rejects.
+    with contextlib.suppress(binascii.Error, ValueError):
+        raw = base64.b64decode("".join(text.split()), validate=True)
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    if not isinstance(message, EmailMessage) or not (message["From"] or message["Subject"]):
+        raise MalformedMail("no From or Subject header: not an RFC 822 message")
+    if message.defects and not message.keys():
+        raise MalformedMail(f"unreadable message: {message.defects[0]!r}")
+    return message
+
+
+def ticket_id_in(subject: str, start_tag: str, end_tag: str) -> int | None:
+    """The ticket id between the tags in a subject ('Re: x [ID:42]' -> 42), else None."""
+    match = re.search(re.escape(start_tag) + r"\s*(\d+)\s*" + re.escape(end_tag), subject)
+    return int(match.group(1)) if match else None
+
+
+def thread_message(
+    store: Store, message: EmailMessage, mailbox_id: int, incoming_id: Any
+) -> dict[str, Any]:
+    """Add an action to the tagged ticket or open a new ticket; save both in the store."""
+    control = store.get("control", 1) or {}
+    subject = str(message["Subject"] or "")
+    sender_name, sender_address = email.utils.parseaddr(str(message["From"] or ""))
+    text = _text_body(message)
+    ticket_id = ticket_id_in(
+        subject, control.get("email_start_tag") or "[ID:", control.get("email_end_tag") or "]"
+    )
+    user = _user_with_address(store, sender_address)
+    if ticket_id is not None and store.get("tickets", ticket_id) is not None:
+        action = _save(store, "actions", {
+            "ticket_id": ticket_id, "outcome": EMAIL_UPDATE_OUTCOME, "note": text,
+            "emailfrom": sender_address, "emailsubject": subject, "emailbody": text,
+            "who": sender_name or sender_address, "emaildirection": "in",
+            "mailentryid": str(message["Message-ID"] or ""),
+            "actionby_user_id": user["id"] if user else None,
+        })
+        created, action_id = False, action["id"]
+    else:
+        mailbox = store.get("mailbox", mailbox_id) or {}
+        ticket: Record = {
+            "summary": subject or "(no subject)", "details": text, "mailboxid": mailbox_id,
+            "mailentryid": str(message["Message-ID"] or ""), "reportedby": sender_address,
+            "tickettype_id": mailbox.get("tickettype_id") or 1, "source": "Email",
+        }
+        if user:
+            ticket.update(user_id=user["id"], client_id=user.get("client_id"),
+                          site_id=user.get("site_id"), user_email=user.get("emailaddress"))
+        ticket_id = _save(store, "tickets", ticket)["id"]
+        created, action_id = True, None
+    _save(store, "incomingemail", {
+        "mbid": mailbox_id, "mailid": incoming_id, "from": sender_address, "subject": subject,
+        "processed": True, "dateprocessed": now_text(), "ticket_id": ticket_id,
+    })
+    return {"ticket_id": ticket_id, "action_id": action_id, "created": created}
+
+
+def _text_body(message: EmailMessage) -> str:
+    """The plain-text body (HTML when there is no text part), stripped."""
+    part = message.get_body(preferencelist=("plain", "html"))
+    if part is None:
+        return ""
+    try:
+        return str(part.get_content()).strip()
+    except (LookupError, ValueError) as error:
+        raise MalformedMail(f"cannot decode the body: {error}") from error
+
+
+def _user_with_address(store: Store, address: str) -> Record | None:
+    """The first active user whose email address matches the sender (case-insensitive)."""
+    if not address:
+        return None
+    wanted = address.lower()
+    for user in store.all("users"):
+        addresses = (user.get(key) for key in ("emailaddress", "email2", "email3"))
+        if not user.get("inactive") and any(str(a or "").lower() == wanted for a in addresses):
+            return user
+    return None
+
+
+def _save(store: Store, entity: str, fields: Record) -> Record:
+    """Create one record through the same path a POST takes, so server fields are filled."""
+    (record,) = prepare(BY_KEY[entity], [fields], store, "Halo Mail")
+    store.save(entity, [record])
+    return record

@@ -1,0 +1,96 @@
+"""The aiohttp application: routes plus the gate every non-admin request passes.
+
+The gate (one middleware) applies, in order: request counting, injected connection
+drops, latency, injected 429 bursts, the rolling-window rate limit, injected 500s and
+the bearer-token check. Admin routes (/_emulator/*) skip the gate entirely: they are
+not counted, not rate-limited, need no token and never see faults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from halo_emulator import admin, api
+from halo_emulator.auth import bearer_failure, token_endpoint
+from halo_emulator.faults import Fault
+from halo_emulator.responses import json_error
+from halo_emulator.state import STATE, ServerState
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ConnectionDropped(Exception):
+    """Raised after the transport was closed on purpose, so no response is written."""
+
+
+def create_app(state: ServerState) -> web.Application:
+    """Build the application serving Halo's API, its token endpoints and the admin API."""
+    app = web.Application(middlewares=[gate])
+    app[STATE] = state
+    app.router.add_post("/auth/token", token_endpoint)
+    app.router.add_post("/token", token_endpoint)
+    admin.add_routes(app.router)
+    app.router.add_route("*", "/api/{tail:.*}", api.dispatch)
+    return app
+
+
+@web.middleware
+async def gate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Count the request and apply faults, rate limit and auth before the handler runs."""
+    if request.path.startswith("/_emulator/"):
+        return await handler(request)
+    state = request.app[STATE]
+    try:
+        response = await _guarded(request, handler, state)
+    except web.HTTPException as error:
+        state.stats.record(request.method, request.path, error.status)
+        raise
+    except ConnectionDropped:
+        state.stats.record(request.method, request.path, None)
+        raise asyncio.CancelledError from None
+    state.stats.record(request.method, request.path, response.status)
+    return response
+
+
+async def _guarded(
+    request: web.Request, handler: Handler, state: ServerState
+) -> web.StreamResponse:
+    fault = state.faults.decide()
+    if fault is Fault.DROP:
+        if request.transport is not None:
+            request.transport.close()
+        raise ConnectionDropped
+    if state.faults.latency_seconds > 0:
+        await asyncio.sleep(state.faults.latency_seconds)
+    if fault is Fault.RATE_LIMITED:
+        window_seconds = state.limiter.limit[1] if state.limiter.limit else 1.0
+        return rate_limited(state, retry_seconds=window_seconds)
+    wait_seconds = state.limiter.acquire()
+    if wait_seconds is not None:
+        return rate_limited(state, retry_seconds=wait_seconds)
+    if fault is Fault.SERVER_ERROR:
+        return json_error(500, "An error has occurred. (emulated fault)")
+    if _needs_bearer(request):
+        failure = bearer_failure(request)
+        if failure is not None:
+            return failure
+    return await handler(request)
+
+
+def _needs_bearer(request: web.Request) -> bool:
+    """Everything under /api except authinfo needs a token; the token endpoints do not."""
+    path = request.path.lower().rstrip("/")
+    return path.startswith("/api/") and path != "/api/authinfo"
+
+
+def rate_limited(state: ServerState, retry_seconds: float) -> web.Response:
+    """Halo's 429, text under both `error` and `message` so every client finds it."""
+    text = state.limiter.message()
+    response = web.json_response({"error": text, "message": text}, status=429)
+    if state.retry_after:
+        response.headers["Retry-After"] = str(max(1, math.ceil(retry_seconds)))
+    return response
