@@ -1,0 +1,1 @@
+"""Sync modules: one small class per integration, behind ``SyncModule``."""
