@@ -1,0 +1,1 @@
+"""Tests of the Halo emulator over real loopback sockets."""
