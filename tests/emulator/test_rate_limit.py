@@ -13,8 +13,6 @@ from halo_emulator.rate_limit import (
     parse_rate_limit,
 )
 
-from .conftest import HaloApi
-
 
 class FakeClock:
     def __init__(self) -> None:
