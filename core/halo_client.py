@@ -98,6 +98,10 @@ class HaloClient:
     def close(self) -> None:
         self._http.close()
 
+    def authenticate(self) -> None:
+        """Fetch a token now (raises InvalidCredentialsError for a wrong ID or secret)."""
+        self._tokens.get()
+
     # -- plain requests ---------------------------------------------------------------------
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
@@ -190,7 +194,9 @@ class HaloClient:
     def _fetch_token(self) -> httpx.Response:
         connection = self.connection
         if connection.client_secret is None:
-            raise HaloError("No client secret is configured.", hint="Run halo-integrator configure.")
+            raise HaloError(
+                "No client secret is configured.", hint="Run halo-integrator configure."
+            )
         form = {
             "grant_type": "client_credentials",
             "client_id": connection.client_id,

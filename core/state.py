@@ -146,8 +146,18 @@ class StateStore:
             db.execute(
                 "UPDATE runs SET finished_at=?, outcome=?, created=?, updated=?, unchanged=?, "
                 "deactivated=?, failed=?, requests=?, error=? WHERE id=?",
-                (now, outcome, counts.created, counts.updated, counts.unchanged,
-                 counts.deactivated, counts.failed, counts.requests, error, run_id),
+                (
+                    now,
+                    outcome,
+                    counts.created,
+                    counts.updated,
+                    counts.unchanged,
+                    counts.deactivated,
+                    counts.failed,
+                    counts.requests,
+                    error,
+                    run_id,
+                ),
             )
             db.execute(
                 "INSERT INTO module_status (module) VALUES (?) ON CONFLICT(module) DO NOTHING",

@@ -53,7 +53,9 @@ class CsvImport(SyncModule):
     display_name = "CSV import"
     description = "Users or assets from a CSV file (UTF-8, with or without BOM)."
     Options = CsvOptions
-    status_record = StatusRecord("Control", field_prefix="halointegrator_xlsimports_", needs_id=False)
+    status_record = StatusRecord(
+        "Control", field_prefix="halointegrator_xlsimports_", needs_id=False
+    )
 
     options: CsvOptions
 
@@ -102,7 +104,9 @@ class CsvImport(SyncModule):
         if self.options.target == "users":
             fields.setdefault("site_id", self.options.site_id)
             if "name" not in fields and ("firstname" in fields or "surname" in fields):
-                fields["name"] = f"{fields.get('firstname', '')} {fields.get('surname', '')}".strip()
+                fields["name"] = (
+                    f"{fields.get('firstname', '')} {fields.get('surname', '')}".strip()
+                )
         else:
             fields.setdefault("assettype_id", self.options.assettype_id)
             fields.setdefault("site_id", self.options.site_id)

@@ -21,7 +21,7 @@ _MISSING = dataclasses.MISSING
 def option(
     default: Any = _MISSING,
     *,
-    help: str,  # noqa: A002 - the word admins read in `module show`
+    help: str,
     choices: tuple[str, ...] = (),
     secret: bool = False,
     minimum: float | None = None,
@@ -107,7 +107,9 @@ def _coerce(value: Any, hint: Any, metadata: typing.Mapping[str, Any]) -> Any:
         try:
             number = kind(value)
         except (TypeError, ValueError):
-            raise ValueError(f"{value!r} is not a {'whole ' if kind is int else ''}number") from None
+            raise ValueError(
+                f"{value!r} is not a {'whole ' if kind is int else ''}number"
+            ) from None
         minimum = metadata.get("minimum")
         if minimum is not None and number < minimum:
             raise ValueError(f"must be at least {minimum:g}")

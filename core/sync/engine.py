@@ -40,6 +40,7 @@ Progress = Callable[[str, int, int], None]
 @dataclass
 class SyncResult:
     counts: RunCounts
+    entity: str = ""
     failures: list[RecordFailure] = field(default_factory=list)
     guard_error: GuardRefusedError | None = None
     plan: Plan | None = None
@@ -96,14 +97,17 @@ class RecordSync:
         self._tally = _Tally(failures=list(plan.failures))
         if not self.dry_run:
             self._apply(plan)
-        return SyncResult(counts=self._counts(plan), failures=self._tally.failures,
-                          guard_error=guard_error, plan=plan)
+        return SyncResult(
+            counts=self._counts(plan),
+            entity=self.target.entity,
+            failures=self._tally.failures,
+            guard_error=guard_error,
+            plan=plan,
+        )
 
     # -- planning helpers -------------------------------------------------------------------
 
-    def _check_guard(
-        self, plan: Plan, mapped: dict[str, MappedRecord]
-    ) -> GuardRefusedError | None:
+    def _check_guard(self, plan: Plan, mapped: dict[str, MappedRecord]) -> GuardRefusedError | None:
         if not plan.deactivations or self.allow_mass_deactivation:
             return None
         active = sum(1 for entry in mapped.values() if entry.active)
@@ -124,9 +128,7 @@ class RecordSync:
                 self.target.entity, {"includeinactive": "true"}, page_size=LISTING_PAGE_SIZE
             )
         else:
-            candidates = (
-                record for value in sorted(wanted) for record in self._search(value)
-            )
+            candidates = (record for value in sorted(wanted) for record in self._search(value))
         found: dict[str, dict[str, Any]] = {}
         for record in candidates:
             value = self.target.match_value(record)
@@ -143,7 +145,9 @@ class RecordSync:
     # -- applying ---------------------------------------------------------------------------
 
     def _apply(self, plan: Plan) -> None:
-        self._save([MappedRecord(r.key, halo_id, r.fingerprint, True) for r, halo_id in plan.adopted])
+        self._save(
+            [MappedRecord(r.key, halo_id, r.fingerprint, True) for r, halo_id in plan.adopted]
+        )
         self._in_batches("create", plan.creates, self._create_batch)
         self._in_batches("update", plan.updates, lambda batch: self._update_batch(batch, plan))
         self._in_batches("deactivate", plan.deactivations, self._deactivate_batch)
@@ -168,7 +172,8 @@ class RecordSync:
                 self._create_batch(batch, second_try=True)
             return
         ids = self._ids_for(batch, saved)
-        self._save([MappedRecord(r.key, i, r.fingerprint, True) for r, i in zip(batch, ids)])
+        pairs = zip(batch, ids, strict=True)
+        self._save([MappedRecord(r.key, i, r.fingerprint, True) for r, i in pairs])
         self._tally.created += len(batch)
 
     def _update_batch(self, batch: list[tuple[SourceRecord, int]], plan: Plan) -> None:
@@ -191,12 +196,12 @@ class RecordSync:
         except HaloValidationError as exc:
             self._split(batch, exc, self._deactivate_batch)
             return
-        self._save([
-            MappedRecord(e.source_key, e.halo_id, e.fingerprint, False) for e in batch
-        ])
+        self._save([MappedRecord(e.source_key, e.halo_id, e.fingerprint, False) for e in batch])
         self._tally.deactivated += len(batch)
 
-    def _split(self, batch: list[Any], exc: HaloValidationError, retry: Callable[[list[Any]], None]) -> None:
+    def _split(
+        self, batch: list[Any], exc: HaloValidationError, retry: Callable[[list[Any]], None]
+    ) -> None:
         """Halo refused a batch: halve it until the refused records stand alone."""
         if len(batch) == 1:
             key, label = _describe(batch[0])
@@ -214,7 +219,9 @@ class RecordSync:
         for record in batch:
             halo_record = found.get(self.target.match_value(record.fields))
             if halo_record and halo_record.get("id"):
-                self._save([MappedRecord(record.key, int(halo_record["id"]), record.fingerprint, True)])
+                self._save(
+                    [MappedRecord(record.key, int(halo_record["id"]), record.fingerprint, True)]
+                )
                 self._tally.created += 1
             else:
                 unsaved.append(record)
@@ -224,7 +231,7 @@ class RecordSync:
         """Halo answers in the order it was sent; check that, and fall back to match values."""
         in_order = len(saved) == len(batch) and all(
             self.target.match_value(s) in ("", self.target.match_value(r.fields))
-            for r, s in zip(batch, saved)
+            for r, s in zip(batch, saved, strict=True)
         )
         if in_order:
             return [int(s["id"]) for s in saved]

@@ -75,9 +75,7 @@ def plan_against_map(
     return plan
 
 
-def adopt_existing(
-    plan: Plan, target: HaloTarget, existing: dict[str, dict[str, Any]]
-) -> None:
+def adopt_existing(plan: Plan, target: HaloTarget, existing: dict[str, dict[str, Any]]) -> None:
     """Second pass: records Halo already has (same match value) are updated, not created."""
     still_new: list[SourceRecord] = []
     for record in plan.creates:
@@ -95,7 +93,9 @@ def adopt_existing(
 
 def same_values(fields: dict[str, Any], halo_record: dict[str, Any]) -> bool:
     """Whether Halo already holds every field value we would send."""
-    return all(normalise(value) == normalise(halo_record.get(name)) for name, value in fields.items())
+    return all(
+        normalise(value) == normalise(halo_record.get(name)) for name, value in fields.items()
+    )
 
 
 @dataclass(frozen=True)
