@@ -53,14 +53,26 @@ def apply_config(state: ServerState, changes: dict[str, Any]) -> None:
     limit = state.limiter.limit
     if "rate_limit" in changes:
         value = changes["rate_limit"]
-        limit = value if isinstance(value, tuple) else parse_rate_limit(value)
+        if isinstance(value, list | tuple):
+            limit = (int(value[0]), float(value[1]))
+        elif value is None or isinstance(value, str):
+            limit = parse_rate_limit(value)
+        else:
+            raise ValueError(f"rate_limit must look like '300/300' or 'off', not {value!r}")
     lifetime = int(changes.get("token_lifetime", state.token_lifetime))
     if lifetime < 1:
         raise ValueError("token_lifetime must be at least 1 second")
     if "rate_limit" in changes:
         state.limiter.limit = limit
-    state.retry_after = bool(changes.get("retry_after", state.retry_after))
+    state.retry_after = _flag(changes.get("retry_after", state.retry_after))
     state.token_lifetime = lifetime
+
+
+def _flag(value: Any) -> bool:
+    """JSON true/false, or the strings 'true'/'false' that shell scripts tend to send."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes", "on")
+    return bool(value)
 
 
 async def stats_endpoint(request: web.Request) -> web.Response:

@@ -60,10 +60,10 @@ def test_drop_rate_one_drops_the_token_request_too(emulator: Emulator) -> None:
 
 
 def test_early_expiry_invalidates_a_token_that_claims_to_be_valid(make_emulator, make_api) -> None:
-    emulator = make_emulator(rate_limit=None, faults=FaultSettings(token_early_expiry=0.3))
+    emulator = make_emulator(rate_limit=None, faults=FaultSettings(token_early_expiry=0.5))
     api = make_api(emulator)
     assert api.get("Status").status_code == 200
-    time.sleep(0.4)
+    time.sleep(0.6)
     response = api.get("Status")
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_token"

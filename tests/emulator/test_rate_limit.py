@@ -93,6 +93,10 @@ def test_the_limit_can_be_switched_off_and_changed_at_runtime(make_emulator, mak
     assert api.get("Status").status_code == 200
     assert api.get("Status").headers["Retry-After"]
     assert api.admin("POST", "config", json={"rate_limit": "nonsense"}).status_code == 400
+    assert api.admin("POST", "config", json={"rate_limit": 5}).status_code == 400
+    config = api.admin("POST", "config", json={"rate_limit": [7, 30], "retry_after": "false"})
+    assert config.json() == {"rate_limit": "7/30", "retry_after": False, "token_lifetime": 3600,
+                             "tenant": None}
 
 
 def test_admin_endpoints_are_never_rate_limited(make_emulator, make_api) -> None:
