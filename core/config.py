@@ -426,9 +426,9 @@ def settings_to_json(settings: Settings, box: SecretBox) -> dict[str, Any]:
             "VerifyTls": halo.verify_tls,
             "CaBundle": halo.ca_bundle,
             "RequestsPerWindow": halo.requests_per_window,
-            "WindowSeconds": halo.window_seconds,
+            "WindowSeconds": _plain_number(halo.window_seconds),
             "BatchSize": halo.batch_size,
-            "TimeoutSeconds": halo.timeout_seconds,
+            "TimeoutSeconds": _plain_number(halo.timeout_seconds),
         },
         "LogFolder": _relative_to_folder(settings.log_folder, settings.folder),
         "Modules": [
@@ -442,6 +442,11 @@ def settings_to_json(settings: Settings, box: SecretBox) -> dict[str, Any]:
             for module in settings.modules
         ],
     }
+
+
+def _plain_number(value: float) -> float | int:
+    """Write 300 rather than 300.0, as an admin would type it."""
+    return int(value) if float(value).is_integer() else value
 
 
 def _relative_to_folder(path: Path, folder: Path) -> str:

@@ -112,6 +112,8 @@ def test_the_on_disk_shape_uses_the_documented_keys(tmp_path: Path) -> None:
         "TimeoutSeconds",
     ]  # fmt: skip
     assert document["LogFolder"] == "logs"
+    assert document["Halo"]["WindowSeconds"] == 300
+    assert "300.0" not in (tmp_path / SETTINGS_FILE_NAME).read_text()
     assert document["Modules"][0]["Interval"] == "5m"
     assert list(document["Modules"][0]) == [
         "Name",
