@@ -36,7 +36,7 @@ LIST_KEYS = {
     "asset": "assets",
     "tickets": "tickets",
     "actions": "actions",
-    "integrationerror": "integration_errors",
+    "integrationerror": "integrationerrors",
 }
 
 

@@ -1,0 +1,185 @@
+"""The Halo client against the real emulator over loopback: tokens, retries, paging, batches."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from core.errors import HaloValidationError, InvalidCredentialsError
+from core.halo_client import HaloClient
+from core.halo_validate import validate_connection
+from core.pacing import RequestPacer
+from core.secrets import Secret
+from halo_emulator import Emulator
+
+from .conftest import FAST_RETRY, SECRET, connection_for
+
+
+def token_requests(emu: Emulator) -> int:
+    return emu.stats()["by_endpoint"].get("POST /auth/token", 0)
+
+
+def test_token_is_fetched_once_and_reused(emulator: Emulator, client: HaloClient) -> None:
+    for _ in range(5):
+        client.get("Status")
+    assert token_requests(emulator) == 1
+
+
+def test_rejected_token_is_refreshed_once_and_the_request_succeeds(
+    emulator: Emulator, client: HaloClient
+) -> None:
+    client.get("Status")
+    emulator.expire_tokens()
+    assert isinstance(client.get("Status"), list)
+    assert token_requests(emulator) == 2
+
+
+def test_token_that_expires_early_is_replaced() -> None:
+    with Emulator(client_secret=SECRET, rate_limit=None) as emu:
+        emu.set_faults(token_early_expiry=0.2)
+        with HaloClient(connection_for(emu), retry=FAST_RETRY) as halo:
+            halo.get("Status")
+            time.sleep(0.3)
+            halo.get("Status")
+        assert token_requests(emu) == 2
+
+
+def test_token_near_expiry_is_renewed_before_use() -> None:
+    # A 60 s lifetime is inside the 60 s refresh margin at once: each call needs a new token.
+    with Emulator(client_secret=SECRET, rate_limit=None, token_lifetime=60) as emu:
+        with HaloClient(connection_for(emu), retry=FAST_RETRY) as halo:
+            halo.get("Status")
+            halo.get("Status")
+        assert token_requests(emu) == 2
+        assert emu.stats()["by_status"].get("401", 0) == 0
+
+
+@pytest.mark.parametrize("retry_after", [True, False])
+def test_429_is_waited_out_with_and_without_retry_after(retry_after: bool) -> None:
+    with Emulator(client_secret=SECRET, rate_limit=None, retry_after=retry_after) as emu:
+        with HaloClient(connection_for(emu), retry=FAST_RETRY) as halo:
+            halo.authenticate()
+            emu.set_faults(burst_429=2)
+            assert isinstance(halo.get("Status"), list)
+            assert halo.stats.rate_limited == 2
+        assert emu.stats()["by_status"]["429"] == 2
+
+
+def test_retry_after_header_sets_the_wait() -> None:
+    with Emulator(client_secret=SECRET, rate_limit=(2, 1.0), retry_after=True) as emu:
+        with HaloClient(connection_for(emu), retry=FAST_RETRY) as halo:
+            halo.get("Status")  # the token request and this one fill the window of 2
+            halo.get("Status")  # 429 with Retry-After, waited out, then served
+            assert halo.stats.rate_limited == 1
+            # It waited what the server asked (at most the 1 s window), not a blind back-off.
+            assert 0 < halo.pacer.total_wait_seconds <= 1.5
+
+
+def test_500_then_success_is_retried(emulator: Emulator, client: HaloClient) -> None:
+    client.authenticate()
+    emulator.set_faults(error_next=1)
+    assert isinstance(client.get("Status"), list)
+    assert client.stats.retries == 1
+    assert emulator.stats()["by_status"]["500"] == 1
+
+
+def test_dropped_connection_on_a_read_is_retried(emulator: Emulator, client: HaloClient) -> None:
+    client.authenticate()
+    emulator.set_faults(drop_next=1)
+    assert isinstance(client.get("Status"), list)
+    assert emulator.stats()["dropped"] == 1
+
+
+def test_dropped_connection_on_a_create_is_not_blindly_resent(
+    emulator: Emulator, client: HaloClient
+) -> None:
+    client.authenticate()
+    emulator.set_faults(drop_next=1)
+    with pytest.raises(Exception) as raised:
+        client.post_batch("Users", [{"name": "Once Only", "emailaddress": "once@example.com"}])
+    assert getattr(raised.value, "maybe_applied", False) is True
+
+
+def test_paging_walks_every_page(emulator: Emulator, client: HaloClient) -> None:
+    client.upsert("Users", [{"name": f"P{n}", "emailaddress": f"p{n}@x.com"} for n in range(250)])
+    emulator.reset_stats()
+    users = list(client.iter_records("Users", page_size=100))
+    assert len({user["id"] for user in users}) == 250
+    assert emulator.stats()["by_endpoint"]["GET /api/users"] == 3
+
+
+def test_upsert_sends_one_post_per_batch(emulator: Emulator, client: HaloClient) -> None:
+    records = [{"name": f"B{n}", "emailaddress": f"b{n}@x.com"} for n in range(250)]
+    saved = client.upsert("Users", records, batch_size=100)
+    assert [s["emailaddress"] for s in saved] == [r["emailaddress"] for r in records]
+    assert emulator.stats()["by_endpoint"]["POST /api/users"] == 3
+
+
+def test_client_side_pacing_stays_under_the_servers_limit() -> None:
+    with Emulator(client_secret=SECRET, rate_limit=(10, 1.0)) as emu:
+        connection = connection_for(emu, requests_per_window=10, window_seconds=1.0)
+        with HaloClient(connection, retry=FAST_RETRY, pacer=RequestPacer(10, 1.0)) as halo:
+            for _ in range(25):
+                halo.get("Status")
+        assert emu.stats()["by_status"].get("429", 0) == 0
+        assert emu.stats()["total"] == 26
+
+
+def test_without_pacing_the_same_load_meets_429s() -> None:
+    """The counterpart of the pacing test: it shows the limit is really there."""
+    with Emulator(client_secret=SECRET, rate_limit=(10, 1.0)) as emu:
+        connection = connection_for(emu)
+        with HaloClient(connection, retry=FAST_RETRY, pacer=RequestPacer(10_000, 1.0)) as halo:
+            for _ in range(25):
+                halo.get("Status")
+        assert emu.stats()["by_status"]["429"] > 0
+
+
+def test_wrong_secret_says_invalid_client_credentials(emulator: Emulator) -> None:
+    connection = connection_for(emulator, client_secret=Secret("wrong-secret-value"))
+    with HaloClient(connection, retry=FAST_RETRY) as halo, pytest.raises(
+        InvalidCredentialsError
+    ) as raised:
+        halo.get("Users")
+    assert "invalid client credentials" in str(raised.value)
+    assert "wrong-secret-value" not in str(raised.value)
+
+
+def test_validation_error_carries_halos_message(client: HaloClient) -> None:
+    with pytest.raises(HaloValidationError) as raised:
+        client.post_batch("Tickets", [{"details": "no summary"}])
+    assert raised.value.status == 400
+    assert "summary" in str(raised.value).lower()
+
+
+def test_validate_is_green_for_good_credentials(emulator: Emulator) -> None:
+    result = validate_connection(connection_for(emulator))
+    assert result.ok, result
+    assert emulator.base_url in result.message
+
+
+def test_validate_is_red_with_a_clear_message_for_a_wrong_secret(emulator: Emulator) -> None:
+    result = validate_connection(connection_for(emulator, client_secret=Secret("nope-nope")))
+    assert not result.ok
+    assert "invalid client credentials" in result.message
+
+
+def test_validate_is_red_when_nothing_listens() -> None:
+    with Emulator(client_secret=SECRET) as emu:
+        url = emu.base_url
+    result = validate_connection(connection_for_url(url))
+    assert not result.ok
+    assert "Nothing answers" in result.message
+
+
+def test_validate_refuses_plain_http_to_a_remote_host() -> None:
+    result = validate_connection(connection_for_url("http://halo.example.com"))
+    assert not result.ok
+    assert "https" in result.message
+
+
+def connection_for_url(url: str):
+    from core.config import HaloConnection
+
+    return HaloConnection(url=url, client_id="id", client_secret=Secret("secret"))
