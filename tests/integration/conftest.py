@@ -16,8 +16,12 @@ from halo_emulator import Emulator
 
 SECRET = "s3cr3t-for-tests-9f2c"
 # Retries in tests wait milliseconds, not seconds; the policy is the same.
-FAST_RETRY = RetryPolicy(max_attempts=4, backoff_base_seconds=0.01, backoff_cap_seconds=0.05,
-                         rate_limit_patience_seconds=10)
+FAST_RETRY = RetryPolicy(
+    max_attempts=4,
+    backoff_base_seconds=0.01,
+    backoff_cap_seconds=0.05,
+    rate_limit_patience_seconds=10,
+)
 
 
 @pytest.fixture
@@ -52,8 +56,12 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 def user_rows(count: int, start: int = 1) -> list[dict[str, Any]]:
     return [
-        {"emailaddress": f"user{n}@example.com", "firstname": "User", "surname": f"N{n}",
-         "department": "IT"}
+        {
+            "emailaddress": f"user{n}@example.com",
+            "firstname": "User",
+            "surname": f"N{n}",
+            "department": "IT",
+        }
         for n in range(start, start + count)
     ]
 

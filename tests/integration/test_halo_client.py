@@ -138,9 +138,10 @@ def test_without_pacing_the_same_load_meets_429s() -> None:
 
 def test_wrong_secret_says_invalid_client_credentials(emulator: Emulator) -> None:
     connection = connection_for(emulator, client_secret=Secret("wrong-secret-value"))
-    with HaloClient(connection, retry=FAST_RETRY) as halo, pytest.raises(
-        InvalidCredentialsError
-    ) as raised:
+    with (
+        HaloClient(connection, retry=FAST_RETRY) as halo,
+        pytest.raises(InvalidCredentialsError) as raised,
+    ):
         halo.get("Users")
     assert "invalid client credentials" in str(raised.value)
     assert "wrong-secret-value" not in str(raised.value)
