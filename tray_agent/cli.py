@@ -13,14 +13,14 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from core.config import load_settings
+from core.agent import Agent
 from core.errors import ConfigError, IntegratorError
-from core.halo_validate import validate_connection
 from core.modules.registry import MODULES
-from core.runner import ModuleRunResult, Runner
-from core.status_report import module_statuses
+from core.runner import ModuleRunResult
 from tray_agent import cli_setup
 from tray_agent.console import ProgressPrinter, print_results, print_status_table
+
+log = logging.getLogger("halo_integrator.cli")
 
 EXIT_OK, EXIT_MODULE_FAILED, EXIT_CONFIG = 0, 1, 2
 AUTO_WORDS = ("AUTO", "auto")
@@ -68,6 +68,31 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("modules", parents=[common], help="list the modules the agent knows")
     cli_setup.add_commands(commands, common)
 
+    commands.add_parser("tray", parents=[common], help="start the tray agent")
+    commands.add_parser("settings", parents=[common], help="open the settings dialog")
+
+    schedule = commands.add_parser(
+        "schedule", parents=[common], help="run AUTO mode from the system's scheduler"
+    )
+    schedule_actions = schedule.add_subparsers(dest="schedule_action", required=True)
+    install = schedule_actions.add_parser(
+        "install",
+        parents=[common],
+        help="write a Task Scheduler task (Windows) or a systemd user timer / cron line (Linux)",
+    )
+    install.add_argument(
+        "--kind",
+        choices=("auto", "windows-task", "systemd", "cron"),
+        default="auto",
+        help="default: windows-task on Windows, systemd on Linux",
+    )
+    install.add_argument("--every", default="15m", help="how often AUTO runs (5m, 1h, daily@02:00)")
+    install.add_argument("--output", metavar="PATH", help="where to write the definition")
+    autostart = commands.add_parser(
+        "autostart", parents=[common], help="start the tray at login (on/off)"
+    )
+    autostart.add_argument("state", choices=("on", "off"))
+
     emulator = commands.add_parser(
         "emulator", parents=[common], help="run the local Halo API emulator"
     )
@@ -80,13 +105,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging(args.verbose)
+    if args.command in AUTO_WORDS:
+        _log_auto_runs(args.settings_path or args.settings)
     try:
         return _dispatch(args)
     except ConfigError as exc:
-        print(f"Configuration error: {exc}", file=sys.stderr)
+        log.error("Configuration error: %s", exc)  # to stderr and, in AUTO mode, to auto.log
         return EXIT_CONFIG
     except IntegratorError as exc:
-        print(f"{exc.title}: {exc}", file=sys.stderr)
+        log.error("%s: %s", exc.title, exc)
         return EXIT_MODULE_FAILED
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
@@ -107,11 +134,11 @@ def _dispatch(args: argparse.Namespace) -> int:
             interactive=sys.stderr.isatty(),
         )
     if command == "validate":
-        result = validate_connection(load_settings(args.settings).halo)
+        result = Agent(args.settings).validate()
         print(("OK: " if result.ok else "FAILED: ") + str(result))
         return EXIT_OK if result.ok else EXIT_MODULE_FAILED
     if command == "status":
-        statuses = module_statuses(load_settings(args.settings))
+        statuses = Agent(args.settings).statuses()
         if args.json:
             print(json.dumps([status.as_dict() for status in statuses], indent=2))
         else:
@@ -123,6 +150,22 @@ def _dispatch(args: argparse.Namespace) -> int:
         return EXIT_OK
     if command == "emulator":
         return _run_emulator(args)
+    if command == "tray":
+        from tray_agent.app import run_tray
+
+        return run_tray(args.settings)
+    if command == "settings":
+        from tray_agent.settings_dialog import run_settings_dialog
+
+        return run_settings_dialog(args.settings)
+    if command == "schedule":
+        from tray_agent.os_integration import install_schedule
+
+        return install_schedule(args)
+    if command == "autostart":
+        from tray_agent.os_integration import set_autostart
+
+        return set_autostart(args.settings, enabled=args.state == "on")
     if command == "demo":
         from tray_agent.demo import run_demo
 
@@ -140,10 +183,10 @@ def run_modules(
     interactive: bool,
 ) -> int:
     """Run modules and print one line each; the exit code follows the worst outcome."""
-    settings = load_settings(settings_path)
-    listeners = [ProgressPrinter(sys.stderr)] if interactive else []
-    runner = Runner(settings, origin=origin, listeners=listeners)
-    results = runner.run(names, dry_run=dry_run, allow_mass_deactivation=allow_mass_deactivation)
+    agent = Agent(settings_path, origin=origin)
+    if interactive:
+        agent.subscribe(ProgressPrinter(sys.stderr))
+    results = agent.run(names, dry_run=dry_run, allow_mass_deactivation=allow_mass_deactivation)
     print_results(results, dry_run=dry_run)
     return exit_code(results)
 
@@ -176,11 +219,30 @@ def _run_emulator(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _log_auto_runs(settings_path: str | None) -> None:
+    """AUTO runs under a scheduler nobody watches: keep its messages in logs/auto.log too."""
+    from logging.handlers import RotatingFileHandler
+
+    from core.config import resolve_settings_path
+    from core.run_log import LOG_FORMAT, RedactingFilter
+
+    folder = resolve_settings_path(settings_path).parent / "logs"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handler = RotatingFileHandler(folder / "auto.log", maxBytes=1_000_000, backupCount=5)
+    except OSError:
+        return  # an unwritable folder is reported by the run itself
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.addFilter(RedactingFilter())
+    handler.setLevel(logging.INFO)
+    logging.getLogger("halo_integrator").addHandler(handler)
+
+
 def _configure_logging(verbose: bool) -> None:
     from core.run_log import RedactingFilter
 
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     handler.addFilter(RedactingFilter())
     handler.setLevel(logging.INFO if verbose else logging.WARNING)
     root = logging.getLogger("halo_integrator")

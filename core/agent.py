@@ -1,0 +1,83 @@
+"""``Agent``: the one facade the tray and the command line both call.
+
+It ties a settings folder to its runner, state and status, so a front end never assembles
+those pieces itself (and never does it differently from the other front end).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from core.config import (
+    HaloConnection,
+    Settings,
+    load_settings,
+    resolve_settings_path,
+    save_settings,
+)
+from core.halo_validate import ValidationResult, validate_connection
+from core.runner import Listener, ModuleRunResult, Runner
+from core.state import StateStore
+from core.status_report import ModuleHealth, module_statuses
+
+log = logging.getLogger("halo_integrator.agent")
+
+
+class Agent:
+    """One settings folder's engine, for one front end (``origin``: tray, auto, cli)."""
+
+    def __init__(self, settings_path: str | Path | None = None, *, origin: str = "cli") -> None:
+        self.settings_path = resolve_settings_path(settings_path)
+        self.origin = origin
+        self._listeners: list[Listener] = []
+        self._lock = threading.Lock()
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        """The settings as last loaded; ``reload()`` after the file changed."""
+        with self._lock:
+            if self._settings is None:
+                self._settings = self._load()
+            return self._settings
+
+    def reload(self) -> Settings:
+        with self._lock:
+            self._settings = self._load()
+            return self._settings
+
+    def save(self, settings: Settings) -> None:
+        save_settings(settings)
+        with self._lock:
+            self._settings = settings
+
+    def subscribe(self, listener: Listener) -> None:
+        """Receive every run's events (started, progress, finished) from any thread."""
+        self._listeners.append(listener)
+
+    def validate(self, connection: HaloConnection | None = None) -> ValidationResult:
+        return validate_connection(connection or self.settings.halo)
+
+    def run(
+        self,
+        names: Sequence[str] | None = None,
+        *,
+        dry_run: bool = False,
+        allow_mass_deactivation: bool = False,
+    ) -> list[ModuleRunResult]:
+        runner = Runner(self.settings, origin=self.origin, listeners=self._listeners)
+        return runner.run(names, dry_run=dry_run, allow_mass_deactivation=allow_mass_deactivation)
+
+    def statuses(self) -> list[ModuleHealth]:
+        return module_statuses(self.settings, StateStore(self.settings.folder))
+
+    def _load(self) -> Settings:
+        settings = load_settings(self.settings_path)
+        if settings.has_plaintext_secrets:
+            # An admin pasted a secret into the file by hand: encrypt it at the first chance.
+            save_settings(settings)
+            log.warning("Encrypted the plaintext secret found in %s", settings.path)
+        return settings
