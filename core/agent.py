@@ -58,6 +58,10 @@ class Agent:
         """Receive every run's events (started, progress, finished) from any thread."""
         self._listeners.append(listener)
 
+    def unsubscribe(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def validate(self, connection: HaloConnection | None = None) -> ValidationResult:
         return validate_connection(connection or self.settings.halo)
 

@@ -1,0 +1,233 @@
+"""A real desktop for GUI tests: Xvfb, a private D-Bus, dunst (logging every notification)
+and trayer (an XEmbed system tray), each a child process stopped by PID.
+
+Adapted from the environment notes' helper: Xvfb picks its own free display (-displayfd);
+the private bus keeps GTK and notify-send from auto-launching daemons that outlive the tests;
+dunst runs a script for every notification so a test can read what was raised.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import Xlib.display
+import Xlib.X
+
+DUNSTRC = """[global]
+    monitor = 0
+    follow = none
+    history_length = 100
+[log_all]
+    summary = "*"
+    script = {folder}/notify-log.sh
+"""
+LOG_SCRIPT = """#!/bin/sh
+# dunst runs this for every notification: appname summary body icon urgency
+printf '%s\\t%s\\t%s\\t%s\\t%s\\n' "$1" "$2" "$3" "$4" "$5" >> {folder}/notifications.log
+"""
+
+
+class Desktop:
+    """``with Desktop() as desktop:`` then run GUI processes with ``env=desktop.env``."""
+
+    def __init__(self, size: str = "1024x768x24") -> None:
+        self.size = size
+        self.processes: list[subprocess.Popen[Any]] = []
+        self.folder = Path(tempfile.mkdtemp(prefix="desktop-"))
+        self.env = dict(os.environ, NO_AT_BRIDGE="1")
+        self.display = ""
+
+    def __enter__(self) -> Desktop:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def start(self) -> Desktop:
+        read_end, write_end = os.pipe()
+        self._spawn(
+            ["Xvfb", "-displayfd", str(write_end), "-screen", "0", self.size, "-nolisten", "tcp"],
+            pass_fds=(write_end,),
+        )
+        os.close(write_end)
+        with os.fdopen(read_end) as pipe:
+            self.display = ":" + pipe.readline().strip()
+        self.env["DISPLAY"] = self.display
+        bus = subprocess.Popen(
+            ["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self.processes.append(bus)
+        assert bus.stdout is not None
+        self.env["DBUS_SESSION_BUS_ADDRESS"] = bus.stdout.readline().strip()
+        self._start_dunst()
+        self._spawn(
+            [
+                "trayer",
+                "--edge",
+                "top",
+                "--align",
+                "right",
+                "--widthtype",
+                "request",
+                "--height",
+                "32",
+                "--SetDockType",
+                "true",
+            ]
+        )
+        self._wait(lambda: self.tray_owner() is not None, "trayer")
+        return self
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _start_dunst(self) -> None:
+        (self.folder / "dunstrc").write_text(DUNSTRC.format(folder=self.folder))
+        script = self.folder / "notify-log.sh"
+        script.write_text(LOG_SCRIPT.format(folder=self.folder))
+        script.chmod(0o755)
+        self._spawn(["dunst", "-config", str(self.folder / "dunstrc")])
+        self._wait(
+            lambda: (
+                subprocess.run(
+                    ["dunstctl", "is-paused"], env=self.env, capture_output=True
+                ).returncode
+                == 0
+            ),
+            "dunst",
+        )
+
+    def _spawn(self, command: list[str], **options: Any) -> subprocess.Popen[Any]:
+        process = subprocess.Popen(
+            command, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **options
+        )
+        self.processes.append(process)
+        return process
+
+    @staticmethod
+    def _wait(condition: Callable[[], bool], what: str, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            time.sleep(0.05)
+        raise TimeoutError(f"{what} did not start")
+
+    # -- looking at the screen --------------------------------------------------------------
+
+    def tray_owner(self) -> int | None:
+        display = Xlib.display.Display(self.display)
+        try:
+            owner = display.get_selection_owner(display.intern_atom("_NET_SYSTEM_TRAY_S0"))
+            return None if owner == Xlib.X.NONE else owner.id
+        finally:
+            display.close()
+
+    def windows(self) -> list[dict[str, Any]]:
+        """Every window: id, wm_class, name, x, y, w, h, viewable, parent_is_root."""
+        display = Xlib.display.Display(self.display)
+        found: list[dict[str, Any]] = []
+        try:
+            root = display.screen().root
+
+            def walk(window: Any, parent_is_root: bool) -> None:
+                for child in window.query_tree().children:
+                    try:
+                        attributes, geometry = child.get_attributes(), child.get_geometry()
+                        position = child.translate_coords(root, 0, 0)
+                        found.append(
+                            dict(
+                                id=child.id,
+                                wm_class=child.get_wm_class() or (),
+                                name=child.get_wm_name(),
+                                x=-position.x,
+                                y=-position.y,
+                                w=geometry.width,
+                                h=geometry.height,
+                                viewable=attributes.map_state == Xlib.X.IsViewable,
+                                parent_is_root=parent_is_root,
+                            )
+                        )
+                        walk(child, False)
+                    except Exception:  # noqa: S112 - the window vanished while we walked
+                        continue
+
+            walk(root, True)
+        finally:
+            display.close()
+        return found
+
+    def find(self, wm_class: str | None = None, name: str | None = None) -> list[dict[str, Any]]:
+        return [
+            window
+            for window in self.windows()
+            if window["viewable"]
+            and (wm_class is None or wm_class in window["wm_class"])
+            and (name is None or window["name"] == name)
+        ]
+
+    def wait_for_window(self, name: str, timeout: float = 10) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            hits = self.find(name=name)
+            if hits:
+                return hits[0]
+            time.sleep(0.05)
+        raise TimeoutError(f"no window named {name!r}")
+
+    def docked_icon(self, wm_class: str, timeout: float = 10) -> dict[str, Any]:
+        """A tray icon window that trayer has embedded (reparented away from the root)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            hits = [w for w in self.find(wm_class) if not w["parent_is_root"] and w["w"] > 1]
+            if hits:
+                return hits[0]
+            time.sleep(0.1)
+        raise TimeoutError(f"no docked tray icon with WM_CLASS {wm_class!r}")
+
+    # -- acting -----------------------------------------------------------------------------
+
+    def click(self, x: int, y: int, button: int = 1) -> None:
+        # No --sync: "mousemove --sync" to where the pointer already is blocks for ~15 s.
+        subprocess.run(
+            ["xdotool", "mousemove", str(x), str(y), "click", str(button)], env=self.env, check=True
+        )
+
+    def type_text(self, text: str) -> None:
+        subprocess.run(["xdotool", "type", "--delay", "20", text], env=self.env, check=True)
+
+    def key(self, *keys: str) -> None:
+        subprocess.run(["xdotool", "key", "--delay", "50", *keys], env=self.env, check=True)
+
+    def screenshot(self, path: Path, window: int | str = "root") -> Path:
+        subprocess.run(["import", "-window", str(window), str(path)], env=self.env, check=True)
+        return path
+
+    def notifications(self) -> list[tuple[str, ...]]:
+        """(app, summary, body, icon, urgency) of every notification raised so far."""
+        log = self.folder / "notifications.log"
+        if not log.exists():
+            return []
+        return [tuple(line.rstrip("\n").split("\t")) for line in log.read_text().splitlines()]
