@@ -1,0 +1,50 @@
+"""Secrets never reach a log line, whatever logs them."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from core.run_log import RedactingFilter, prune, redact, run_log_file
+
+
+def test_known_secrets_and_token_shapes_are_masked() -> None:
+    text = (
+        "token Bearer eyJhbGciOi.abc-123 sent with client_secret=hunter2hunter2&scope=all "
+        'and {"password": "pw-value-1"} and the raw value topsecretvalue'
+    )
+    cleaned = redact(text, ["topsecretvalue"])
+    for secret in ("eyJhbGciOi.abc-123", "hunter2hunter2", "pw-value-1", "topsecretvalue"):
+        assert secret not in cleaned
+    assert "scope=all" in cleaned
+
+
+def test_run_log_file_holds_the_run_and_masks_secrets(tmp_path: Path) -> None:
+    logger = logging.getLogger("halo_integrator.test")
+    with run_log_file(tmp_path, "csv", ["my-module-password"]) as path:
+        logger.warning("connecting with my-module-password to the source")
+        try:
+            raise RuntimeError("failed with my-module-password inside")
+        except RuntimeError:
+            logger.exception("it broke")
+    text = path.read_text()
+    assert "connecting with ******** to the source" in text
+    assert "my-module-password" not in text
+    assert "RuntimeError" in text
+    logger.warning("after the run")
+    assert "after the run" not in path.read_text()
+
+
+def test_old_run_logs_are_pruned_per_module(tmp_path: Path) -> None:
+    for number in range(5):
+        (tmp_path / f"csv-2026010{number}-000000-000000.log").write_text("x")
+    (tmp_path / "ldap-20260101-000000-000000.log").write_text("x")
+    prune(tmp_path, "csv", keep=2)
+    assert len(list(tmp_path.glob("csv-*.log"))) == 2
+    assert (tmp_path / "ldap-20260101-000000-000000.log").exists()
+
+
+def test_filter_masks_arguments_too() -> None:
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "value %s", ("s3cr3t-val",), None)
+    RedactingFilter(["s3cr3t-val"]).filter(record)
+    assert record.getMessage() == "value ********"
