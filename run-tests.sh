@@ -24,4 +24,5 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/python -m pip install -q -e ".[emulator,tray,test]"
 
 .venv/bin/ruff check .
+.venv/bin/mypy
 .venv/bin/python -m pytest "$@"
