@@ -7,6 +7,7 @@ from typing import TextIO
 
 from core.runner import ModuleRunResult, RunEvent, summary
 from core.status_report import ModuleHealth, iso
+from core.sync.plan import Plan
 
 
 class ProgressPrinter:
@@ -36,11 +37,28 @@ def print_results(results: Sequence[ModuleRunResult], *, dry_run: bool = False) 
         line = f"{result.module}: {verb}: {summary(result.counts)}"
         if result.error:
             line += f"\n  error: {result.error}"
+        if dry_run and result.sync is not None and result.sync.plan is not None:
+            line += "".join(f"\n  would {change}" for change in planned_changes(result.sync.plan))
         for failure in result.failures[:10]:
             line += f"\n  failed: {failure.label}: {failure.message}"
         if len(result.failures) > 10:
             line += f"\n  ... and {len(result.failures) - 10} more (see {result.log_file})"
         print(line)
+
+
+def planned_changes(plan: Plan, limit: int = 10) -> list[str]:
+    """The first few changes of each kind a dry run found, for the admin to eyeball."""
+    kinds = [
+        ("create", [record.name for record in plan.creates]),
+        ("update", [record.name for record, _ in plan.updates]),
+        ("deactivate", [entry.source_key for entry in plan.deactivations]),
+    ]
+    lines = []
+    for verb, names in kinds:
+        lines += [f"{verb} {name}" for name in names[:limit]]
+        if len(names) > limit:
+            lines.append(f"{verb} ... and {len(names) - limit} more")
+    return lines
 
 
 def print_status_table(statuses: Sequence[ModuleHealth]) -> None:

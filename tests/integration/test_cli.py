@@ -176,6 +176,7 @@ def test_dry_run_from_the_command_line_changes_nothing(tmp_path: Path, emulator:
     run = cli("sync", "csv", "--dry-run", "--settings", str(folder))
     assert run.returncode == 0
     assert "would make: 10 created" in run.stdout
+    assert "would create line 2: User N1" in run.stdout
     assert not [u for u in halo_users(emulator) if u["emailaddress"].endswith("@example.com")]
 
 
