@@ -1,0 +1,56 @@
+"""State icons (distinct at tray size) and the one-tray-per-settings-folder rule."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from PIL import Image
+
+from tray_agent.icons import palette, state_icon
+from tray_agent.single_instance import SingleInstance
+
+
+def share_of(image: Image.Image, color: list[int]) -> float:
+    """Share of the 16 px icon's opaque pixels close to ``color``."""
+    small = image.resize((16, 16), Image.Resampling.LANCZOS).convert("RGBA")
+    pixels = [small.getpixel((x, y)) for x in range(16) for y in range(16)]
+    opaque = [pixel for pixel in pixels if pixel[3] > 200]  # type: ignore[index]
+    near = [p for p in opaque if sum(abs(p[i] - color[i]) for i in range(3)) < 60]  # type: ignore[index]
+    return len(near) / len(opaque)
+
+
+def test_at_16_pixels_each_state_shows_its_own_palette_colour_only() -> None:
+    for state in ("ok", "syncing", "warning", "error"):
+        for other in ("ok", "syncing", "warning", "error"):
+            share = share_of(state_icon(state), palette()[other]["fill"])
+            assert share > 0.3 if other == state else share < 0.05, (state, other)
+
+
+def test_icons_with_the_same_colour_differ_by_their_badge() -> None:
+    paused, unconfigured = state_icon("paused"), state_icon("not configured")
+    assert paused.size == unconfigured.size == (64, 64)
+    assert paused.tobytes() != unconfigured.tobytes()
+
+
+def test_a_second_tray_on_the_same_folder_asks_the_first_for_its_settings(tmp_path: Path) -> None:
+    first, second = SingleInstance(tmp_path), SingleInstance(tmp_path)
+    asked = threading.Event()
+    assert first.acquire()
+    first.listen(asked.set)
+    try:
+        assert not second.acquire()
+        assert second.ask_first_instance()
+        assert asked.wait(2)
+    finally:
+        first.release()
+    assert second.acquire()  # the folder is free again once the first tray has gone
+    assert not first.ask_first_instance()  # and nobody answers the old port
+    second.release()
+
+
+def test_trays_on_different_folders_do_not_meet(tmp_path: Path) -> None:
+    one, other = SingleInstance(tmp_path / "a"), SingleInstance(tmp_path / "b")
+    assert one.acquire() and other.acquire()
+    one.release()
+    other.release()

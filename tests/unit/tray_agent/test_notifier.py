@@ -1,0 +1,87 @@
+"""Notification policy (when) and sending (how), with a fake sender instead of plyer."""
+
+from __future__ import annotations
+
+from core.status_report import ModuleHealth
+from tray_agent.notifier import (
+    ERROR,
+    RECOVERED,
+    REFUSED,
+    STALE,
+    TEXT_MAX_CHARS,
+    TITLE_MAX_CHARS,
+    NotificationPolicy,
+    Notifier,
+)
+
+GUARD_TEXT = "Refused to deactivate 40 of 50 records in Halo (the limit is 10%, 5 records)."
+
+
+def health(state: str, error: str | None = None, module: str = "csv") -> ModuleHealth:
+    return ModuleHealth(module, True, "5m", state, 1000.0, 900.0, error,
+                        1 if state == "error" else 0)
+
+
+def kinds(notices: list) -> list[tuple[str, str]]:
+    return [(notice.kind, notice.module) for notice in notices]
+
+
+def test_a_module_turning_to_error_notifies_with_its_name_and_the_error() -> None:
+    policy = NotificationPolicy()
+    assert policy.observe([health("ok")], now=0) == []
+    [notice] = policy.observe([health("error", "users.csv is missing")], now=300)
+    assert (notice.kind, notice.title, notice.text) == (ERROR, "csv", "users.csv is missing")
+
+
+def test_a_module_failing_every_five_minutes_notifies_once_then_daily() -> None:
+    policy = NotificationPolicy(reminder_seconds=86_400)
+    failures = [policy.observe([health("error", "boom")], now=minute * 60)
+                for minute in range(0, 600, 5)]
+    assert sum(len(batch) for batch in failures) == 1
+    assert kinds(policy.observe([health("error", "boom")], now=86_400)) == [(ERROR, "csv")]
+
+
+def test_recovery_notifies_once_and_only_after_an_error() -> None:
+    policy = NotificationPolicy()
+    policy.observe([health("error", "boom")], now=0)
+    assert kinds(policy.observe([health("ok")], now=60)) == [(RECOVERED, "csv")]
+    assert policy.observe([health("ok")], now=120) == []
+
+
+def test_a_refused_mass_deactivation_notifies_with_the_guard_text_even_when_failing() -> None:
+    policy = NotificationPolicy()
+    policy.observe([health("error", "users.csv is missing")], now=0)
+    [notice] = policy.observe([health("error", GUARD_TEXT)], now=60)
+    assert notice.kind == REFUSED
+    assert notice.text == GUARD_TEXT
+    assert "refused" in notice.title
+
+
+def test_a_too_old_success_notifies_once_per_episode() -> None:
+    policy = NotificationPolicy()
+    assert kinds(policy.observe([health("stale")], now=0)) == [(STALE, "csv")]
+    assert policy.observe([health("stale")], now=600) == []
+    policy.observe([health("ok")], now=700)
+    assert kinds(policy.observe([health("stale")], now=2000)) == [(STALE, "csv")]
+
+
+def test_each_module_is_tracked_on_its_own() -> None:
+    policy = NotificationPolicy()
+    notices = policy.observe([health("error", "a broke", "a"), health("error", "b broke", "b")])
+    assert kinds(notices) == [(ERROR, "a"), (ERROR, "b")]
+
+
+def test_sending_cuts_title_and_text_to_the_windows_limits() -> None:
+    sent: list[tuple[str, str]] = []
+    assert Notifier(lambda title, text: sent.append((title, text))).send_now("t" * 100, "x" * 999)
+    [(title, text)] = sent
+    assert len(title) == TITLE_MAX_CHARS and title.endswith("…")
+    assert len(text) == TEXT_MAX_CHARS and text.endswith("…")
+
+
+def test_a_failing_notification_backend_is_logged_not_raised(caplog) -> None:
+    def broken(title: str, text: str) -> None:
+        raise RuntimeError("no notification daemon")
+
+    assert Notifier(broken).send_now("csv", "boom") is False
+    assert "Could not show the notification" in caplog.text

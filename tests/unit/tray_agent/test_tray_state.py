@@ -1,0 +1,87 @@
+"""The tray's overall state and tooltip, from module healths (no display needed)."""
+
+from __future__ import annotations
+
+import datetime
+
+from core.status_report import ModuleHealth
+from tray_agent import tray_state
+from tray_agent.tray_state import (
+    ERROR,
+    NOT_CONFIGURED,
+    OK,
+    PAUSED,
+    SYNCING,
+    TOOLTIP_MAX_CHARS,
+    WARNING,
+    build_view,
+    overall_state,
+    tooltip,
+)
+
+NOW = datetime.datetime(2026, 11, 24, 10, 0).timestamp()
+
+
+def health(module: str = "csv", state: str = "ok", *, enabled: bool = True,
+           error: str | None = None) -> ModuleHealth:
+    return ModuleHealth(module, enabled, "5m", state, NOW - 60, NOW - 60, error,
+                        1 if state == "error" else 0)
+
+
+def test_no_settings_or_no_enabled_module_is_not_configured() -> None:
+    assert overall_state(None) == NOT_CONFIGURED
+    assert overall_state([]) == NOT_CONFIGURED
+    assert overall_state([health(state="disabled", enabled=False)]) == NOT_CONFIGURED
+
+
+def test_all_healthy_modules_are_ok() -> None:
+    assert overall_state([health("a"), health("b")]) == OK
+
+
+def test_an_error_wins_over_syncing_paused_and_warning() -> None:
+    healths = [health("a", "error"), health("b", "stale"), health("c")]
+    assert overall_state(healths, running={"c"}, paused=True) == ERROR
+
+
+def test_a_failing_module_that_is_running_again_shows_syncing() -> None:
+    assert overall_state([health("a", "error")], running={"a"}) == SYNCING
+
+
+def test_stale_or_skipped_is_a_warning_but_pause_is_said_first() -> None:
+    assert overall_state([health("a", "stale")]) == WARNING
+    assert overall_state([health("a")], skipped={"a"}) == WARNING
+    assert overall_state([health("a", "stale")], paused=True) == PAUSED
+    assert overall_state([health("a")], paused=True) == PAUSED
+
+
+def test_tooltip_names_state_next_run_and_the_last_error() -> None:
+    text = tooltip(ERROR, next_run=NOW + 300, last_error="csv: file\nmissing", now=NOW)
+    assert text == "Halo Integrator: error · next run 10:05 · csv: file missing"
+
+
+def test_tooltip_is_cut_to_the_windows_limit_with_an_ellipsis() -> None:
+    text = tooltip(ERROR, next_run=NOW, last_error="x" * 500, now=NOW)
+    assert len(text) == TOOLTIP_MAX_CHARS
+    assert text.endswith("…")
+
+
+def test_tooltip_shows_the_weekday_for_a_run_after_today() -> None:
+    tomorrow = NOW + 86_400
+    assert tray_state.clock_time(tomorrow, NOW) == "Wed 10:00"
+
+
+def test_view_explains_errors_and_lists_each_enabled_module_state() -> None:
+    view = build_view(
+        [health("csv", "error", error="The file users.csv does not exist."), health("b"),
+         health("off", "disabled", enabled=False)],
+        next_run=NOW + 60, now=NOW,
+    )
+    assert view.state == ERROR
+    assert "csv: The file users.csv does not exist." in view.tooltip
+    assert view.module_states == {"csv": ERROR, "b": OK}
+
+
+def test_view_without_settings_says_why() -> None:
+    view = build_view(None, problem="appsettings.json: no such file")
+    assert view.state == NOT_CONFIGURED
+    assert view.tooltip == "Halo Integrator: not configured · appsettings.json: no such file"

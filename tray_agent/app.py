@@ -1,0 +1,442 @@
+"""The tray agent: ``halo-integrator tray`` (and the ``halo-integrator-tray`` GUI entry point).
+
+Threading model, and why. Tk is not thread-safe and pystray's loops differ per platform, so:
+
+* **Main thread: Tk.** A withdrawn ``tk.Tk`` root owns every window (the settings dialog).
+  Nothing else touches Tk; other threads hand it callables through ``call_in_tk`` (a queue
+  drained by ``root.after``). This arrangement works with every pystray backend (win32,
+  appindicator, gtk, xorg); ``run_detached`` only works with xorg.
+* **Tray thread** (daemon): ``icon.run()``. Menu callbacks run here; they only start runs or
+  hand work to Tk. Icon, tooltip and menu are changed from the status thread, which pystray
+  allows (its GTK backends marshal to their own loop, win32 posts messages).
+* **Status thread** (daemon, owned by ``TrayApp``): reads the shared state DB (so AUTO runs
+  show up too), computes the state, updates the icon and raises notifications. It wakes on
+  run events and every ``STATUS_POLL_SECONDS``: the GUI never blocks on disk or network.
+* **Scheduler thread and run workers**: see ``tray_agent.scheduler``.
+
+Quit stops the schedules, waits (bounded) until running modules finish or reach a safe
+point, then calls ``icon.stop()`` before destroying the Tk root (the other order hangs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+from typing import Any
+
+from core.agent import Agent
+from core.config import resolve_settings_path
+from core.errors import IntegratorError
+from core.run_log import RedactingFilter
+from core.runner import RunEvent
+from core.status_report import ModuleHealth
+from tray_agent import tray_state
+from tray_agent.icons import state_icon
+from tray_agent.notifier import NotificationPolicy, Notifier
+from tray_agent.scheduler import ModuleSchedule, Scheduler
+from tray_agent.single_instance import SingleInstance
+
+log = logging.getLogger("halo_integrator.tray")
+
+ICON_NAME = "halo-integrator"
+STATUS_POLL_SECONDS = 15.0
+TK_POLL_MILLISECONDS = 200
+QUIT_GRACE_SECONDS = 20.0
+ASK_FIRST_INSTANCE_SECONDS = 5.0
+EXIT_OK, EXIT_CANNOT_START = 0, 1
+# The thread name tells which owner (tray-icon, tray-status, run-csv ...) logged a line.
+TRAY_LOG_FORMAT = "%(asctime)s %(levelname)-7s [%(threadName)s] %(name)s: %(message)s"
+
+
+class TrayApp:
+    """One tray icon for one settings folder; see the module docstring for its threads."""
+
+    def __init__(self, root: Any, agent: Agent, pystray: Any) -> None:
+        self.root, self.agent, self.pystray = root, agent, pystray
+        self.scheduler = Scheduler(self._run_module, on_skipped=self._on_skipped)
+        self.policy = NotificationPolicy()
+        self.notifier = Notifier()
+        self.view = tray_state.build_view(None)
+        self._tk_calls: queue.Queue[Callable[[], None]] = queue.Queue()
+        self._dirty = threading.Event()
+        self._reload = threading.Event()
+        self._skipped: set[str] = set()
+        self._problem: str | None = None
+        self._quitting = False
+        self._closed = False
+        self._settings_window: Any = None
+        self._shown: tuple[str, str] | None = None
+        self.icon: Any = None
+
+    # -- start-up ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        healths = self._load_schedules()
+        self.view = self._view_for(healths)
+        self.icon = self._create_icon()
+        threading.Thread(target=self.icon.run, name="tray-icon", daemon=True).start()
+        self.agent.subscribe(self._on_event)
+        self.scheduler.start()
+        self._catch_up(healths or [])
+        threading.Thread(target=self._watch, name="tray-status", daemon=True).start()
+        self.root.after(TK_POLL_MILLISECONDS, self._drain_tk_calls)
+
+    def _create_icon(self) -> Any:
+        item, menu = self.pystray.MenuItem, self.pystray.Menu
+        has_menu = getattr(self.pystray.Icon, "HAS_MENU", True)
+        entries = (
+            item("Sync now", lambda: self.scheduler.run_now(None)),
+            item("Sync module", menu(self._module_items)),
+            item(lambda _: "Resume schedules" if self.scheduler.paused else "Pause schedules",
+                 self._toggle_pause),
+            menu.SEPARATOR,
+            # Left click opens the settings where the backend has a default action.
+            item("Settings…", lambda: self.call_in_tk(self.show_settings), default=True),
+            item("Open logs folder", self._open_logs),
+            menu.SEPARATOR,
+            item("Quit", lambda: self.call_in_tk(self.quit)),
+        )
+        if not has_menu:
+            log.warning("This tray backend has no menu: a click opens the settings window")
+        return self.pystray.Icon(
+            ICON_NAME, state_icon(self.view.state), self.view.tooltip, menu=menu(*entries)
+        )
+
+    def _module_items(self) -> list[Any]:
+        item = self.pystray.MenuItem
+        running = self.scheduler.running()
+        return [
+            item(f"{name} — {state}", self._sync_one(name), enabled=name not in running)
+            for name, state in sorted(self.view.module_states.items())
+        ]
+
+    def _sync_one(self, name: str) -> Callable[[], None]:
+        return lambda: self.scheduler.run_now([name]) and None
+
+    def _load_schedules(self) -> list[ModuleHealth] | None:
+        """(Re)read the settings, schedule the enabled modules; None if they cannot load."""
+        try:
+            settings = self.agent.reload()
+            healths = self.agent.statuses()
+        except IntegratorError as exc:
+            log.error("Settings cannot be used: %s", exc)
+            self._problem = exc.message
+            self.scheduler.set_modules([])
+            return None
+        self._problem = None
+        enabled = [entry for entry in settings.modules if entry.enabled]
+        self.scheduler.set_modules(ModuleSchedule(e.name, e.interval) for e in enabled)
+        for health in healths:
+            self.scheduler.set_failures(health.module, health.consecutive_failures)
+        return healths
+
+    def _catch_up(self, healths: Sequence[ModuleHealth]) -> None:
+        """Run at once what is overdue (never ran, or last ran longer than an interval ago)."""
+        settings = self.agent.settings
+        now = time.time()
+        overdue = [
+            health.module
+            for health in healths
+            if health.enabled
+            and (entry := settings.module(health.module)) is not None
+            and (health.last_run_at or 0) < now - entry.interval.seconds_hint()
+        ]
+        if overdue:
+            log.info("Catching up on %s", ", ".join(overdue))
+            self.scheduler.run_now(overdue)
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def _run_module(self, name: str) -> bool:
+        """On a worker thread: one module's run; True when it succeeded (or was skipped)."""
+        self._dirty.set()
+        try:
+            results = self.agent.run([name])
+        except IntegratorError as exc:  # settings became invalid since they were loaded
+            log.error("%s cannot run: %s", name, exc)
+            self._problem = exc.message
+            return False
+        finally:
+            self._dirty.set()
+        return all(result.ok or result.outcome == "skipped" for result in results)
+
+    def _on_event(self, event: RunEvent) -> None:
+        if event.kind == "progress":
+            self.scheduler.at_safe_point(event.module)  # parks the worker when quitting
+        elif event.kind == "finished" and event.result is not None:
+            if event.result.outcome == "skipped":
+                self._on_skipped(event.module)
+            else:
+                self._skipped.discard(event.module)
+            self._dirty.set()
+
+    def _on_skipped(self, name: str) -> None:
+        self._skipped.add(name)
+        self._dirty.set()
+
+    # -- the status thread ------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        while not self._quitting:
+            self._dirty.wait(STATUS_POLL_SECONDS)
+            self._dirty.clear()
+            if self._quitting:
+                return
+            try:
+                self.refresh()
+            except Exception:  # keep watching: the next poll may succeed
+                log.exception("Could not refresh the tray state")
+
+    def refresh(self) -> None:
+        """Read healths, update icon/tooltip/menu, raise notifications (status thread)."""
+        if self._reload.is_set():
+            self._reload.clear()
+            healths = self._load_schedules()
+        else:
+            healths = self._healths()
+        self.view = self._view_for(healths)
+        for notice in self.policy.observe(healths or []):
+            log.info("Notify: %s: %s", notice.title, notice.text)
+            self.notifier.notify(notice.title, notice.text)
+        shown = (self.view.state, self.view.tooltip)
+        if shown != self._shown:
+            if self._shown is None or shown[0] != self._shown[0]:
+                self.icon.icon = state_icon(self.view.state)
+            self.icon.title = self.view.tooltip
+            self._shown = shown
+        self.icon.update_menu()
+
+    def _healths(self) -> list[ModuleHealth] | None:
+        try:
+            return self.agent.statuses()
+        except IntegratorError as exc:
+            self._problem = exc.message
+            return None
+
+    def _view_for(self, healths: list[ModuleHealth] | None) -> tray_state.TrayView:
+        return tray_state.build_view(
+            healths,
+            running=self.scheduler.running(),
+            skipped=self._skipped,
+            paused=self.scheduler.paused,
+            next_run=self.scheduler.next_run(),
+            problem=self._problem,
+        )
+
+    # -- menu actions -----------------------------------------------------------------------
+
+    def _toggle_pause(self) -> None:
+        self.scheduler.resume() if self.scheduler.paused else self.scheduler.pause()
+        self._dirty.set()
+
+    def _open_logs(self) -> None:
+        try:
+            folder = self.agent.settings.log_folder
+        except IntegratorError:
+            folder = self.agent.settings_path.parent / "logs"
+        folder.mkdir(parents=True, exist_ok=True)
+        open_folder(folder)
+
+    def call_in_tk(self, action: Callable[[], None]) -> None:
+        """Run ``action`` on the Tk thread soon; safe from any thread."""
+        self._tk_calls.put(action)
+
+    def _drain_tk_calls(self) -> None:
+        while True:
+            try:
+                action = self._tk_calls.get_nowait()
+            except queue.Empty:
+                break
+            try:
+                action()
+            except Exception:  # one broken action must not stop the Tk loop
+                log.exception("A tray action failed")
+        if not self._closed:
+            self.root.after(TK_POLL_MILLISECONDS, self._drain_tk_calls)
+
+    def show_settings(self) -> None:
+        """Tk thread: raise the settings window, opening it the first time."""
+        window = self._settings_window
+        if window is not None and window.winfo_exists():
+            window.deiconify()
+            window.lift()
+            window.focus_force()
+            return
+        try:
+            from tray_agent.settings_dialog import open_settings_window
+        except ImportError as exc:
+            log.error("The settings dialog is not available: %s", exc)
+            self.notifier.notify(tray_state.APP_TITLE, "The settings dialog is not available.")
+            return
+        self._settings_window = open_settings_window(
+            self.root, self.agent, run_now=self.scheduler.run_now, on_saved=self.settings_saved
+        )
+
+    def settings_saved(self) -> None:
+        """The dialog saved the settings: reload schedules on the status thread."""
+        self._reload.set()
+        self._dirty.set()
+
+    def quit(self) -> None:
+        """Tk thread: stop schedules, wait (bounded, off the Tk thread) for runs, then exit."""
+        if self._quitting:
+            return
+        self._quitting = True
+        log.info("Quitting")
+        self.icon.title = f"{tray_state.APP_TITLE}: stopping…"
+
+        def wait_then_close() -> None:
+            self.scheduler.stop(QUIT_GRACE_SECONDS)
+            self.call_in_tk(self._close)
+
+        threading.Thread(target=wait_then_close, name="tray-quit", daemon=True).start()
+
+    def _close(self) -> None:
+        self._closed = True
+        self._dirty.set()
+        self.icon.stop()  # before the Tk root goes, or the process hangs
+        self.root.destroy()
+
+
+def open_folder(folder: Path) -> None:
+    """Show a folder in the platform's file manager, without waiting for it."""
+    if sys.platform == "win32":
+        os.startfile(folder)  # type: ignore[attr-defined]  # noqa: S606 - a local folder
+    else:
+        opener = "open" if sys.platform == "darwin" else "xdg-open"
+        try:
+            subprocess.Popen([opener, str(folder)])  # noqa: S603 - fixed program, local path
+        except OSError as exc:
+            log.error("Cannot open %s: %s", folder, exc)
+
+
+class TrayUnavailableError(Exception):
+    """No tray can be shown here (no display, no working pystray backend)."""
+
+
+def load_pystray() -> Any:
+    """Import pystray now, not at module import: it raises without a display.
+
+    pystray picks ``PYSTRAY_BACKEND`` when set, else win32 on Windows and appindicator, gtk,
+    then xorg on Linux (xorg 0.19.5 has no menu and needs the click fix applied here).
+    """
+    backend = os.environ.get("PYSTRAY_BACKEND") or "automatic choice"
+    try:
+        import pystray
+    except Exception as exc:  # pystray raises ImportError, Xlib errors, ValueError ...
+        raise TrayUnavailableError(
+            f"The tray icon cannot start: pystray backend ({backend}) failed to initialise: "
+            f"{type(exc).__name__}: {exc}. On Linux install PyGObject and the gir1.2-gtk-3.0 / "
+            "ayatana-appindicator packages, or set PYSTRAY_BACKEND=gtk|appindicator|xorg."
+        ) from exc
+    if pystray.Icon.__module__ == "pystray._xorg":
+        log.warning("Using pystray's xorg backend: no menu; install PyGObject for one")
+        _fix_xorg_clicks()
+    log.info("pystray backend: %s", pystray.Icon.__module__)
+    return pystray
+
+
+def _fix_xorg_clicks() -> None:
+    """pystray 0.19.5's xorg icon never selects ButtonPressMask (upstream issue 151)."""
+    import pystray._xorg as xorg_backend
+    import Xlib.X
+
+    original = xorg_backend.Icon._create_window
+    if getattr(original, "click_fix", False):
+        return
+
+    def create_window(self: Any) -> Any:
+        window = original(self)
+        window.change_attributes(
+            event_mask=Xlib.X.ExposureMask | Xlib.X.StructureNotifyMask | Xlib.X.ButtonPressMask
+        )
+        return window
+
+    create_window.click_fix = True  # type: ignore[attr-defined]
+    xorg_backend.Icon._create_window = create_window
+
+
+def run_tray(settings_path: str | None) -> int:
+    """Run the tray until Quit; a second start for the same folder raises the first one."""
+    settings_file = resolve_settings_path(settings_path)
+    instance = SingleInstance(settings_file.parent)
+    if not instance.acquire():
+        return _ask_first_instance(instance)
+    try:
+        _log_to_file(settings_file.parent)
+        return _run(settings_file, instance)
+    finally:
+        instance.release()
+
+
+def _run(settings_file: Path, instance: SingleInstance) -> int:
+    import tkinter
+
+    try:
+        root = tkinter.Tk(className=ICON_NAME)
+        pystray = load_pystray()
+    except (tkinter.TclError, TrayUnavailableError) as exc:
+        message = str(exc)
+        if isinstance(exc, tkinter.TclError):
+            message = f"The tray needs a desktop session (DISPLAY): {exc}"
+        log.error("%s", message)
+        print(message, file=sys.stderr)
+        return EXIT_CANNOT_START
+    root.withdraw()
+    app = TrayApp(root, Agent(settings_file, origin="tray"), pystray)
+    app.start()
+    instance.listen(lambda: app.call_in_tk(app.show_settings))
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: app.call_in_tk(app.quit))
+    root.mainloop()
+    log.info("Tray stopped")
+    return EXIT_OK
+
+
+def _ask_first_instance(instance: SingleInstance) -> int:
+    deadline = time.monotonic() + ASK_FIRST_INSTANCE_SECONDS
+    while time.monotonic() < deadline:  # the first tray may still be starting
+        if instance.ask_first_instance():
+            print("The tray is already running for this folder; showing its settings.")
+            return EXIT_OK
+        time.sleep(0.2)
+    print("Another tray holds this settings folder but does not answer.", file=sys.stderr)
+    return EXIT_CANNOT_START
+
+
+def _log_to_file(folder: Path) -> None:
+    """The tray has no console: its messages go to logs/tray.log (rotated, redacted)."""
+    logs = folder / "logs"
+    try:
+        logs.mkdir(parents=True, exist_ok=True)
+        handler = RotatingFileHandler(logs / "tray.log", maxBytes=1_000_000, backupCount=3)
+    except OSError:
+        return
+    handler.setFormatter(logging.Formatter(TRAY_LOG_FORMAT))
+    handler.addFilter(RedactingFilter())
+    handler.setLevel(logging.INFO)
+    root_logger = logging.getLogger("halo_integrator")
+    root_logger.addHandler(handler)
+    root_logger.setLevel(logging.INFO)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The GUI entry point (no console on Windows): ``halo-integrator-tray [--settings P]``."""
+    parser = argparse.ArgumentParser(prog="halo-integrator-tray", description=__doc__)
+    parser.add_argument("--settings", metavar="PATH", help="settings folder or appsettings.json")
+    args = parser.parse_args(argv)
+    return run_tray(args.settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,211 @@
+"""Per-module schedules for the tray: one scheduler thread, one worker thread per run.
+
+Threads and their owners: the ``Scheduler`` owns a single scheduler thread that only decides
+*when* (``schedule`` jobs, pause, back-off) and starts a daemon worker thread per run; the
+worker calls ``run_module(name)``, which blocks on network and disk. The GUI never waits for
+either. A module already running in this process is skipped and logged here; a module running
+in another process (an AUTO run, the CLI) is skipped by core's inter-process module lock,
+which the runner reports as outcome "skipped".
+
+Stopping is bounded and safe: ``stop()`` starts no new runs, then waits until every running
+module has either finished or reached a safe point (``at_safe_point`` is called by the run's
+progress listener right after a batch was committed to the state DB; there it parks the worker
+until the process exits), or until the timeout passes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import schedule
+
+from core.config import Interval
+
+log = logging.getLogger("halo_integrator.tray.scheduler")
+
+# A module that failed this many times in a row waits longer before the next try.
+BACKOFF_AFTER_FAILURES = 2
+BACKOFF_CAP_SECONDS = 3_600
+SCHEDULER_TICK_SECONDS = 1.0
+
+RunModule = Callable[[str], bool]
+SkipListener = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ModuleSchedule:
+    """What the scheduler needs of a module: its name and interval (from ModuleSettings)."""
+
+    name: str
+    interval: Interval
+
+
+def backoff_seconds(interval_seconds: float, consecutive_failures: int) -> float:
+    """Extra wait after repeated failures: doubles per failure, capped (never below interval)."""
+    if consecutive_failures < BACKOFF_AFTER_FAILURES:
+        return 0.0
+    doublings = min(consecutive_failures - BACKOFF_AFTER_FAILURES + 1, 10)
+    return min(interval_seconds * (2**doublings - 1), max(BACKOFF_CAP_SECONDS, interval_seconds))
+
+
+class Scheduler:
+    """Runs each module on its own cadence; ``run_module`` returns True on success."""
+
+    def __init__(
+        self,
+        run_module: RunModule,
+        *,
+        on_skipped: SkipListener | None = None,
+        tick_seconds: float = SCHEDULER_TICK_SECONDS,
+    ) -> None:
+        self._run_module = run_module
+        self._on_skipped = on_skipped or (lambda name: None)
+        self._tick_seconds = tick_seconds
+        self._jobs = schedule.Scheduler()
+        self._lock = threading.Lock()  # guards the fields below
+        self._modules: dict[str, ModuleSchedule] = {}
+        self._running: dict[str, threading.Thread] = {}
+        self._parked: set[str] = set()
+        self._failures: dict[str, int] = {}
+        self._not_before: dict[str, float] = {}
+        self._paused = False
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- configuration ----------------------------------------------------------------------
+
+    def set_modules(self, modules: Iterable[ModuleSchedule]) -> None:
+        """Replace every schedule (after a settings save); running workers carry on."""
+        with self._lock:
+            self._jobs.clear()
+            self._modules = {module.name: module for module in modules}
+            for module in self._modules.values():
+                self._job_for(module.interval).do(self._due, module.name)
+        self._wake.set()
+
+    def _job_for(self, interval: Interval) -> schedule.Job:
+        if interval.daily_at is not None:
+            return self._jobs.every().day.at(f"{interval.daily_at:%H:%M}")
+        return self._jobs.every(interval.seconds_hint()).seconds
+
+    def set_failures(self, name: str, consecutive_failures: int) -> None:
+        """Seed back-off from the state DB at start (failures survive a restart)."""
+        with self._lock:
+            self._failures[name] = consecutive_failures
+
+    # -- control ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="tray-scheduler", daemon=True)
+        self._thread.start()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self) -> None:
+        self._paused = True
+        log.info("Schedules paused")
+
+    def resume(self) -> None:
+        self._paused = False
+        log.info("Schedules resumed")
+
+    def run_now(self, names: Sequence[str] | None = None) -> list[str]:
+        """Start the named modules (None: all scheduled) at once, paused or not; returns started."""
+        chosen = list(self._modules) if names is None else list(names)
+        return [name for name in chosen if self._start_worker(name, reason="on request")]
+
+    def running(self) -> set[str]:
+        with self._lock:
+            return set(self._running)
+
+    def next_run(self, name: str | None = None) -> float | None:
+        """Epoch seconds of the next scheduled run (of ``name``, or of any module)."""
+        with self._lock:
+            times = [
+                max(job.next_run.timestamp(), self._not_before.get(job.job_func.args[0], 0.0))
+                for job in self._jobs.jobs
+                if job.next_run is not None and name in (None, job.job_func.args[0])
+            ]
+        return min(times) if times else None
+
+    def stop(self, timeout_seconds: float) -> bool:
+        """Start nothing new; wait (bounded) for runs to finish or park. True if all did."""
+        self._stopping.set()
+        self._wake.set()
+        deadline = time.monotonic() + timeout_seconds
+        while time.monotonic() < deadline:
+            with self._lock:
+                busy = set(self._running) - self._parked
+            if not busy:
+                return True
+            time.sleep(0.05)
+        log.warning("Stopping while still running: %s", ", ".join(sorted(busy)))
+        return False
+
+    def at_safe_point(self, name: str) -> None:
+        """Called on a worker right after a committed batch: park it there if stopping."""
+        if not self._stopping.is_set():
+            return
+        with self._lock:
+            self._parked.add(name)
+        log.info("%s stopped at a safe point (after a committed batch)", name)
+        threading.Event().wait()  # until the process exits; the worker is a daemon thread
+
+    # -- the scheduler thread and workers ---------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            with self._lock:
+                idle = self._jobs.idle_seconds
+            self._wake.wait(min(self._tick_seconds, max(idle or self._tick_seconds, 0.01)))
+            self._wake.clear()
+            if not self._stopping.is_set():
+                self._jobs.run_pending()  # calls _due, which only starts threads
+
+    def _due(self, name: str) -> None:
+        if self._paused:
+            return
+        if time.time() < self._not_before.get(name, 0.0):
+            log.info("%s is backing off after repeated failures", name)
+            return
+        self._start_worker(name, reason="on schedule")
+
+    def _start_worker(self, name: str, *, reason: str) -> bool:
+        with self._lock:
+            if self._stopping.is_set():
+                return False
+            if name in self._running:
+                log.warning("%s is still running; the run %s was skipped", name, reason)
+                overlapping = True
+            else:
+                overlapping = False
+                worker = threading.Thread(
+                    target=self._work, args=(name,), name=f"run-{name}", daemon=True
+                )
+                self._running[name] = worker
+        if overlapping:
+            self._on_skipped(name)
+            return False
+        worker.start()
+        return True
+
+    def _work(self, name: str) -> None:
+        try:
+            succeeded = self._run_module(name)
+        except Exception:  # the runner reports module errors; this is a bug in the caller
+            log.exception("Running %s failed unexpectedly", name)
+            succeeded = False
+        with self._lock:
+            self._running.pop(name, None)
+            failures = 0 if succeeded else self._failures.get(name, 0) + 1
+            self._failures[name] = failures
+            module = self._modules.get(name)
+            interval = module.interval.seconds_hint() if module else 0
+            self._not_before[name] = time.time() + backoff_seconds(interval, failures)

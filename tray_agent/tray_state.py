@@ -1,0 +1,145 @@
+"""The tray's overall state and its one-line tooltip, from module healths (pure logic).
+
+The icon must answer one question at a glance: "do I need to look?". Module healths come
+from the shared state DB (so AUTO runs count too); what only this process knows (which
+modules are running right now, which run was skipped, whether schedules are paused) is
+passed in. Nothing here touches a GUI, so it is unit-tested without a display.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from core.status_report import ModuleHealth
+
+OK, SYNCING, WARNING, ERROR, PAUSED, NOT_CONFIGURED = (
+    "ok",
+    "syncing",
+    "warning",
+    "error",
+    "paused",
+    "not configured",
+)
+ALL_STATES = (OK, SYNCING, WARNING, ERROR, PAUSED, NOT_CONFIGURED)
+# Windows rejects tray tooltips longer than 127 characters (NOTIFYICONDATA.szTip is 128).
+TOOLTIP_MAX_CHARS = 127
+APP_TITLE = "Halo Integrator"
+
+
+@dataclass(frozen=True)
+class TrayView:
+    """Everything the icon, tooltip and menu show; built off the Tk thread, then handed over."""
+
+    state: str
+    tooltip: str
+    module_states: dict[str, str]
+
+
+def module_state(health: ModuleHealth, running: Collection[str], skipped: Collection[str]) -> str:
+    """Return one module's state for its menu entry (same words as the overall state)."""
+    if health.module in running:
+        return SYNCING
+    if health.health == "error":
+        return ERROR
+    if health.health == "stale" or health.module in skipped:
+        return WARNING
+    if health.health == "never":
+        return "not run yet"
+    return OK
+
+
+def overall_state(
+    healths: Sequence[ModuleHealth] | None,
+    *,
+    running: Collection[str] = (),
+    skipped: Collection[str] = (),
+    paused: bool = False,
+) -> str:
+    """Return the icon's state; ``healths`` None means the settings could not be loaded.
+
+    Order of precedence, loudest first: nothing to do (not configured), something broke
+    (error), work in progress (syncing), a deliberate pause, something to keep an eye on
+    (warning: stale or skipped), all is well.
+    """
+    enabled = [health for health in healths or () if health.enabled]
+    if not enabled:
+        return NOT_CONFIGURED
+    states = {module_state(health, running, skipped) for health in enabled}
+    for state in (ERROR, SYNCING):
+        if state in states:
+            return state
+    if paused:
+        return PAUSED
+    return WARNING if WARNING in states else OK
+
+
+def tooltip(
+    state: str,
+    *,
+    next_run: float | None = None,
+    last_error: str | None = None,
+    now: float | None = None,
+) -> str:
+    """One line: state, next run, last error; cut to the Windows limit with an ellipsis."""
+    parts = [f"{APP_TITLE}: {state}"]
+    if next_run is not None and state not in (PAUSED, NOT_CONFIGURED):
+        parts.append(f"next run {clock_time(next_run, now)}")
+    if last_error and state in (ERROR, WARNING):
+        parts.append(" ".join(last_error.split()))
+    return shorten(" · ".join(parts), TOOLTIP_MAX_CHARS)
+
+
+def clock_time(timestamp: float, now: float | None = None) -> str:
+    """``14:05`` today, ``Tue 02:00`` within a week, else the date: what an admin scans for."""
+    moment = datetime.datetime.fromtimestamp(timestamp)
+    today = datetime.datetime.fromtimestamp(now) if now is not None else datetime.datetime.now()
+    if moment.date() == today.date():
+        return f"{moment:%H:%M}"
+    if abs((moment.date() - today.date()).days) < 7:
+        return f"{moment:%a %H:%M}"
+    return f"{moment:%Y-%m-%d %H:%M}"
+
+
+def shorten(text: str, limit: int) -> str:
+    """Return ``text`` cut to ``limit`` characters, ending in an ellipsis when it was cut."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def first_error(
+    healths: Sequence[ModuleHealth], running: Collection[str] = ()
+) -> tuple[str, str] | None:
+    """Return (module, error) of the first failing module not running now, for the tooltip."""
+    for health in healths:
+        if health.enabled and health.health == "error" and health.module not in running:
+            return health.module, health.last_error or "failed"
+    return None
+
+
+def build_view(
+    healths: Sequence[ModuleHealth] | None,
+    *,
+    running: Collection[str] = (),
+    skipped: Collection[str] = (),
+    paused: bool = False,
+    next_run: float | None = None,
+    problem: str | None = None,
+    now: float | None = None,
+) -> TrayView:
+    """The whole picture in one call; ``problem`` explains why ``healths`` is None."""
+    state = overall_state(healths, running=running, skipped=skipped, paused=paused)
+    failing = first_error(healths or (), running)
+    last_error = f"{failing[0]}: {failing[1]}" if failing else problem
+    if state == WARNING and not last_error:
+        stale = [h.module for h in healths or () if h.enabled and h.health == "stale"]
+        last_error = f"no recent success: {', '.join(stale)}" if stale else "a run was skipped"
+    text = tooltip(state, next_run=next_run, last_error=last_error, now=now)
+    if state == NOT_CONFIGURED and problem:
+        text = shorten(f"{APP_TITLE}: {state} · {problem}", TOOLTIP_MAX_CHARS)
+    states = {
+        health.module: module_state(health, running, skipped)
+        for health in healths or ()
+        if health.enabled
+    }
+    return TrayView(state, text, states)
