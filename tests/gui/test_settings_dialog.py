@@ -1,0 +1,268 @@
+"""The settings dialog as an admin meets it: a real process on a real (virtual) desktop.
+
+``halo-integrator settings -v`` runs under Xvfb against a Halo emulator; xdotool types into
+it and presses its keyboard shortcuts (Alt+V validate, Ctrl+S save, Alt+B/I/P/A tabs). The
+tests read what the dialog logs to stderr (what an admin sees in a console and in the log
+tail) and the colours on screen, and leave a screenshot of every tab in test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image, ImageChops
+
+from core.config import HaloConnection, ModuleSettings, Settings, save_settings
+from core.halo_client import HaloClient
+from core.secrets import Secret
+from halo_emulator import Emulator
+from tray_agent.settings_dialog.widgets import ERROR_BACKGROUND, OK_BACKGROUND, OK_BAR
+
+from .desktop import Desktop
+
+pytestmark = pytest.mark.gui
+
+CLI = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "halo-integrator")
+TITLE = "Halo Integrator settings"
+SECRET = "dialog-secret-7c1e"
+TIMEOUT_SECONDS = 20
+# The validation banner is about 780 x 40 pixels; text covers part of it.
+BANNER_PIXELS = 3_000
+BAR_PIXELS = 1_500  # a full 200 x 16 bar; an empty or running one has none of this green
+USERS_CSV = "emailaddress,firstname,surname\n" + "".join(
+    f"dialog{n}@example.com,Dialog,User{n}\n" for n in range(1, 4)
+)
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    with Emulator(client_secret=SECRET, rate_limit=None) as emu:
+        yield emu
+
+
+class Dialog:
+    """A running ``halo-integrator settings`` process and its window."""
+
+    def __init__(self, desktop: Desktop, folder: Path) -> None:
+        self.desktop = desktop
+        self.process = subprocess.Popen(
+            [CLI, "settings", "-v", "--settings", str(folder)],
+            env=desktop.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.window = desktop.wait_for_window(TITLE, timeout=TIMEOUT_SECONDS)
+        # No window manager: keys go to the window under the pointer; park it on the dialog.
+        subprocess.run(
+            ["xdotool", "mousemove", str(self.window["x"] + 400), str(self.window["y"] + 300)],
+            env=desktop.env,
+            check=True,
+        )
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for_line(self, text: str) -> str:
+        deadline = time.monotonic() + TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            hits = [line for line in self.lines if text in line]
+            if hits:
+                return hits[-1]
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"no {text!r} in the dialog's output:\n" + "\n".join(self.lines))
+
+    def grab(self) -> Image.Image:
+        path = self.desktop.folder / "grab.png"
+        self.desktop.screenshot(path, window=self.window["id"])
+        with Image.open(path) as image:
+            return image.convert("RGB")
+
+    def settled(self, after: Callable[[], None] | None = None) -> Image.Image:
+        """Screenshot once the window changed (when ``after`` acts) and stopped changing."""
+        before = self.grab()
+        if after is not None:
+            after()
+        deadline = time.monotonic() + TIMEOUT_SECONDS
+        previous = before
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            current = self.grab()
+            changed = after is None or _differ(current, before)
+            if changed and not _differ(current, previous):
+                return current
+            previous = current
+        raise AssertionError("the window did not settle")
+
+    def close(self) -> int:
+        """Press the Close button (bottom right of the window) and return the exit code."""
+        window = self.window
+        self.desktop.click(window["x"] + window["w"] - 60, window["y"] + window["h"] - 22)
+        return self.process.wait(TIMEOUT_SECONDS)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(TIMEOUT_SECONDS)
+        self.reader.join(TIMEOUT_SECONDS)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+
+
+@pytest.fixture
+def open_dialog(desktop: Desktop) -> Iterator[Callable[[Path], Dialog]]:
+    dialogs: list[Dialog] = []
+
+    def start(folder: Path) -> Dialog:
+        dialogs.append(Dialog(desktop, folder))
+        return dialogs[-1]
+
+    yield start
+    for dialog in dialogs:
+        dialog.stop()
+
+
+def _differ(first: Image.Image, second: Image.Image) -> bool:
+    return ImageChops.difference(first, second).getbbox() is not None
+
+
+def pixels_of(image: Image.Image, colour: str) -> int:
+    """How many pixels have exactly this colour (the banner background is a flat fill)."""
+    wanted = tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return sum(count for count, rgb in image.getcolors(1 << 24) or [] if rgb == wanted)
+
+
+def halo_users(emu: Emulator) -> list[dict[str, Any]]:
+    connection = HaloConnection(emu.base_url, emu.client_id, Secret(emu.client_secret))
+    with HaloClient(connection) as halo:
+        return [
+            user
+            for user in halo.iter_records("Users", {"includeinactive": "true"})
+            if str(user.get("emailaddress", "")).startswith("dialog")
+        ]
+
+
+def test_typed_connection_validates_red_then_green_and_saves_what_auto_runs(
+    desktop: Desktop,
+    emulator: Emulator,
+    open_dialog: Callable[[Path], Dialog],
+    tmp_path: Path,
+    artifacts: Path,
+) -> None:
+    folder = tmp_path / "Halo 5 Mins"
+    folder.mkdir()
+    (folder / "users.csv").write_text(USERS_CSV, encoding="utf-8")
+    dialog = open_dialog(folder)
+
+    desktop.type_text(emulator.base_url)
+    desktop.key("Tab")
+    desktop.type_text(emulator.client_id)
+    desktop.key("Tab")
+    desktop.type_text("not-the-secret")
+    desktop.key("alt+v")
+    assert "invalid client credentials" in dialog.wait_for_line("Validation failed").lower()
+    red = dialog.settled()
+    assert pixels_of(red, ERROR_BACKGROUND) > BANNER_PIXELS
+    assert pixels_of(red, OK_BACKGROUND) == 0
+
+    desktop.key(*["BackSpace"] * len("not-the-secret"))
+    desktop.type_text(emulator.client_secret)
+    desktop.key("alt+v")
+    assert emulator.base_url in dialog.wait_for_line("Validation OK")
+    green = dialog.settled()
+    green.save(artifacts / "settings-basic.png")
+    assert pixels_of(green, OK_BACKGROUND) > BANNER_PIXELS
+    assert pixels_of(green, ERROR_BACKGROUND) == 0
+
+    # Alt+I focuses the tab's first field (csv's Enabled); Tab selects an entry's text.
+    dialog.settled(lambda: desktop.key("alt+i"))
+    desktop.key("space", "Tab")
+    desktop.type_text("5m")
+    desktop.key("Tab")
+    desktop.type_text("users.csv")
+    dialog.settled().save(artifacts / "settings-integrations.png")
+    desktop.key("ctrl+s")
+    dialog.wait_for_line("Saved settings to")
+    assert dialog.close() == 0
+
+    saved = (folder / "appsettings.json").read_text()
+    assert SECRET not in saved and '"Interval": "5m"' in saved
+    auto = subprocess.run(
+        [CLI, "AUTO", str(folder)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert auto.returncode == 0, auto.stdout + auto.stderr
+    assert len(halo_users(emulator)) == 3
+
+
+def test_processing_tab_runs_the_modules_and_shows_progress_and_log(
+    desktop: Desktop,
+    emulator: Emulator,
+    open_dialog: Callable[[Path], Dialog],
+    tmp_path: Path,
+    artifacts: Path,
+) -> None:
+    folder = tmp_path / "prefilled"
+    connection = HaloConnection(emulator.base_url, emulator.client_id, Secret(SECRET))
+    settings = Settings.new(folder / "appsettings.json", connection)
+    settings.modules.append(ModuleSettings(name="csv", options={"path": "users.csv"}))
+    save_settings(settings)
+    (folder / "users.csv").write_text(USERS_CSV, encoding="utf-8")
+    dialog = open_dialog(folder)
+
+    dialog.settled(lambda: desktop.key("alt+p"))
+    desktop.key("space")  # Alt+P focused the first button: Start all
+    dialog.wait_for_line("csv succeeded: 3 created")
+    shot = dialog.settled()
+    shot.save(artifacts / "settings-processing.png")
+    assert pixels_of(shot, OK_BAR) > BAR_PIXELS  # the csv bar is full and green
+    assert len(halo_users(emulator)) == 3
+
+    dialog.settled(lambda: desktop.key("alt+a")).save(artifacts / "settings-about.png")
+    assert dialog.close() == 0
+
+
+def test_invalid_url_is_marked_and_nothing_is_saved(
+    desktop: Desktop, open_dialog: Callable[[Path], Dialog], tmp_path: Path
+) -> None:
+    folder = tmp_path / "new"
+    dialog = open_dialog(folder)
+    desktop.type_text("acme.halopsa.com/api")
+    desktop.key("Tab")
+    desktop.type_text("client")
+    desktop.key("Tab")
+    desktop.type_text("secret")
+    desktop.key("ctrl+s")
+    line = dialog.wait_for_line("Settings not saved")
+    assert "Halo.Url" in line and "not a web address" in line
+    assert dialog.close() == 0
+    assert not (folder / "appsettings.json").exists()
+
+
+def test_a_corrupt_settings_file_is_reported_and_left_alone(
+    desktop: Desktop, open_dialog: Callable[[Path], Dialog], tmp_path: Path
+) -> None:
+    folder = tmp_path / "corrupt"
+    folder.mkdir()
+    corrupt = (
+        b'{\n  "Halo": {\n    "Url": "https://acme.halopsa.com"\n    "ClientId": "x"\n  }\n}\n'
+    )
+    (folder / "appsettings.json").write_bytes(corrupt)
+    dialog = open_dialog(folder)
+    line = dialog.wait_for_line("Cannot load the settings")
+    assert "line 3" in line and "comma" in line
+    assert pixels_of(dialog.settled(), ERROR_BACKGROUND) > BANNER_PIXELS
+    assert dialog.close() == 0
+    assert (folder / "appsettings.json").read_bytes() == corrupt

@@ -1,0 +1,60 @@
+"""One widget per module option, chosen from the option's schema (``core.modules.options``).
+
+str/int/float -> Entry, bool -> Checkbutton, choices -> read-only Combobox, secret -> masked
+Entry (blank keeps the stored secret). Each field owns the red message line under it.
+"""
+
+from __future__ import annotations
+
+import tkinter as tk
+from tkinter import ttk
+from typing import Any
+
+from core.modules.options import OptionInfo
+from tray_agent.settings_dialog.widgets import HINT_TEXT, PAD, FieldMessage
+
+MASK_CHARACTER = "•"
+
+
+class OptionField:
+    """Label, input, help and message for one option, laid out on ``row`` of a grid."""
+
+    def __init__(self, parent: tk.Misc, info: OptionInfo, value: Any, row: int) -> None:
+        self.info = info
+        label = info.name.replace("_", " ") + ("" if not info.required else " *")
+        ttk.Label(parent, text=label).grid(row=row, column=0, sticky="nw", padx=(0, PAD), pady=2)
+        self.variable: tk.Variable
+        self.input = self._make_input(parent, value)
+        self.input.grid(row=row, column=1, sticky="w" if info.kind == "bool" else "ew", pady=2)
+        help_text = info.help
+        if info.secret:
+            help_text += " Leave blank to keep the stored value."
+        ttk.Label(
+            parent, text=help_text, foreground=HINT_TEXT, wraplength=330, justify="left"
+        ).grid(row=row, column=2, sticky="nw", padx=(PAD, 0), pady=2)
+        self.message = FieldMessage(parent, wraplength=330)
+        self.message.grid(row=row + 1, column=1, columnspan=2, sticky="w")
+
+    def _make_input(self, parent: tk.Misc, value: Any) -> tk.Widget:
+        info = self.info
+        if info.kind == "bool":
+            self.variable = tk.BooleanVar(parent, value=bool(value))
+            return ttk.Checkbutton(parent, variable=self.variable)
+        self.variable = tk.StringVar(parent, value=str(value))
+        if info.choices:
+            return ttk.Combobox(
+                parent, textvariable=self.variable, values=info.choices, state="readonly", width=28
+            )
+        return ttk.Entry(
+            parent,
+            textvariable=self.variable,
+            width=30,
+            show=MASK_CHARACTER if info.secret else "",
+        )
+
+    def value(self) -> Any:
+        """Text as typed, or a bool for a checkbox: ``form.module_from_form`` interprets it."""
+        return self.variable.get()
+
+    def show_problem(self, message: str | None) -> None:
+        self.message.show(message)

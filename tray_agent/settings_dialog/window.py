@@ -1,0 +1,311 @@
+"""The settings window: four tabs on one Toplevel, and the threads that feed it.
+
+Tk is touched from the Tk thread only. Validate, Save, runs and status reads happen on
+worker threads; they, the agent's run listener and the log handler put callables on
+``self.inbox``, which ``_drain`` runs on the Tk thread every ``POLL_MILLISECONDS``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import queue
+import threading
+import tkinter as tk
+import weakref
+from collections.abc import Callable
+from tkinter import ttk
+from typing import Any
+
+from core.agent import Agent
+from core.config import Settings
+from core.errors import ConfigError, IntegratorError
+from core.halo_validate import ValidationResult
+from core.modules.registry import MODULES
+from core.run_log import RedactingFilter
+from tray_agent.settings_dialog import form as forms
+from tray_agent.settings_dialog.about_tab import AboutTab
+from tray_agent.settings_dialog.basic_tab import BasicTab
+from tray_agent.settings_dialog.integrations_tab import IntegrationsTab
+from tray_agent.settings_dialog.processing_tab import ProcessingTab
+from tray_agent.settings_dialog.widgets import PAD, Banner, configure_styles
+
+log = logging.getLogger("halo_integrator.settings")
+
+TITLE = "Halo Integrator settings"
+POLL_MILLISECONDS = 50
+TAIL_FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
+RunNow = Callable[[list[str] | None], None]
+
+_open_windows: weakref.WeakKeyDictionary[tk.Misc, SettingsWindow] = weakref.WeakKeyDictionary()
+
+
+class _TailHandler(logging.Handler):
+    """Hands every formatted engine log line to the window's inbox (any thread may log)."""
+
+    def __init__(self, deliver: Callable[[str], None]) -> None:
+        super().__init__(logging.INFO)
+        self.deliver = deliver
+        self.setFormatter(logging.Formatter(TAIL_FORMAT, datefmt="%H:%M:%S"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.deliver(self.format(record))
+        except Exception:  # a broken handler must not break the code that logged
+            self.handleError(record)
+
+
+class SettingsWindow:
+    """One settings window on ``root``; ``close()`` releases listeners and handlers."""
+
+    def __init__(
+        self,
+        root: tk.Misc,
+        agent: Agent,
+        *,
+        run_now: RunNow | None = None,
+        on_saved: Callable[[], None] | None = None,
+        on_closed: Callable[[], None] | None = None,
+    ) -> None:
+        self.root, self.agent = root, agent
+        self.run_now, self.on_saved, self.on_closed = run_now, on_saved, on_closed
+        self.inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self.workers: list[threading.Thread] = []
+        self.stored, load_problem = self._load()
+        self.top = tk.Toplevel(root)
+        self.top.title(TITLE)
+        self.top.geometry("820x640")
+        self.top.minsize(640, 480)
+        self.top.protocol("WM_DELETE_WINDOW", self.close)
+        self._build(load_problem)
+        self._connect()
+        self._poll_id = self.top.after(POLL_MILLISECONDS, self._drain)
+        self.refresh_statuses()
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _load(self) -> tuple[Settings | None, str | None]:
+        try:
+            return self.agent.settings, None
+        except ConfigError as exc:
+            problem = forms.load_problem(exc, self.agent.settings_path)
+            if problem:
+                log.error("Cannot load the settings: %s", exc)
+            return None, problem
+
+    def _build(self, load_problem: str | None) -> None:
+        self.top.columnconfigure(0, weight=1)
+        self.top.rowconfigure(1, weight=1)
+        if load_problem:
+            problem_banner = Banner(self.top, wraplength=780)
+            problem_banner.grid(row=0, column=0, sticky="ew", padx=PAD, pady=(PAD, 0))
+            problem_banner.show(load_problem, "error")
+        configure_styles(self.top)
+        self.notebook = ttk.Notebook(self.top)
+        self.notebook.grid(row=1, column=0, sticky="nsew", padx=PAD, pady=PAD)
+        stored = self.stored
+        has_secret = bool(stored and stored.halo.client_secret)
+        self.basic = BasicTab(
+            self.notebook, forms.connection_form(stored), has_secret, self.validate
+        )
+        self.integrations = IntegrationsTab(
+            self.notebook, [forms.module_form(name, stored) for name in MODULES]
+        )
+        self.processing = ProcessingTab(self.notebook, self.start)
+        self.processing.set_modules([module.name for module in stored.modules] if stored else [])
+        self.about = AboutTab(self.notebook, forms.about_rows(self.agent.settings_path, stored))
+        for tab, text in (
+            (self.basic, "Basic Configuration"),
+            (self.integrations, "Integrations"),
+            (self.processing, "Processing"),
+            (self.about, "About"),
+        ):
+            self.notebook.add(tab, text=text, underline=0)
+        self.notebook.enable_traversal()  # Ctrl+Tab and Alt+B/I/P/A switch tabs
+        self._build_footer()
+        self.top.bind("<Control-s>", lambda _event: self.save())
+        self.top.bind("<Alt-v>", lambda _event: self.validate())
+
+    def _build_footer(self) -> None:
+        footer = ttk.Frame(self.top)
+        footer.grid(row=2, column=0, sticky="ew", padx=PAD, pady=(0, PAD))
+        footer.columnconfigure(0, weight=1)
+        self.status = Banner(footer, wraplength=600)
+        self.status.grid(row=0, column=0, sticky="ew")
+        self.save_button = ttk.Button(footer, text="Save", command=self.save)
+        self.save_button.grid(row=0, column=1, padx=PAD)
+        ttk.Button(footer, text="Close", command=self.close).grid(row=0, column=2)
+
+    def _connect(self) -> None:
+        """Run events and engine log lines reach the Processing tab through the inbox."""
+        self._listener = lambda event: self.post(lambda: self.processing.on_event(event))
+        self.agent.subscribe(self._listener)
+        self._tail = _TailHandler(lambda line: self.post(lambda: self.processing.append_log(line)))
+        self._redactor = RedactingFilter(self._secrets())
+        self._tail.addFilter(self._redactor)
+        engine_logger = logging.getLogger("halo_integrator")
+        engine_logger.addHandler(self._tail)
+        if engine_logger.level == logging.NOTSET or engine_logger.level > logging.INFO:
+            engine_logger.setLevel(logging.INFO)
+
+    def _secrets(self) -> list[str]:
+        secret = self.stored.halo.client_secret if self.stored else None
+        return [secret.reveal()] if secret else []
+
+    # -- threads ----------------------------------------------------------------------------
+
+    def post(self, action: Callable[[], None]) -> None:
+        """Queue ``action`` for the Tk thread; safe from any thread."""
+        self.inbox.put(action)
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                action = self.inbox.get_nowait()
+            except queue.Empty:
+                break
+            action()
+        self._poll_id = self.top.after(POLL_MILLISECONDS, self._drain)
+
+    def in_background(
+        self,
+        work: Callable[[], Any],
+        done: Callable[[Any], None],
+        failed: Callable[[Exception], None],
+    ) -> None:
+        """Run ``work`` on a worker thread; ``done``/``failed`` then run on the Tk thread."""
+
+        def worker() -> None:
+            try:
+                result = work()
+            except Exception as exc:  # shown to the admin by ``failed``
+                self.post(functools.partial(failed, exc))
+            else:
+                self.post(functools.partial(done, result))
+
+        thread = threading.Thread(target=worker, name="settings-worker", daemon=True)
+        self.workers = [alive for alive in self.workers if alive.is_alive()] + [thread]
+        thread.start()
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def validate(self) -> None:
+        connection, problems = forms.connection_from_form(
+            self.basic.form(), self.stored.halo if self.stored else None
+        )
+        self.basic.show_problems(problems)
+        if problems:
+            result = ValidationResult(False, "Fix the marked fields, then validate again.")
+            self._validated(result)
+            return
+        self.basic.set_validating()
+        self.in_background(
+            lambda: self.agent.validate(connection),
+            self._validated,
+            lambda exc: self._validated(ValidationResult(False, f"Validation failed: {exc}")),
+        )
+
+    def _validated(self, result: ValidationResult) -> None:
+        self.basic.show_validation(result)
+        if result.ok:
+            log.info("Validation OK: %s", result)
+        else:
+            log.warning("Validation failed: %s", result)
+
+    def save(self) -> None:
+        settings, problems = forms.settings_from_form(
+            self.agent.settings_path, self.stored, self.basic.form(), self.integrations.forms()
+        )
+        self.basic.show_problems(problems)
+        self.integrations.show_problems(problems)
+        if settings is None:
+            self._show_unsaved(problems)
+            return
+        self.save_button.state(["disabled"])
+        self.status.show("Saving…", "busy")
+        self.in_background(
+            lambda: self.agent.save(settings), lambda _: self._saved(settings), self._save_failed
+        )
+
+    def _show_unsaved(self, problems: forms.Problems) -> None:
+        on_basic = any(key.startswith("Halo.") for key in problems)
+        tab = self.basic if on_basic else self.integrations
+        self.notebook.select(tab)
+        count = len(problems)
+        self.status.show(
+            f"Nothing saved: fix the {count} marked field{'s' if count > 1 else ''}.", "error"
+        )
+        log.warning("Settings not saved: %s", "; ".join(f"{k}: {v}" for k, v in problems.items()))
+
+    def _saved(self, settings: Settings) -> None:
+        self.stored = settings
+        self._redactor.secrets = sorted(set(self._redactor.secrets) | set(self._secrets()))
+        self.save_button.state(["!disabled"])
+        self.basic.stored_secret_kept()
+        self.status.show(f"Saved {settings.path}", "ok")
+        log.info("Saved settings to %s", settings.path)
+        self.processing.set_modules([module.name for module in settings.modules])
+        self.about.update_rows(forms.about_rows(settings.path, settings))
+        self.refresh_statuses()
+        if self.on_saved is not None:
+            self.on_saved()
+
+    def _save_failed(self, error: Exception) -> None:
+        self.save_button.state(["!disabled"])
+        self.status.show(f"Not saved: {error}", "error")
+        log.error("Settings not saved: %s", error)
+
+    def start(self, names: list[str] | None) -> None:
+        """Start modules: through the tray's workers when it gave ``run_now``, else here."""
+        if self.run_now is not None:
+            self.run_now(names)
+            return
+        self.in_background(lambda: self.agent.run(names), self._run_done, self._run_failed)
+
+    def _run_done(self, _results: object) -> None:
+        self.refresh_statuses()
+
+    def _run_failed(self, error: Exception) -> None:
+        title = error.title if isinstance(error, IntegratorError) else "Run failed"
+        log.error("%s: %s", title, error)
+        self.status.show(f"{title}: {error}", "error")
+
+    def refresh_statuses(self) -> None:
+        if self.stored is None:
+            return
+        self.in_background(self.agent.statuses, self.processing.show_statuses, lambda _: None)
+
+    # -- lifetime ---------------------------------------------------------------------------
+
+    def focus(self) -> None:
+        self.top.deiconify()
+        self.top.lift()
+        self.top.focus_force()
+
+    def close(self) -> None:
+        """Stop listening, detach the log handler, destroy the window."""
+        self.agent.unsubscribe(self._listener)
+        logging.getLogger("halo_integrator").removeHandler(self._tail)
+        self.top.after_cancel(self._poll_id)
+        self.top.destroy()
+        _open_windows.pop(self.root, None)
+        if self.on_closed is not None:
+            self.on_closed()
+
+
+def open_window(
+    root: tk.Misc,
+    agent: Agent,
+    *,
+    run_now: RunNow | None = None,
+    on_saved: Callable[[], None] | None = None,
+    on_closed: Callable[[], None] | None = None,
+) -> SettingsWindow:
+    """Open the window for ``root``, or focus the one already open there."""
+    existing = _open_windows.get(root)
+    if existing is not None and existing.top.winfo_exists():
+        existing.focus()
+        return existing
+    window = SettingsWindow(root, agent, run_now=run_now, on_saved=on_saved, on_closed=on_closed)
+    _open_windows[root] = window
+    return window
