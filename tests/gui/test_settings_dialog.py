@@ -266,3 +266,67 @@ def test_a_corrupt_settings_file_is_reported_and_left_alone(
     assert pixels_of(dialog.settled(), ERROR_BACKGROUND) > BANNER_PIXELS
     assert dialog.close() == 0
     assert (folder / "appsettings.json").read_bytes() == corrupt
+
+
+def test_the_tray_entry_point_focuses_one_window_and_uses_the_trays_callbacks(
+    desktop: Desktop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``open_settings_window`` on the tray's own root, in this process (no Halo needed)."""
+    import logging
+    import tkinter
+
+    from core.agent import Agent
+    from core.runner import RunEvent
+    from tray_agent.settings_dialog import open_settings_window
+    from tray_agent.settings_dialog.window import _open_windows
+
+    monkeypatch.setenv("DISPLAY", desktop.display)
+    folder = tmp_path / "tray"
+    connection = HaloConnection("https://acme.halopsa.com", "client", Secret(SECRET))
+    settings = Settings.new(folder / "appsettings.json", connection)
+    settings.modules.append(ModuleSettings(name="csv", options={"path": "users.csv"}))
+    save_settings(settings)
+    agent = Agent(folder, origin="tray")
+    engine_log = logging.getLogger("halo_integrator")
+    handlers_before = list(engine_log.handlers)
+    started: list[list[str] | None] = []
+    saved: list[bool] = []
+    root = tkinter.Tk()
+    root.withdraw()
+
+    def pump_until(condition: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + TIMEOUT_SECONDS
+        while not condition():
+            assert time.monotonic() < deadline, "the window did not get there"
+            root.update()
+            time.sleep(0.02)
+
+    try:
+        top = open_settings_window(
+            root, agent, run_now=started.append, on_saved=lambda: saved.append(True)
+        )
+        assert open_settings_window(root, agent, run_now=started.append) is top
+        assert top.title() == TITLE
+        window = _open_windows[root]
+        window.processing.start_all_button.invoke()
+        window.processing.rows["csv"].selected.set(True)
+        window.processing.start_selected_button.invoke()
+        assert started == [None, ["csv"]]
+
+        # A run event from a worker thread reaches the csv row through the queue.
+        listeners = list(agent._listeners)
+        thread = threading.Thread(target=lambda: [f(RunEvent("started", "csv")) for f in listeners])
+        thread.start()
+        thread.join()
+        pump_until(lambda: window.processing.rows["csv"].outcome.cget("text") == "running…")
+
+        window.save()
+        pump_until(lambda: saved == [True])
+        assert window.status.cget("text").startswith("Saved")
+
+        window.close()
+        assert agent._listeners == [] and engine_log.handlers == handlers_before
+        assert open_settings_window(root, agent) is not top  # closed: a new one opens
+        _open_windows[root].close()
+    finally:
+        root.destroy()

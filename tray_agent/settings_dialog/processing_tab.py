@@ -73,10 +73,12 @@ class ProcessingTab(ttk.Frame):
         self.rowconfigure(3, weight=1)
         buttons = ttk.Frame(self)
         buttons.grid(row=0, column=0, sticky="w")
-        ttk.Button(buttons, text="Start all", command=lambda: start(None)).grid(row=0, column=0)
-        ttk.Button(buttons, text="Start selected", command=self._start_selected).grid(
-            row=0, column=1, padx=PAD
+        self.start_all_button = ttk.Button(buttons, text="Start all", command=lambda: start(None))
+        self.start_all_button.grid(row=0, column=0)
+        self.start_selected_button = ttk.Button(
+            buttons, text="Start selected", command=self._start_selected
         )
+        self.start_selected_button.grid(row=0, column=1, padx=PAD)
         self.note = ttk.Label(buttons, text="Runs use the saved settings.", foreground=HINT_TEXT)
         self.note.grid(row=0, column=2, padx=PAD)
         self.table = ttk.Frame(self)

@@ -1,0 +1,153 @@
+"""The settings dialog's rules, without a display: form values in, Settings and problems out."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from core.config import (
+    HaloConnection,
+    Interval,
+    ModuleSettings,
+    Settings,
+    load_settings,
+    save_settings,
+)
+from core.errors import ConfigError
+from core.secrets import Secret
+from tray_agent.settings_dialog import form
+from tray_agent.settings_dialog.form import ConnectionForm, ModuleForm
+
+URL = "https://acme.halopsa.com"
+
+
+def stored_settings(tmp_path: Path) -> Settings:
+    connection = HaloConnection(URL, "client", Secret("stored-secret"), requests_per_window=60)
+    settings = Settings.new(tmp_path / "appsettings.json", connection)
+    settings.modules.append(
+        ModuleSettings("csv", True, Interval.parse("5m"), {"path": "users.csv"}, halo_record_id=7)
+    )
+    settings.modules.append(ModuleSettings("ldap-from-a-newer-version", options={"x": 1}))
+    return settings
+
+
+def csv_form(**changes: object) -> ModuleForm:
+    module = form.module_form("csv", None)
+    module.enabled = True
+    module.options["path"] = "users.csv"
+    for key, value in changes.items():
+        if key in ("enabled", "interval"):
+            setattr(module, key, value)
+        else:
+            module.options[key] = value
+    return module
+
+
+def test_the_form_never_receives_a_stored_secret(tmp_path: Path) -> None:
+    shown = form.connection_form(stored_settings(tmp_path))
+    assert shown == ConnectionForm(URL, "client", "", "", "")
+
+
+def test_every_connection_problem_is_reported_at_once() -> None:
+    _, problems = form.connection_from_form(ConnectionForm(url="acme.halopsa.com"), None)
+    assert set(problems) == {"Halo.Url", "Halo.ClientId", "Halo.ClientSecret"}
+    assert "not a web address" in problems["Halo.Url"]
+
+
+def test_plain_http_is_refused_except_for_loopback() -> None:
+    typed = ConnectionForm(url="http://halo.example.com", client_id="c", client_secret="s")
+    assert "plain http" in form.connection_from_form(typed, None)[1]["Halo.Url"]
+    typed.url = "http://127.0.0.1:8080/"
+    connection, problems = form.connection_from_form(typed, None)
+    assert problems == {} and connection.url == "http://127.0.0.1:8080"
+
+
+def test_a_blank_secret_keeps_the_stored_one_and_the_advanced_values(tmp_path: Path) -> None:
+    stored = stored_settings(tmp_path).halo
+    connection, problems = form.connection_from_form(
+        ConnectionForm(URL, "client", "", "tenant-a", ""), stored
+    )
+    assert problems == {}
+    assert connection.client_secret == Secret("stored-secret")
+    assert connection.tenant == "tenant-a" and connection.requests_per_window == 60
+    typed, _ = form.connection_from_form(ConnectionForm(URL, "client", "new"), stored)
+    assert typed.client_secret == Secret("new")
+
+
+def test_module_options_are_typed_and_checked_like_the_settings_file() -> None:
+    entry, problems = form.module_from_form(csv_form(site_id="3", interval="daily@02:00"), None)
+    assert problems == {} and entry is not None
+    assert entry.options["site_id"] == 3 and entry.options["delimiter"] == ","
+    assert entry.interval.daily_at is not None
+    _, problems = form.module_from_form(
+        csv_form(path="", site_id="x", target="nope", interval="often"), None
+    )
+    assert problems == {
+        "csv.Interval": '"often" is not an interval; use 5m, 1h or daily@02:00',
+        "csv.Options.path": "required",
+        "csv.Options.site_id": "'x' is not a whole number",
+        "csv.Options.target": "'nope' is not one of users, assets",
+    }
+
+
+def test_an_untouched_disabled_module_is_not_written() -> None:
+    assert form.module_from_form(form.module_form("csv", None), None) == (None, {})
+
+
+def test_saving_keeps_unknown_modules_record_ids_and_order(tmp_path: Path) -> None:
+    stored = stored_settings(tmp_path)
+    settings, problems = form.settings_from_form(
+        stored.path, stored, ConnectionForm(URL, "client"), [csv_form(interval="1h")]
+    )
+    assert problems == {} and settings is not None
+    assert [m.name for m in settings.modules] == ["csv", "ldap-from-a-newer-version"]
+    assert settings.modules[0].halo_record_id == 7
+    assert settings.modules[0].interval.text == "1h"
+
+
+def test_a_new_folder_gets_new_settings_that_load_back(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "appsettings.json"
+    settings, problems = form.settings_from_form(
+        path, None, ConnectionForm(URL, "client", "typed-secret"), [csv_form()]
+    )
+    assert problems == {} and settings is not None
+    save_settings(settings)
+    loaded = load_settings(path)
+    assert loaded.halo.client_secret == Secret("typed-secret")
+    assert loaded.module("csv") is not None
+    assert "typed-secret" not in path.read_text()
+
+
+def test_nothing_is_built_while_any_field_has_a_problem(tmp_path: Path) -> None:
+    stored = stored_settings(tmp_path)
+    settings, problems = form.settings_from_form(
+        stored.path, stored, ConnectionForm("ftp://x", "client"), [csv_form(interval="")]
+    )
+    assert settings is None and set(problems) == {"Halo.Url", "csv.Interval"}
+
+
+def test_load_problem_only_for_a_file_that_exists(tmp_path: Path) -> None:
+    path = tmp_path / "appsettings.json"
+    error = ConfigError("not valid JSON", path=str(path), line=3, field="Halo.Url")
+    assert form.load_problem(error, path) is None
+    path.write_text("{")
+    banner = form.load_problem(error, path)
+    assert banner is not None and "line 3" in banner and "appsettings.json.bak" in banner
+
+
+def test_about_rows_name_every_path_and_library(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(form, "LIBRARIES", ("httpx", "surely-not-installed-xyz"))
+    rows = dict(form.about_rows(tmp_path / "appsettings.json", None))
+    assert rows["State database"] == str(tmp_path / "state.db")
+    assert rows["Logs folder"] == str(tmp_path / "logs")
+    assert rows["surely-not-installed-xyz"] == "not installed"
+    assert rows["httpx"][0].isdigit()
+
+
+def test_the_form_logic_and_the_package_import_without_tkinter() -> None:
+    code = (
+        "import sys, tray_agent.settings_dialog, tray_agent.settings_dialog.form; "
+        "sys.exit('tkinter' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
