@@ -28,12 +28,18 @@ AUTO_WORDS = ("AUTO", "auto")
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: "--settings X" may stand before or after the command; a subcommand's own
+    # default must not overwrite a value given before it.
     common.add_argument(
         "--settings",
         metavar="PATH",
+        default=argparse.SUPPRESS,
         help="settings folder or appsettings.json (default: the platform's config folder)",
     )
-    common.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+        help="log progress to stderr",
+    )
     parser = argparse.ArgumentParser(
         prog="halo-integrator",
         description="Keeps a Halo instance fed with local data (users, assets, mail, ...).",
@@ -102,8 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = build_parser().parse_args(argv)
+    args.settings = getattr(args, "settings", None)
+    args.verbose = getattr(args, "verbose", False)
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_arguments(argv)
     _configure_logging(args.verbose)
     if args.command in AUTO_WORDS:
         _log_auto_runs(args.settings_path or args.settings)
