@@ -389,8 +389,7 @@ def _run(settings_file: Path, instance: SingleInstance) -> int:
         message = str(exc)
         if isinstance(exc, tkinter.TclError):
             message = f"The tray needs a desktop session (DISPLAY): {exc}"
-        log.error("%s", message)
-        print(message, file=sys.stderr)
+        log.error("%s", message)  # to stderr (see main) and to logs/tray.log
         return EXIT_CANNOT_START
     root.withdraw()
     app = TrayApp(root, Agent(settings_file, origin="tray"), pystray)
@@ -435,6 +434,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="halo-integrator-tray", description=__doc__)
     parser.add_argument("--settings", metavar="PATH", help="settings folder or appsettings.json")
     args = parser.parse_args(argv)
+    handler = logging.StreamHandler(sys.stderr)  # shown when started from a console
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    handler.setLevel(logging.WARNING)
+    logging.getLogger("halo_integrator").addHandler(handler)
     return run_tray(args.settings)
 
 
