@@ -19,6 +19,7 @@ from core.config import (
     save_settings,
 )
 from core.halo_validate import ValidationResult, validate_connection
+from core.run_log import remember_secrets
 from core.runner import Listener, ModuleRunResult, Runner
 from core.state import StateStore
 from core.status_report import ModuleHealth, module_statuses
@@ -80,6 +81,8 @@ class Agent:
 
     def _load(self) -> Settings:
         settings = load_settings(self.settings_path)
+        if settings.halo.client_secret:
+            remember_secrets([settings.halo.client_secret.reveal()])
         if settings.has_plaintext_secrets:
             # An admin pasted a secret into the file by hand: encrypt it at the first chance.
             save_settings(settings)

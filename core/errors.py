@@ -32,6 +32,8 @@ class IntegratorError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # What a sync had applied before this error stopped it (a SyncResult), for reporting.
+        self.partial: object | None = None
 
     def __str__(self) -> str:
         return f"{self.message} {self.hint}".strip()

@@ -51,7 +51,6 @@ class TokenSource:
         self._clock = clock
         self._token: Token | None = None
         self._lock = threading.Lock()
-        self.fetch_count = 0
 
     def get(self) -> str:
         """A valid access token, fetched when none is cached or it is about to expire."""
@@ -69,7 +68,6 @@ class TokenSource:
 
     def _request_token(self) -> Token:
         response = self._fetch()
-        self.fetch_count += 1
         if response.status_code == 200:
             return self._parse(response)
         raise token_error(response)

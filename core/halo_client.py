@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import random
+import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -48,6 +50,7 @@ class RetryPolicy:
     backoff_base_seconds: float = 1.0
     backoff_cap_seconds: float = 60.0
     rate_limit_patience_seconds: float = 330.0  # a whole 5-minute window, and a little more
+    rate_limit_min_wait_seconds: float = 5.0  # after a 429 without Retry-After
 
 
 @dataclass
@@ -58,7 +61,6 @@ class RequestStats:
     retries: int = 0
     rate_limited: int = 0
     token_fetches: int = 0
-    by_endpoint: dict[str, int] = field(default_factory=dict)
 
 
 class HaloClient:
@@ -76,15 +78,14 @@ class HaloClient:
         self.connection = connection
         self.api_url = f"{connection.url.rstrip('/')}/api"
         self.retry = retry or RetryPolicy()
-        self.pacer = pacer or RequestPacer(
-            connection.requests_per_window, connection.window_seconds
-        )
+        self.pacer = pacer or shared_pacer(connection)
         self.stats = RequestStats()
+        self._stats_lock = threading.Lock()
         self._sleep = sleep
         self._http = httpx.Client(
             transport=transport,
             timeout=connection.timeout_seconds,
-            verify=connection.ca_bundle or connection.verify_tls,
+            verify=tls_verification(connection),
             headers={"User-Agent": f"halo-integrator/{__version__}", "Accept": "application/json"},
         )
         self._tokens = TokenSource(self._fetch_token)
@@ -159,7 +160,10 @@ class HaloClient:
             records, total = unwrap_list(body, entity)
             yield from records
             seen += len(records)
-            if len(records) < page_size or (total is not None and seen >= total):
+            # record_count is the truth when Halo sends it: a page may come back shorter than
+            # asked for when the server caps page_size.
+            finished = seen >= total if total is not None else len(records) < page_size
+            if finished or not records:
                 return
             page_no += 1
 
@@ -204,7 +208,8 @@ class HaloClient:
             "scope": connection.scope,
         }
         params = {"tenant": connection.tenant} if connection.tenant else None
-        self.stats.token_fetches += 1
+        with self._stats_lock:
+            self.stats.token_fetches += 1
         url = token_url(connection.url, connection.auth_url)
         return self._send("POST", url, params=params, data=form, idempotent=True)
 
@@ -221,58 +226,126 @@ class HaloClient:
     ) -> httpx.Response:
         """One request with pacing and retries; returns the final response (maybe an error)."""
         headers = {"Authorization": f"Bearer {bearer}"} if bearer else None
-        started = time.monotonic()
-        attempt = 0
+        progress = _RetryProgress()
         while True:
-            attempt += 1
             self.pacer.acquire()
-            self._count(method, url)
+            self._count()
             try:
                 response = self._http.request(
                     method, url, params=params, json=json, data=data, headers=headers
                 )
             except httpx.TransportError as exc:
-                error = connection_error(exc, url, self.connection.timeout_seconds)
-                if (error.maybe_applied and not idempotent) or attempt >= self.retry.max_attempts:
-                    raise error from exc
-                self._back_off(attempt, f"{type(exc).__name__} on {method} {url}")
+                self._after_transport_error(exc, method, url, idempotent, progress)
                 continue
-            status = response.status_code
-            if status == 429:
-                self.stats.rate_limited += 1
-                wait = retry_after_seconds(response) or self._backoff_seconds(attempt, minimum=5)
-                if time.monotonic() - started + wait > self.retry.rate_limit_patience_seconds:
-                    raise HaloRateLimitError(
-                        "Halo kept answering 429 (rate limit reached) for "
-                        f"{self.retry.rate_limit_patience_seconds:.0f} s.",
-                        status=429,
-                        hint="Another tool may share this API application's quota; the next "
-                        "run continues where this one stopped.",
-                    )
-                log.warning("Halo rate limit reached; waiting %.1f s", wait)
-                self.pacer.hold_off(wait)
-                self.stats.retries += 1
+            if response.status_code == 429:
+                self._after_rate_limit(response, progress)
                 continue
-            if status >= 500 and idempotent and attempt < self.retry.max_attempts:
-                self._back_off(attempt, f"HTTP {status} on {method} {url}")
+            if response.status_code >= 500 and idempotent and progress.can_retry(self.retry):
+                self._back_off(progress, f"HTTP {response.status_code} on {method} {url}")
                 continue
             return response
 
-    def _count(self, method: str, url: str) -> None:
-        self.stats.requests_sent += 1
-        key = f"{method} {httpx.URL(url).path.lower()}"
-        self.stats.by_endpoint[key] = self.stats.by_endpoint.get(key, 0) + 1
+    def _after_transport_error(
+        self,
+        exc: httpx.TransportError,
+        method: str,
+        url: str,
+        idempotent: bool,
+        progress: _RetryProgress,
+    ) -> None:
+        """Back off before resending, or raise when resending could apply a create twice."""
+        error = connection_error(exc, url, self.connection.timeout_seconds)
+        if (error.maybe_applied and not idempotent) or not progress.can_retry(self.retry):
+            raise error from exc
+        self._back_off(progress, f"{type(exc).__name__} on {method} {url}")
 
-    def _back_off(self, attempt: int, reason: str) -> None:
-        wait = self._backoff_seconds(attempt)
-        log.warning("%s; retrying in %.1f s (attempt %d)", reason, wait, attempt + 1)
-        self.stats.retries += 1
+    def _after_rate_limit(self, response: httpx.Response, progress: _RetryProgress) -> None:
+        """Wait out a 429 (Halo did not apply the request), within the patience budget.
+
+        Patience counts from the first 429, not from the start of the request, so time spent
+        waiting for our own pacer never uses it up.
+        """
+        with self._stats_lock:
+            self.stats.rate_limited += 1
+            self.stats.retries += 1
+        now = time.monotonic()
+        progress.first_rate_limit_at = progress.first_rate_limit_at or now
+        wait = retry_after_seconds(response)
+        if wait is None:
+            wait = max(self.retry.rate_limit_min_wait_seconds, self._jitter(progress.rate_limits))
+        progress.rate_limits += 1
+        if now - progress.first_rate_limit_at + wait > self.retry.rate_limit_patience_seconds:
+            raise HaloRateLimitError(
+                "Halo kept answering 429 (rate limit reached) for "
+                f"{self.retry.rate_limit_patience_seconds:.0f} s.",
+                status=429,
+                hint="Another tool may share this API application's quota; the next "
+                "run continues where this one stopped.",
+            )
+        log.warning("Halo rate limit reached; waiting %.1f s", wait)
+        self.pacer.hold_off(wait)
+
+    def _count(self) -> None:
+        with self._stats_lock:
+            self.stats.requests_sent += 1
+
+    def _back_off(self, progress: _RetryProgress, reason: str) -> None:
+        progress.failures += 1
+        wait = self._jitter(progress.failures)
+        log.warning("%s; retrying in %.1f s (attempt %d)", reason, wait, progress.failures + 1)
+        with self._stats_lock:
+            self.stats.retries += 1
         self._sleep(wait)
 
-    def _backoff_seconds(self, attempt: int, *, minimum: float = 0.0) -> float:
+    def _jitter(self, attempt: int) -> float:
         """Exponential back-off with full jitter, so parallel clients do not retry in step."""
         ceiling = min(self.retry.backoff_cap_seconds, self.retry.backoff_base_seconds * 2**attempt)
-        return max(minimum * self.retry.backoff_base_seconds, random.uniform(0, ceiling))
+        return random.uniform(0, ceiling)
+
+
+@dataclass
+class _RetryProgress:
+    """How one request has fared so far: failures count toward attempts, 429s toward patience."""
+
+    failures: int = 0
+    rate_limits: int = 0
+    first_rate_limit_at: float | None = None
+
+    def can_retry(self, policy: RetryPolicy) -> bool:
+        return self.failures + 1 < policy.max_attempts
+
+
+_SHARED_PACERS: dict[tuple[str, str, int, float], RequestPacer] = {}
+_SHARED_PACERS_LOCK = threading.Lock()
+
+
+def shared_pacer(connection: HaloConnection) -> RequestPacer:
+    """One pacer per Halo application in this process: every client of it shares the quota.
+
+    The tray's scheduled runs, its Validate button and a "Sync now" each open their own
+    client; with a pacer each, together they would send more than the limit allows.
+    """
+    key = (
+        connection.url.rstrip("/").lower(),
+        connection.client_id,
+        connection.requests_per_window,
+        connection.window_seconds,
+    )
+    with _SHARED_PACERS_LOCK:
+        if key not in _SHARED_PACERS:
+            _SHARED_PACERS[key] = RequestPacer(
+                connection.requests_per_window, connection.window_seconds
+            )
+        return _SHARED_PACERS[key]
+
+
+def tls_verification(connection: HaloConnection) -> ssl.SSLContext | bool:
+    """Verify TLS by default, against the organisation's CA bundle when one is set."""
+    if not connection.verify_tls:
+        return False
+    if connection.ca_bundle:
+        return ssl.create_default_context(cafile=connection.ca_bundle)
+    return True
 
 
 def unwrap_list(body: Any, entity: str) -> tuple[list[dict[str, Any]], int | None]:

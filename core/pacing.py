@@ -61,12 +61,6 @@ class RequestPacer:
         with self._lock:
             self._blocked_until = max(self._blocked_until, self._clock() + seconds)
 
-    def in_window(self) -> int:
-        """How many requests were sent in the current window (for progress and tests)."""
-        with self._lock:
-            self._forget_old(self._clock())
-            return len(self._sent)
-
     def _delay_locked(self, now: float) -> float:
         if now < self._blocked_until:
             return self._blocked_until - now

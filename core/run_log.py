@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -17,32 +18,64 @@ from pathlib import Path
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 KEEP_RUN_LOGS_PER_MODULE = 50
 MASK = "********"
+MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
 PATTERNS = (
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
     re.compile(r"(?i)((?:client_secret|access_token|password)[\"']?\s*[=:]\s*[\"']?)[^\s&\"',}]+"),
 )
 
 
+_known_secrets: set[str] = set()
+_known_secrets_lock = threading.Lock()
+
+
+def remember_secrets(values: Iterable[str]) -> None:
+    """Every log handler of this process masks these values from now on.
+
+    Process-wide on purpose: a secret must be masked by *every* handler (stderr, auto.log,
+    run logs, the tray's log tail), whichever of them formats a record first.
+    """
+    with _known_secrets_lock:
+        _known_secrets.update(value for value in values if len(value) >= MIN_SECRET_LENGTH)
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats as usual, then masks known secrets and token shapes in the whole text.
+
+    Redacting the formatted text (traceback included) rather than mutating the record keeps
+    handlers independent: no handler can hand another an unmasked or half-masked record.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
 class RedactingFilter(logging.Filter):
-    """Masks secret values and token-like strings in every record it sees."""
+    """For handlers whose formatter is not a RedactingFormatter: masks the record in place.
+
+    The message and the traceback text are masked; ``exc_info`` stays, so handlers after this
+    one still see that there was an exception (and use the masked ``exc_text``).
+    """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self.secrets = list(secrets)
+        remember_secrets(self.secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = redact(record.getMessage(), self.secrets)
-        record.msg, record.args = message, None
-        if record.exc_info:
-            record.exc_text = redact(
-                logging.Formatter().formatException(record.exc_info), self.secrets
-            )
-            record.exc_info = None
+        record.msg, record.args = redact(record.getMessage(), self.secrets), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text, self.secrets)
         return True
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    for secret in secrets:
+    """``text`` with the given and the remembered secrets, and token-like strings, masked."""
+    with _known_secrets_lock:
+        every_secret = set(secrets) | _known_secrets
+    for secret in sorted(every_secret, key=len, reverse=True):
         text = text.replace(secret, MASK)
     for pattern in PATTERNS:
         text = pattern.sub(lambda match: match.group(1) + MASK, text)
@@ -55,9 +88,9 @@ def run_log_file(log_folder: Path, module: str, secrets: Iterable[str] = ()) -> 
     log_folder.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = log_folder / f"{module}-{stamp}-{time.monotonic_ns() % 1_000_000:06d}.log"
+    remember_secrets(secrets)
     handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    handler.addFilter(RedactingFilter(secrets))
+    handler.setFormatter(RedactingFormatter(LOG_FORMAT))
     root = logging.getLogger("halo_integrator")
     root.addHandler(handler)
     if root.level == logging.NOTSET or root.level > logging.INFO:

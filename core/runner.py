@@ -3,12 +3,15 @@
 For each chosen module: take its inter-process lock (or skip, "already running"), open a log
 file for the run, record the run in the state DB, run it against one shared Halo client
 (one token, one pacer), report Last Sync / Last Error and record failures to Halo, and tell
-listeners (the tray) what happened. One module failing never stops the others.
+listeners (the tray) what happened. A module failing at run time never stops the others;
+invalid options in the settings stop the whole run before it starts (exit code 2).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -140,6 +143,10 @@ class Runner:
         except AlreadyRunningError as exc:
             log.warning("%s", exc)
             result = ModuleRunResult(entry.name, SKIPPED, error=str(exc))
+        except (OSError, sqlite3.Error) as exc:  # logs folder or state DB unusable
+            message = f"Cannot write the run's log or state in {self.settings.folder}: {exc}"
+            log.error("%s", message)
+            result = ModuleRunResult(entry.name, FAILED, error=message)
         result.duration_seconds = time.monotonic() - started
         self._emit(RunEvent("finished", entry.name, result))
         return result
@@ -172,15 +179,8 @@ class Runner:
             )
             result = self._execute(entry, module, context, secrets)
             result.log_file = log_path
-            counts = result.counts
-            result.counts = RunCounts(
-                counts.created,
-                counts.updated,
-                counts.unchanged,
-                counts.deactivated,
-                counts.failed,
-                client.stats.requests_sent - requests_before,
-            )
+            requests = client.stats.requests_sent - requests_before
+            result.counts = dataclasses.replace(result.counts, requests=requests)
             log.info("%s %s: %s", entry.name, result.outcome, summary(result.counts))
             if run_id is not None:
                 self.state.finish_run(
@@ -200,7 +200,15 @@ class Runner:
             sync = module.run(context)
         except IntegratorError as exc:
             log.error("%s failed: %s", entry.name, exc)
-            return ModuleRunResult(entry.name, FAILED, error=redact(str(exc), secrets))
+            applied = exc.partial if isinstance(exc.partial, SyncResult) else None
+            return ModuleRunResult(
+                entry.name,
+                FAILED,
+                counts=applied.counts if applied else RunCounts(),
+                error=redact(str(exc), secrets),
+                failures=applied.failures if applied else [],
+                sync=applied,
+            )
         except Exception as exc:  # a bug in a module must not take the agent down
             log.exception("%s failed with an unexpected error", entry.name)
             message = f"Unexpected error in module {entry.name}: {type(exc).__name__}: {exc}"

@@ -129,7 +129,13 @@ class StateStore:
     # -- runs and status --------------------------------------------------------------------
 
     def start_run(self, module: str, origin: str) -> int:
+        """Record a run's start; called under the module's lock, so an older 'running' row
+        belongs to a process that died, and is closed as 'interrupted'."""
         with self._connect() as db:
+            db.execute(
+                "UPDATE runs SET outcome='interrupted' WHERE module=? AND outcome='running'",
+                (module,),
+            )
             cursor = db.execute(
                 "INSERT INTO runs (module, origin, started_at) VALUES (?, ?, ?)",
                 (module, origin, time.time()),
@@ -221,6 +227,14 @@ class StateStore:
                 (module, entity),
             ).fetchall()
         return {row[0]: MappedRecord(row[0], row[1], row[2], bool(row[3])) for row in rows}
+
+    def forget_mappings(self, module: str, entity: str, source_keys: Iterable[str]) -> None:
+        """Drop mappings whose Halo record is gone, so the next run matches or creates anew."""
+        with self._connect() as db:
+            db.executemany(
+                "DELETE FROM record_map WHERE module=? AND entity=? AND source_key=?",
+                [(module, entity, key) for key in source_keys],
+            )
 
     def save_mappings(self, module: str, entity: str, records: Iterable[MappedRecord]) -> None:
         """Store (or replace) mappings; called after each applied batch, so progress survives."""

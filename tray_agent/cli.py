@@ -237,7 +237,7 @@ def _log_auto_runs(settings_path: str | None) -> None:
     from logging.handlers import RotatingFileHandler
 
     from core.config import resolve_settings_path
-    from core.run_log import LOG_FORMAT, RedactingFilter
+    from core.run_log import LOG_FORMAT, RedactingFormatter
 
     folder = resolve_settings_path(settings_path).parent / "logs"
     try:
@@ -245,18 +245,16 @@ def _log_auto_runs(settings_path: str | None) -> None:
         handler = RotatingFileHandler(folder / "auto.log", maxBytes=1_000_000, backupCount=5)
     except OSError:
         return  # an unwritable folder is reported by the run itself
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    handler.addFilter(RedactingFilter())
+    handler.setFormatter(RedactingFormatter(LOG_FORMAT))
     handler.setLevel(logging.INFO)
     logging.getLogger("halo_integrator").addHandler(handler)
 
 
 def _configure_logging(verbose: bool) -> None:
-    from core.run_log import RedactingFilter
+    from core.run_log import RedactingFormatter
 
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-    handler.addFilter(RedactingFilter())
+    handler.setFormatter(RedactingFormatter("%(levelname)s: %(message)s"))
     handler.setLevel(logging.INFO if verbose else logging.WARNING)
     root = logging.getLogger("halo_integrator")
     root.addHandler(handler)

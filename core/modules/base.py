@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from core.halo_client import HaloClient
-from core.state import RunCounts, StateStore
+from core.state import StateStore
 from core.sync.engine import RecordSync, SyncResult
 from core.sync.plan import DeactivationGuard
 from core.sync.records import HaloTarget
@@ -91,7 +91,3 @@ class SyncModule(ABC):
     @abstractmethod
     def run(self, context: RunContext) -> SyncResult:
         """Read the source and sync it; raise ``ModuleError`` when the source is unusable."""
-
-
-def empty_result() -> SyncResult:
-    return SyncResult(counts=RunCounts())

@@ -8,6 +8,7 @@ that vanish) with nothing to install.
 from __future__ import annotations
 
 import csv
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +62,10 @@ class CsvImport(SyncModule):
 
     def run(self, context: RunContext) -> SyncResult:
         path = context.resolve(self.options.path)
-        target = TARGETS[self.options.target]
+        # Headers are Halo field names, so the key column is also what Halo is searched by
+        # when a row has no mapping yet (first run, lost state).
+        key_column = self.options.key_column or DEFAULT_KEY_COLUMNS[self.options.target]
+        target = dataclasses.replace(TARGETS[self.options.target], match_field=key_column)
         engine = context.record_sync(
             target,
             deactivate_missing=self.options.deactivate_missing,

@@ -10,13 +10,20 @@ Halo before it is sent again.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.errors import GuardRefusedError, HaloError, HaloValidationError
-from core.halo_client import HaloClient, unwrap_list
+from core.errors import (
+    GuardRefusedError,
+    HaloError,
+    HaloNotFoundError,
+    HaloValidationError,
+    IntegratorError,
+)
+from core.halo_client import HaloClient
 from core.state import MappedRecord, RunCounts, StateStore
 from core.sync.plan import (
     DeactivationGuard,
@@ -33,8 +40,11 @@ log = logging.getLogger("halo_integrator.sync")
 # request per record.
 FULL_LISTING_THRESHOLD = 20
 LISTING_PAGE_SIZE = 1000
+SEARCH_PAGE_SIZE = 100
 
 Progress = Callable[[str, int, int], None]
+# Answers that refuse particular records of a batch rather than the whole run.
+REFUSALS = (HaloValidationError, HaloNotFoundError)
 
 
 @dataclass
@@ -96,7 +106,15 @@ class RecordSync:
             plan.deactivations = []
         self._tally = _Tally(failures=list(plan.failures))
         if not self.dry_run:
-            self._apply(plan)
+            try:
+                self._apply(plan)
+            except IntegratorError as exc:
+                # What was applied before the failure is committed; let the runner report it.
+                exc.partial = self._result(plan, guard_error)
+                raise
+        return self._result(plan, guard_error)
+
+    def _result(self, plan: Plan, guard_error: GuardRefusedError | None) -> SyncResult:
         return SyncResult(
             counts=self._counts(plan),
             entity=self.target.entity,
@@ -112,7 +130,7 @@ class RecordSync:
             return None
         active = sum(1 for entry in mapped.values() if entry.active)
         try:
-            self.guard.check(len(plan.deactivations), active)
+            self.guard.check(len(plan.deactivations), active, source_count=plan.source_count)
         except GuardRefusedError as exc:
             log.error("%s", exc)
             return exc
@@ -123,24 +141,34 @@ class RecordSync:
         wanted = {self.target.match_value(record.fields) for record in unmapped} - {""}
         if not wanted:
             return {}
+        found: dict[str, dict[str, Any]] = {}
         if len(wanted) > FULL_LISTING_THRESHOLD:
-            candidates: Iterable[dict[str, Any]] = self.client.iter_records(
+            listing = self.client.iter_records(
                 self.target.entity, {"includeinactive": "true"}, page_size=LISTING_PAGE_SIZE
             )
-        else:
-            candidates = (record for value in sorted(wanted) for record in self._search(value))
-        found: dict[str, dict[str, Any]] = {}
-        for record in candidates:
-            value = self.target.match_value(record)
-            if value in wanted:
-                found.setdefault(value, record)
+            for record in listing:
+                value = self.target.match_value(record)
+                if value in wanted:
+                    found.setdefault(value, record)
+            return found
+        for value in sorted(wanted):
+            match = self._search(value)
+            if match is not None:
+                found[value] = match
         return found
 
-    def _search(self, value: str) -> list[dict[str, Any]]:
-        body = self.client.get(
-            self.target.entity, {"search": value, "includeinactive": "true", "count": 50}
+    def _search(self, value: str) -> dict[str, Any] | None:
+        """The Halo record whose match field equals ``value``.
+
+        Halo's ``search`` is a substring match ("PC-1" also finds PC-100..PC-199), so the
+        results are paged through until the exact value turns up.
+        """
+        results = self.client.iter_records(
+            self.target.entity,
+            {"search": value, "includeinactive": "true"},
+            page_size=SEARCH_PAGE_SIZE,
         )
-        return unwrap_list(body, self.target.entity)[0]
+        return next((r for r in results if self.target.match_value(r) == value), None)
 
     # -- applying ---------------------------------------------------------------------------
 
@@ -161,7 +189,7 @@ class RecordSync:
         try:
             saved = self.client.post_batch(self.target.entity, [r.fields for r in batch])
         except HaloValidationError as exc:
-            self._split(batch, exc, self._create_batch)
+            self._split(batch, exc, self._create_batch, self._create_refused)
             return
         except HaloError as exc:
             if not exc.maybe_applied or second_try:
@@ -183,8 +211,9 @@ class RecordSync:
             bodies.append({**record.fields, **extra, "id": halo_id})
         try:
             self.client.post_batch(self.target.entity, bodies)
-        except HaloValidationError as exc:
-            self._split(batch, exc, lambda part: self._update_batch(part, plan))
+        except REFUSALS as exc:
+            retry = functools.partial(self._update_batch, plan=plan)
+            self._split(batch, exc, retry, self._update_refused)
             return
         self._save([MappedRecord(r.key, i, r.fingerprint, True) for r, i in batch])
         self._tally.updated += len(batch)
@@ -193,32 +222,70 @@ class RecordSync:
         bodies = [{"id": entry.halo_id, **self.target.deactivate_fields} for entry in batch]
         try:
             self.client.post_batch(self.target.entity, bodies)
-        except HaloValidationError as exc:
-            self._split(batch, exc, self._deactivate_batch)
+        except REFUSALS as exc:
+            self._split(batch, exc, self._deactivate_batch, self._deactivate_refused)
             return
         self._save([MappedRecord(e.source_key, e.halo_id, e.fingerprint, False) for e in batch])
         self._tally.deactivated += len(batch)
 
     def _split(
-        self, batch: list[Any], exc: HaloValidationError, retry: Callable[[list[Any]], None]
+        self,
+        batch: list[Any],
+        exc: HaloError,
+        retry: Callable[[list[Any]], None],
+        refused: Callable[[Any, HaloError], None],
     ) -> None:
-        """Halo refused a batch: halve it until the refused records stand alone."""
+        """Halo refused a batch (400, or 404 for an id): halve it until the culprits stand alone."""
         if len(batch) == 1:
-            key, label = _describe(batch[0])
-            log.error("Halo refused %s: %s", label, exc.message)
-            self._tally.failures.append(RecordFailure(key, label, exc.message))
+            refused(batch[0], exc)
             return
         middle = len(batch) // 2
         retry(batch[:middle])
         retry(batch[middle:])
 
+    def _create_refused(self, record: SourceRecord, exc: HaloError) -> None:
+        self._fail(record.key, record.name, exc.message)
+
+    def _update_refused(self, item: tuple[SourceRecord, int], exc: HaloError) -> None:
+        record, halo_id = item
+        message = exc.message
+        if isinstance(exc, HaloNotFoundError):
+            # Deleted in Halo by someone: forget the mapping, so the next run re-creates it.
+            self.state.forget_mappings(self.module, self.target.entity, [record.key])
+            message = f"Halo record {halo_id} no longer exists; it is created again next run"
+        self._fail(record.key, record.name, message)
+
+    def _deactivate_refused(self, entry: MappedRecord, exc: HaloError) -> None:
+        if isinstance(exc, HaloNotFoundError):
+            # Already gone from Halo: there is nothing left to deactivate.
+            self.state.forget_mappings(self.module, self.target.entity, [entry.source_key])
+            log.info("%s was already deleted in Halo", entry.source_key)
+            return
+        self._fail(entry.source_key, entry.source_key, exc.message)
+
+    def _fail(self, key: str, label: str, message: str) -> None:
+        log.error("Halo refused %s: %s", label, message)
+        self._tally.failures.append(RecordFailure(key, label, message))
+
     def _keep_unsaved(self, batch: list[SourceRecord]) -> list[SourceRecord]:
-        """Map the records of a lost batch that Halo did save; return the others."""
+        """Map the records of a lost batch that Halo did save; return those it did not.
+
+        A record without a match value cannot be looked up, so it is not sent again: a
+        failure now is better than a duplicate in Halo.
+        """
         found = self._find_in_halo(batch)
         unsaved = []
         for record in batch:
-            halo_record = found.get(self.target.match_value(record.fields))
-            if halo_record and halo_record.get("id"):
+            value = self.target.match_value(record.fields)
+            halo_record = found.get(value)
+            if not value:
+                self._fail(
+                    record.key,
+                    record.name,
+                    "Halo may have saved it, but it has no "
+                    f"{self.target.match_field} to check that by; not sent again",
+                )
+            elif halo_record and halo_record.get("id"):
                 self._save(
                     [MappedRecord(record.key, int(halo_record["id"]), record.fingerprint, True)]
                 )
@@ -258,11 +325,3 @@ class RecordSync:
             deactivated=self._tally.deactivated,
             failed=len(self._tally.failures),
         )
-
-
-def _describe(item: Any) -> tuple[str, str]:
-    if isinstance(item, tuple):
-        item = item[0]
-    if isinstance(item, SourceRecord):
-        return item.key, item.name
-    return item.source_key, item.source_key

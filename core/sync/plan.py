@@ -33,6 +33,7 @@ class Plan:
     unchanged: int = 0
     deactivations: list[MappedRecord] = field(default_factory=list)
     failures: list[RecordFailure] = field(default_factory=list)
+    source_count: int = 0
 
 
 def plan_against_map(
@@ -51,6 +52,7 @@ def plan_against_map(
     plan = Plan()
     seen: dict[str, str] = {}
     for record in records:
+        plan.source_count += 1
         if not record.key:
             plan.failures.append(RecordFailure("", record.name, "no key value; skipped"))
             continue
@@ -109,7 +111,14 @@ class DeactivationGuard:
     max_percent: float = 10.0
     always_allowed: int = 5
 
-    def check(self, to_deactivate: int, active: int) -> None:
+    def check(self, to_deactivate: int, active: int, *, source_count: int = 1) -> None:
+        if source_count == 0 and to_deactivate:
+            raise GuardRefusedError(
+                f"The source returned no records at all; refused to deactivate all "
+                f"{to_deactivate} records in Halo.",
+                hint="Check the source (an empty export, an unmounted share, a wrong filter). "
+                "If it really is empty now, run once with --allow-mass-deactivation.",
+            )
         allowed = max(self.always_allowed, int(active * self.max_percent / 100))
         if to_deactivate > allowed:
             raise GuardRefusedError(

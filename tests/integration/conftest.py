@@ -21,6 +21,7 @@ FAST_RETRY = RetryPolicy(
     backoff_base_seconds=0.01,
     backoff_cap_seconds=0.05,
     rate_limit_patience_seconds=10,
+    rate_limit_min_wait_seconds=0.05,
 )
 
 

@@ -48,3 +48,32 @@ def test_filter_masks_arguments_too() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "value %s", ("s3cr3t-val",), None)
     RedactingFilter(["s3cr3t-val"]).filter(record)
     assert record.getMessage() == "value ********"
+
+
+def test_every_handler_masks_remembered_secrets_in_tracebacks(tmp_path: Path) -> None:
+    """Regression: a first handler must not hand later ones an unmasked traceback."""
+    import io
+
+    from core.run_log import RedactingFormatter, remember_secrets
+
+    remember_secrets(["stacked-secret-value"])
+    stream = io.StringIO()
+    console = logging.StreamHandler(stream)
+    console.setFormatter(RedactingFormatter("%(message)s"))
+    plain_filter_handler = logging.StreamHandler(io.StringIO())
+    plain_filter_handler.addFilter(RedactingFilter())
+    logger = logging.getLogger("halo_integrator.stacked")
+    logger.addHandler(console)
+    logger.addHandler(plain_filter_handler)
+    try:
+        with run_log_file(tmp_path, "csv") as path:
+            try:
+                raise RuntimeError("boom with stacked-secret-value")
+            except RuntimeError:
+                logger.exception("failed")
+    finally:
+        logger.removeHandler(console)
+        logger.removeHandler(plain_filter_handler)
+    for text in (stream.getvalue(), path.read_text(), plain_filter_handler.stream.getvalue()):
+        assert "RuntimeError" in text
+        assert "stacked-secret-value" not in text
