@@ -216,7 +216,7 @@ def test_tray_turns_red_on_failure_notifies_once_and_syncs_from_the_menu(
 
 
 def test_a_second_start_shows_the_first_trays_settings_instead_of_a_second_icon(
-    tray: Tray, desktop: Desktop
+    tray: Tray, desktop: Desktop, artifacts: Path
 ) -> None:
     tray.icon()
     second = subprocess.run(
@@ -227,3 +227,10 @@ def test_a_second_start_shows_the_first_trays_settings_instead_of_a_second_icon(
     assert "already running" in second.stdout
     wait_for(lambda: "A second start asked for the settings window" in tray.log(), "the request")
     assert len([w for w in desktop.find(WM_CLASS) if not w["parent_is_root"]]) == 1
+    try:  # the dialog is built and tested separately; here: the first tray really shows it
+        from tray_agent.settings_dialog.window import TITLE
+    except ImportError:
+        return
+    window = desktop.wait_for_window(TITLE, timeout=20)
+    time.sleep(0.5)
+    desktop.screenshot(artifacts / "tray-second-start-settings.png", window=window["id"])
