@@ -101,9 +101,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60, help="idle measurement length")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="tray-bench-") as temp, Emulator(
-        client_secret=SECRET, rate_limit=None
-    ) as emulator, Desktop() as desktop:
+    with (
+        tempfile.TemporaryDirectory(prefix="tray-bench-") as temp,
+        Emulator(client_secret=SECRET, rate_limit=None) as emulator,
+        Desktop() as desktop,
+    ):
         folder = Path(temp) / "settings"
         write_settings(folder, emulator)
         started = time.monotonic()

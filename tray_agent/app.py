@@ -97,8 +97,10 @@ class TrayApp:
         entries = (
             item("Sync now", lambda: self.scheduler.run_now(None)),
             item("Sync module", menu(self._module_items)),
-            item(lambda _: "Resume schedules" if self.scheduler.paused else "Pause schedules",
-                 self._toggle_pause),
+            item(
+                lambda _: "Resume schedules" if self.scheduler.paused else "Pause schedules",
+                self._toggle_pause,
+            ),
             menu.SEPARATOR,
             # Left click opens the settings where the backend has a default action.
             item("Settings…", lambda: self.call_in_tk(self.show_settings), default=True),

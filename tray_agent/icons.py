@@ -118,12 +118,18 @@ def _arrows(draw: ImageDraw.ImageDraw, big: int, color: Color) -> None:
 
 def _question(draw: ImageDraw.ImageDraw, big: int, color: Color) -> None:
     stroke, middle = big // 10, big / 2
-    draw.arc((big * 0.33, big * 0.2, big * 0.67, big * 0.5), start=180, end=60, fill=color,
-             width=stroke)
-    draw.line([(big * 0.6, big * 0.45), (middle, big * 0.55), (middle, big * 0.62)], fill=color,
-              width=stroke)
-    draw.ellipse((middle - stroke / 1.6, big * 0.68, middle + stroke / 1.6, big * 0.68 +
-                  stroke * 1.25), fill=color)
+    draw.arc(
+        (big * 0.33, big * 0.2, big * 0.67, big * 0.5), start=180, end=60, fill=color, width=stroke
+    )
+    draw.line(
+        [(big * 0.6, big * 0.45), (middle, big * 0.55), (middle, big * 0.62)],
+        fill=color,
+        width=stroke,
+    )
+    draw.ellipse(
+        (middle - stroke / 1.6, big * 0.68, middle + stroke / 1.6, big * 0.68 + stroke * 1.25),
+        fill=color,
+    )
 
 
 BADGES: dict[str, Badge] = {

@@ -80,14 +80,22 @@ class NotificationPolicy:
             return self._error_notice(health, memory, now)
         if memory.health == "error" and health.health == "ok":
             memory.error_kind = None
-            return Notice(RECOVERED, health.module, f"{health.module}: recovered",
-                          "The last run succeeded again.")
+            return Notice(
+                RECOVERED,
+                health.module,
+                f"{health.module}: recovered",
+                "The last run succeeded again.",
+            )
         if health.health == "stale" and not memory.stale_notified:
             memory.stale_notified = True
             since = iso(health.last_success_at) or "never"
-            return Notice(STALE, health.module, f"{health.module}: no recent success",
-                          f"No successful run since {since.replace('T', ' ')} (runs every "
-                          f"{health.interval}). Check the schedule, the AUTO task and the logs.")
+            return Notice(
+                STALE,
+                health.module,
+                f"{health.module}: no recent success",
+                f"No successful run since {since.replace('T', ' ')} (runs every "
+                f"{health.interval}). Check the schedule, the AUTO task and the logs.",
+            )
         if health.health == "ok":
             memory.stale_notified = False
         return None
@@ -121,8 +129,9 @@ class Notifier:
     def send_now(self, title: str, text: str) -> bool:
         """Send one notification, cut to the platform limits; False (logged) if it failed."""
         try:
-            self._send(shorten(title, TITLE_MAX_CHARS), shorten(" ".join(text.split()),
-                                                               TEXT_MAX_CHARS))
+            self._send(
+                shorten(title, TITLE_MAX_CHARS), shorten(" ".join(text.split()), TEXT_MAX_CHARS)
+            )
         except Exception:  # any backend failure: a missing daemon must never break a run
             log.exception("Could not show the notification %r", title)
             return False

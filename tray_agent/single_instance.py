@@ -55,7 +55,9 @@ class SingleInstance:
         with contextlib.suppress(OSError):
             port_file.chmod(0o600)
         threading.Thread(
-            target=self._serve, args=(server, on_show_settings), name="single-instance",
+            target=self._serve,
+            args=(server, on_show_settings),
+            name="single-instance",
             daemon=True,
         ).start()
 

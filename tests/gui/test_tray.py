@@ -67,7 +67,9 @@ class Tray:
         self.output = (folder.parent / "tray-output.txt").open("w")
         self.process = subprocess.Popen(
             [str(CLI), "tray", "--settings", str(folder)],
-            env=desktop.env, stdout=self.output, stderr=subprocess.STDOUT,
+            env=desktop.env,
+            stdout=self.output,
+            stderr=subprocess.STDOUT,
         )
 
     def icon(self) -> dict[str, Any]:
@@ -76,8 +78,9 @@ class Tray:
     def icon_pixels(self, shot: Path) -> Image.Image:
         window = self.icon()
         image = Image.open(self.desktop.screenshot(shot)).convert("RGB")
-        return image.crop((window["x"], window["y"], window["x"] + window["w"],
-                           window["y"] + window["h"]))
+        return image.crop(
+            (window["x"], window["y"], window["x"] + window["w"], window["y"] + window["h"])
+        )
 
     def icon_showing(self, colour: Callable[[int, int, int], bool], shot: Path) -> Any:
         """The docked icon's pixels if more than 50 of them have ``colour``, else None."""
@@ -121,8 +124,7 @@ def tray(desktop: Desktop, settings_folder: Path) -> Iterator[Tray]:
 
 
 def menus(desktop: Desktop) -> list[dict[str, Any]]:
-    return [w for w in desktop.find(WM_CLASS) if w["parent_is_root"] and w["w"] > 50
-            and w["y"] > 0]
+    return [w for w in desktop.find(WM_CLASS) if w["parent_is_root"] and w["w"] > 50 and w["y"] > 0]
 
 
 def wait_for(condition: Callable[[], Any], what: str, timeout: float = 20) -> Any:
@@ -136,8 +138,9 @@ def wait_for(condition: Callable[[], Any], what: str, timeout: float = 20) -> An
 
 
 def count(image: Image.Image, test: Callable[[int, int, int], bool]) -> int:
-    return sum(1 for x in range(image.width) for y in range(image.height)
-               if test(*image.getpixel((x, y))))  # type: ignore[misc]
+    return sum(
+        1 for x in range(image.width) for y in range(image.height) if test(*image.getpixel((x, y)))
+    )  # type: ignore[misc]
 
 
 def green(r: int, g: int, b: int) -> bool:
@@ -158,9 +161,14 @@ def notify_calls(desktop: Desktop, tmp_path: Path) -> Iterator[Callable[[str], i
     output = tmp_path / "notify-calls.txt"
     with output.open("w") as sink:
         monitor = subprocess.Popen(
-            ["dbus-monitor", "--session",
-             "interface='org.freedesktop.Notifications',member='Notify'"],
-            env=desktop.env, stdout=sink, stderr=subprocess.DEVNULL,
+            [
+                "dbus-monitor",
+                "--session",
+                "interface='org.freedesktop.Notifications',member='Notify'",
+            ],
+            env=desktop.env,
+            stdout=sink,
+            stderr=subprocess.DEVNULL,
         )
         time.sleep(0.3)  # let it subscribe before the tray starts
         yield lambda summary: output.read_text().count(f'   string "{summary}"\n')
@@ -183,8 +191,16 @@ def test_tray_turns_red_on_failure_notifies_once_and_syncs_from_the_menu(
     time.sleep(0.3)
     desktop.screenshot(artifacts / "tray-menu.png")
     # Hover "Sync module" so its submenu (one entry per module, with its state) opens too.
-    subprocess.run(["xdotool", "mousemove", str(menu["x"] + menu["w"] // 2),
-                    str(menu["y"] + int(menu["h"] * SYNC_MODULE_AT))], env=desktop.env, check=True)
+    subprocess.run(
+        [
+            "xdotool",
+            "mousemove",
+            str(menu["x"] + menu["w"] // 2),
+            str(menu["y"] + int(menu["h"] * SYNC_MODULE_AT)),
+        ],
+        env=desktop.env,
+        check=True,
+    )
     wait_for(lambda: len(menus(desktop)) == 2, "the Sync module submenu")
     time.sleep(0.3)
     desktop.screenshot(artifacts / "tray-menu-modules.png")
@@ -221,7 +237,10 @@ def test_a_second_start_shows_the_first_trays_settings_instead_of_a_second_icon(
     tray.icon()
     second = subprocess.run(
         [str(CLI), "tray", "--settings", str(tray.folder)],
-        env=desktop.env, capture_output=True, text=True, timeout=30,
+        env=desktop.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert second.returncode == 0, second.stderr
     assert "already running" in second.stdout

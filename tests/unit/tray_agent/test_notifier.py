@@ -18,8 +18,9 @@ GUARD_TEXT = "Refused to deactivate 40 of 50 records in Halo (the limit is 10%, 
 
 
 def health(state: str, error: str | None = None, module: str = "csv") -> ModuleHealth:
-    return ModuleHealth(module, True, "5m", state, 1000.0, 900.0, error,
-                        1 if state == "error" else 0)
+    return ModuleHealth(
+        module, True, "5m", state, 1000.0, 900.0, error, 1 if state == "error" else 0
+    )
 
 
 def kinds(notices: list) -> list[tuple[str, str]]:
@@ -35,8 +36,9 @@ def test_a_module_turning_to_error_notifies_with_its_name_and_the_error() -> Non
 
 def test_a_module_failing_every_five_minutes_notifies_once_then_daily() -> None:
     policy = NotificationPolicy(reminder_seconds=86_400)
-    failures = [policy.observe([health("error", "boom")], now=minute * 60)
-                for minute in range(0, 600, 5)]
+    failures = [
+        policy.observe([health("error", "boom")], now=minute * 60) for minute in range(0, 600, 5)
+    ]
     assert sum(len(batch) for batch in failures) == 1
     assert kinds(policy.observe([health("error", "boom")], now=86_400)) == [(ERROR, "csv")]
 

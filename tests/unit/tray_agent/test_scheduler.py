@@ -63,10 +63,12 @@ def test_two_modules_run_on_their_own_cadence() -> None:
     fast, slow = runner.starts["fast"], runner.starts["slow"]
     assert 8 <= len(fast) <= 11
     assert 2 <= len(slow) <= 4
-    assert statistics.median(b - a for a, b in itertools.pairwise(fast)) == \
-        pytest.approx(0.25, abs=0.08)
-    assert statistics.median(b - a for a, b in itertools.pairwise(slow)) == \
-        pytest.approx(0.8, abs=0.1)
+    assert statistics.median(b - a for a, b in itertools.pairwise(fast)) == pytest.approx(
+        0.25, abs=0.08
+    )
+    assert statistics.median(b - a for a, b in itertools.pairwise(slow)) == pytest.approx(
+        0.8, abs=0.1
+    )
 
 
 def test_a_run_that_outlasts_its_interval_is_not_overlapped_and_the_skip_is_reported() -> None:

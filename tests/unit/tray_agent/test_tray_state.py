@@ -22,10 +22,12 @@ from tray_agent.tray_state import (
 NOW = datetime.datetime(2026, 11, 24, 10, 0).timestamp()
 
 
-def health(module: str = "csv", state: str = "ok", *, enabled: bool = True,
-           error: str | None = None) -> ModuleHealth:
-    return ModuleHealth(module, enabled, "5m", state, NOW - 60, NOW - 60, error,
-                        1 if state == "error" else 0)
+def health(
+    module: str = "csv", state: str = "ok", *, enabled: bool = True, error: str | None = None
+) -> ModuleHealth:
+    return ModuleHealth(
+        module, enabled, "5m", state, NOW - 60, NOW - 60, error, 1 if state == "error" else 0
+    )
 
 
 def test_no_settings_or_no_enabled_module_is_not_configured() -> None:
@@ -72,9 +74,13 @@ def test_tooltip_shows_the_weekday_for_a_run_after_today() -> None:
 
 def test_view_explains_errors_and_lists_each_enabled_module_state() -> None:
     view = build_view(
-        [health("csv", "error", error="The file users.csv does not exist."), health("b"),
-         health("off", "disabled", enabled=False)],
-        next_run=NOW + 60, now=NOW,
+        [
+            health("csv", "error", error="The file users.csv does not exist."),
+            health("b"),
+            health("off", "disabled", enabled=False),
+        ],
+        next_run=NOW + 60,
+        now=NOW,
     )
     assert view.state == ERROR
     assert "csv: The file users.csv does not exist." in view.tooltip
