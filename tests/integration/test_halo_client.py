@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from core.errors import HaloValidationError, InvalidCredentialsError
+from core.errors import HaloConnectionError, HaloValidationError, InvalidCredentialsError
 from core.halo_client import HaloClient
 from core.halo_validate import validate_connection
 from core.pacing import RequestPacer
@@ -96,9 +96,10 @@ def test_dropped_connection_on_a_create_is_not_blindly_resent(
 ) -> None:
     client.authenticate()
     emulator.set_faults(drop_next=1)
-    with pytest.raises(Exception) as raised:
+    with pytest.raises(HaloConnectionError) as raised:
         client.post_batch("Users", [{"name": "Once Only", "emailaddress": "once@example.com"}])
-    assert getattr(raised.value, "maybe_applied", False) is True
+    assert raised.value.maybe_applied is True
+    assert emulator.stats()["by_endpoint"]["POST /api/users"] == 1
 
 
 def test_paging_walks_every_page(emulator: Emulator, client: HaloClient) -> None:
