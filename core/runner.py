@@ -10,6 +10,7 @@ invalid options in the settings stop the whole run before it starts (exit code 2
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import sqlite3
 import time
@@ -34,6 +35,7 @@ from core.sync.plan import RecordFailure
 log = logging.getLogger("halo_integrator.runner")
 
 SUCCEEDED, FAILED, SKIPPED, DRY_RUN = "succeeded", "failed", "skipped", "dry-run"
+REPORTED_FAILURES = "reported_failures"  # checkpoint name
 
 
 @dataclass
@@ -225,7 +227,17 @@ class Runner:
     ) -> None:
         report_run(client, module.status_record, entry.halo_record_id, error=result.error)
         if result.sync is not None:
-            report_failures(client, entry.name, result.sync.entity, result.failures)
+            new = self._new_failures(entry.name, result.failures)
+            report_failures(client, entry.name, result.sync.entity, new)
+
+    def _new_failures(self, module: str, failures: list[RecordFailure]) -> list[RecordFailure]:
+        """Failures not reported by the previous run: a bad row in a 5-minute module must not
+        add 288 identical integration errors to Halo a day. A failure that goes away and
+        comes back is reported again."""
+        current = {f"{failure.key}\n{failure.message}" for failure in failures}
+        previous = set(json.loads(self.state.checkpoint(module, REPORTED_FAILURES) or "[]"))
+        self.state.set_checkpoint(module, REPORTED_FAILURES, json.dumps(sorted(current)))
+        return [f for f in failures if f"{f.key}\n{f.message}" not in previous]
 
     # -- helpers ----------------------------------------------------------------------------
 

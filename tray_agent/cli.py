@@ -37,7 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="settings folder or appsettings.json (default: the platform's config folder)",
     )
     common.add_argument(
-        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
         help="log progress to stderr",
     )
     parser = argparse.ArgumentParser(
@@ -247,7 +250,18 @@ def _log_auto_runs(settings_path: str | None) -> None:
         return  # an unwritable folder is reported by the run itself
     handler.setFormatter(RedactingFormatter(LOG_FORMAT))
     handler.setLevel(logging.INFO)
-    logging.getLogger("halo_integrator").addHandler(handler)
+    _replace_handler(handler, "auto_log")
+
+
+def _replace_handler(handler: logging.Handler, role: str) -> None:
+    """Install ``handler`` in place of the one this CLI installed before (main may run twice
+    in one process, e.g. from tests), so lines are never written twice."""
+    root = logging.getLogger("halo_integrator")
+    for old in [h for h in root.handlers if getattr(h, "cli_role", None) == role]:
+        root.removeHandler(old)
+        old.close()
+    handler.cli_role = role  # type: ignore[attr-defined]
+    root.addHandler(handler)
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -256,9 +270,8 @@ def _configure_logging(verbose: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(RedactingFormatter("%(levelname)s: %(message)s"))
     handler.setLevel(logging.INFO if verbose else logging.WARNING)
-    root = logging.getLogger("halo_integrator")
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    _replace_handler(handler, "console")
+    logging.getLogger("halo_integrator").setLevel(logging.INFO)
 
 
 if __name__ == "__main__":

@@ -131,10 +131,17 @@ def enable_module(args: argparse.Namespace) -> int:
         entry = ModuleSettings(name=args.name)
         settings.modules.append(entry)
     options = dict(entry.options)
+    secret_names = {info.name for info in describe(cls.Options) if info.secret}
     for assignment in args.set:
         key, separator, value = assignment.partition("=")
         if not separator:
             raise ConfigError(f"--set {assignment!r} is not KEY=VALUE.")
+        if key.strip() in secret_names:
+            raise ConfigError(
+                f"{key.strip()} is a secret: it must not be given on the command line.",
+                hint=f"Use --secret {key.strip()} (value from ${MODULE_SECRET_PREFIX}"
+                f"{key.strip().upper()} or stdin). Nothing was saved.",
+            )
         options[key.strip()] = value
     for key in args.secret:
         options[key] = _read_secret(f"{MODULE_SECRET_PREFIX}{key.upper()}", key)

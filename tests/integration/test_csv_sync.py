@@ -240,3 +240,21 @@ def test_options_errors_name_the_line_and_field(
     assert "Modules[0].Options.target" in message and "printers" in message
     assert "Modules[0].Options.max_deactivate_percent" in message
     assert raised.value.line is not None
+
+
+def test_a_failure_is_reported_to_halo_once_not_every_run(
+    emulator: Emulator, make_settings: MakeSettings
+) -> None:
+    settings = make_settings()
+    rows = [
+        *user_rows(3),
+        {"emailaddress": "noname@example.com", "firstname": "", "surname": "", "department": "IT"},
+    ]
+    write_csv(settings.folder / "users.csv", rows)
+    for _ in range(3):
+        [result] = runner_for(settings).run()
+        assert result.counts.failed == 1
+    with HaloClient(connection_for(emulator), retry=FAST_RETRY) as halo:
+        errors = halo.get("IntegrationError")
+    listed = errors if isinstance(errors, list) else errors["integrationerrors"]
+    assert sum("noname@example.com" in str(entry) for entry in listed) == 1
