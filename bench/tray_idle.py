@@ -26,7 +26,8 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 
-from core.config import HaloConnection, Interval, ModuleSettings, Settings, save_settings  # noqa: E402
+from core.config import HaloConnection, Interval, ModuleSettings, Settings  # noqa: E402
+from core.config_writer import save_settings  # noqa: E402
 from core.secrets import Secret  # noqa: E402
 from core.state import StateStore  # noqa: E402
 from halo_emulator import Emulator  # noqa: E402

@@ -11,13 +11,9 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.config import (
-    HaloConnection,
-    Settings,
-    load_settings,
-    resolve_settings_path,
-    save_settings,
-)
+from core.config import HaloConnection, Settings, resolve_settings_path
+from core.config_reader import load_settings
+from core.config_writer import save_settings
 from core.halo_validate import ValidationResult, validate_connection
 from core.run_log import remember_secrets
 from core.runner import Listener, ModuleRunResult, Runner

@@ -15,15 +15,9 @@ import os
 import sys
 from typing import Any
 
-from core.config import (
-    HaloConnection,
-    Interval,
-    ModuleSettings,
-    Settings,
-    load_settings,
-    resolve_settings_path,
-    save_settings,
-)
+from core.config import HaloConnection, Interval, ModuleSettings, Settings, resolve_settings_path
+from core.config_reader import load_settings
+from core.config_writer import save_settings
 from core.errors import ConfigError
 from core.halo_validate import validate_connection
 from core.modules.options import describe, parse_options

@@ -13,7 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from core.config import HaloConnection, ModuleSettings, Settings, save_settings
+from core.config import HaloConnection, ModuleSettings, Settings
+from core.config_writer import save_settings
 from core.halo_client import HaloClient
 from core.runner import Runner, summary
 
@@ -65,15 +66,11 @@ def run_demo(*, keep: bool = False) -> int:
         return 2
     folder = Path(tempfile.mkdtemp(prefix="halo-integrator-demo-"))
     with Emulator(db_path=folder / "halo-emulator.db") as emulator:
-        print(
-            f"Halo emulator on {emulator.base_url} (300 requests / 5 min, like hosted Halo)"
-        )
+        print(f"Halo emulator on {emulator.base_url} (300 requests / 5 min, like hosted Halo)")
         settings = write_demo_settings(
             folder, emulator.base_url, emulator.client_id, emulator.client_secret
         )
-        print(
-            f"Demo settings: {settings.path} (secret encrypted, key in a separate file)"
-        )
+        print(f"Demo settings: {settings.path} (secret encrypted, key in a separate file)")
         write_users_csv(folder / "users.csv", DEMO_USERS)
         print(f"Sample source: {folder / 'users.csv'} ({DEMO_USERS} users)\n")
         failed = _sync_twice(settings)

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from PIL import Image, ImageChops
 
-from core.config import HaloConnection, ModuleSettings, Settings, save_settings
+from core.config import HaloConnection, ModuleSettings, Settings
+from core.config_writer import save_settings
 from core.halo_client import HaloClient
 from core.secrets import Secret
 from halo_emulator import Emulator

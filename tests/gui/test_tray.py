@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from core.config import HaloConnection, ModuleSettings, Settings, save_settings
+from core.config import HaloConnection, ModuleSettings, Settings
+from core.config_writer import save_settings
 from core.secrets import Secret
 from core.state import StateStore
 from halo_emulator import Emulator

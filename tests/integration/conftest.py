@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from core.config import HaloConnection, ModuleSettings, Settings, load_settings, save_settings
+from core.config import HaloConnection, ModuleSettings, Settings
+from core.config_reader import load_settings
+from core.config_writer import save_settings
 from core.halo_client import HaloClient, RetryPolicy
 from core.secrets import Secret
 from halo_emulator import Emulator

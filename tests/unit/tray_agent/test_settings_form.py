@@ -6,14 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.config import (
-    HaloConnection,
-    Interval,
-    ModuleSettings,
-    Settings,
-    load_settings,
-    save_settings,
-)
+from core.config import HaloConnection, Interval, ModuleSettings, Settings
+from core.config_reader import load_settings
+from core.config_writer import save_settings
 from core.errors import ConfigError
 from core.secrets import Secret
 from tray_agent.settings_dialog import form
