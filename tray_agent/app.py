@@ -30,14 +30,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
 from core.agent import Agent
 from core.config import resolve_settings_path
 from core.errors import IntegratorError
-from core.run_log import RedactingFilter
 from core.runner import RunEvent
 from core.status_report import ModuleHealth
 from tray_agent import tray_state
@@ -45,6 +43,14 @@ from tray_agent.icons import state_icon
 from tray_agent.notifier import NotificationPolicy, Notifier
 from tray_agent.scheduler import ModuleSchedule, Scheduler
 from tray_agent.single_instance import SingleInstance
+from tray_agent.tray_backend import TrayUnavailableError, load_pystray
+from tray_agent.tray_startup import (
+    EXIT_CANNOT_START,
+    EXIT_OK,
+    ask_first_instance,
+    log_to_file,
+    log_to_stderr,
+)
 
 log = logging.getLogger("halo_integrator.tray")
 
@@ -52,10 +58,6 @@ ICON_NAME = "halo-integrator"
 STATUS_POLL_SECONDS = 15.0
 TK_POLL_MILLISECONDS = 200
 QUIT_GRACE_SECONDS = 20.0
-ASK_FIRST_INSTANCE_SECONDS = 5.0
-EXIT_OK, EXIT_CANNOT_START = 0, 1
-# The thread name tells which owner (tray-icon, tray-status, run-csv ...) logged a line.
-TRAY_LOG_FORMAT = "%(asctime)s %(levelname)-7s [%(threadName)s] %(name)s: %(message)s"
 
 
 class TrayApp:
@@ -322,60 +324,14 @@ def open_folder(folder: Path) -> None:
             log.error("Cannot open %s: %s", folder, exc)
 
 
-class TrayUnavailableError(Exception):
-    """No tray can be shown here (no display, no working pystray backend)."""
-
-
-def load_pystray() -> Any:
-    """Import pystray now, not at module import: it raises without a display.
-
-    pystray picks ``PYSTRAY_BACKEND`` when set, else win32 on Windows and appindicator, gtk,
-    then xorg on Linux (xorg 0.19.5 has no menu and needs the click fix applied here).
-    """
-    backend = os.environ.get("PYSTRAY_BACKEND") or "automatic choice"
-    try:
-        import pystray
-    except Exception as exc:  # pystray raises ImportError, Xlib errors, ValueError ...
-        raise TrayUnavailableError(
-            f"The tray icon cannot start: pystray backend ({backend}) failed to initialise: "
-            f"{type(exc).__name__}: {exc}. On Linux install PyGObject and the gir1.2-gtk-3.0 / "
-            "ayatana-appindicator packages, or set PYSTRAY_BACKEND=gtk|appindicator|xorg."
-        ) from exc
-    if pystray.Icon.__module__ == "pystray._xorg":
-        log.warning("Using pystray's xorg backend: no menu; install PyGObject for one")
-        _fix_xorg_clicks()
-    log.info("pystray backend: %s", pystray.Icon.__module__)
-    return pystray
-
-
-def _fix_xorg_clicks() -> None:
-    """pystray 0.19.5's xorg icon never selects ButtonPressMask (upstream issue 151)."""
-    import pystray._xorg as xorg_backend
-    import Xlib.X
-
-    original = xorg_backend.Icon._create_window
-    if getattr(original, "click_fix", False):
-        return
-
-    def create_window(self: Any) -> Any:
-        window = original(self)
-        window.change_attributes(
-            event_mask=Xlib.X.ExposureMask | Xlib.X.StructureNotifyMask | Xlib.X.ButtonPressMask
-        )
-        return window
-
-    create_window.click_fix = True  # type: ignore[attr-defined]
-    xorg_backend.Icon._create_window = create_window
-
-
 def run_tray(settings_path: str | None) -> int:
     """Run the tray until Quit; a second start for the same folder raises the first one."""
     settings_file = resolve_settings_path(settings_path)
     instance = SingleInstance(settings_file.parent)
     if not instance.acquire():
-        return _ask_first_instance(instance)
+        return ask_first_instance(instance)
     try:
-        _log_to_file(settings_file.parent)
+        log_to_file(settings_file.parent)
         return _run(settings_file, instance)
     finally:
         instance.release()
@@ -404,43 +360,12 @@ def _run(settings_file: Path, instance: SingleInstance) -> int:
     return EXIT_OK
 
 
-def _ask_first_instance(instance: SingleInstance) -> int:
-    deadline = time.monotonic() + ASK_FIRST_INSTANCE_SECONDS
-    while time.monotonic() < deadline:  # the first tray may still be starting
-        if instance.ask_first_instance():
-            print("The tray is already running for this folder; showing its settings.")
-            return EXIT_OK
-        time.sleep(0.2)
-    print("Another tray holds this settings folder but does not answer.", file=sys.stderr)
-    return EXIT_CANNOT_START
-
-
-def _log_to_file(folder: Path) -> None:
-    """The tray has no console: its messages go to logs/tray.log (rotated, redacted)."""
-    logs = folder / "logs"
-    try:
-        logs.mkdir(parents=True, exist_ok=True)
-        handler = RotatingFileHandler(logs / "tray.log", maxBytes=1_000_000, backupCount=3)
-    except OSError:
-        return
-    handler.setFormatter(logging.Formatter(TRAY_LOG_FORMAT))
-    handler.addFilter(RedactingFilter())
-    handler.setLevel(logging.INFO)
-    root_logger = logging.getLogger("halo_integrator")
-    root_logger.addHandler(handler)
-    root_logger.setLevel(logging.INFO)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """The GUI entry point (no console on Windows): ``halo-integrator-tray [--settings P]``."""
     parser = argparse.ArgumentParser(prog="halo-integrator-tray", description=__doc__)
     parser.add_argument("--settings", metavar="PATH", help="settings folder or appsettings.json")
     args = parser.parse_args(argv)
-    handler = logging.StreamHandler(sys.stderr)  # shown when started from a console
-    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-    handler.addFilter(RedactingFilter())
-    handler.setLevel(logging.WARNING)
-    logging.getLogger("halo_integrator").addHandler(handler)
+    log_to_stderr()
     return run_tray(args.settings)
 
 
