@@ -3,9 +3,9 @@
 Threading model, and why. Tk is not thread-safe and pystray's loops differ per platform, so:
 
 * **Main thread: Tk.** A withdrawn ``tk.Tk`` root owns every window (the settings dialog).
-  Nothing else touches Tk; other threads hand it callables through ``call_in_tk`` (a queue
-  drained by ``root.after``). This arrangement works with every pystray backend (win32,
-  appindicator, gtk, xorg); ``run_detached`` only works with xorg.
+  Nothing else touches Tk; other threads hand it callables through ``tk_inbox.post`` (a
+  ``TkInbox``: a queue drained by ``root.after``). This arrangement works with every pystray
+  backend (win32, appindicator, gtk, xorg); ``run_detached`` only works with xorg.
 * **Tray thread** (daemon): ``icon.run()``. Menu callbacks run here; they only start runs or
   hand work to Tk. Icon, tooltip and menu are changed from the status thread, which pystray
   allows (its GTK backends marshal to their own loop, win32 posts messages).
@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import queue
 import signal
 import subprocess
 import sys
@@ -43,6 +42,7 @@ from tray_agent.icons import state_icon
 from tray_agent.notifier import NotificationPolicy, Notifier
 from tray_agent.scheduler import ModuleSchedule, Scheduler
 from tray_agent.single_instance import SingleInstance
+from tray_agent.tk_inbox import TkInbox
 from tray_agent.tray_backend import TrayUnavailableError, load_pystray
 from tray_agent.tray_startup import (
     EXIT_CANNOT_START,
@@ -69,13 +69,12 @@ class TrayApp:
         self.policy = NotificationPolicy()
         self.notifier = Notifier()
         self.view = tray_state.build_view(None)
-        self._tk_calls: queue.Queue[Callable[[], None]] = queue.Queue()
+        self.tk_inbox = TkInbox(root, TK_POLL_MILLISECONDS)
         self._dirty = threading.Event()
         self._reload = threading.Event()
         self._skipped: set[str] = set()
         self._problem: str | None = None
         self._quitting = False
-        self._closed = False
         self._settings_window: Any = None
         self._shown: tuple[str, str] | None = None
         self.icon: Any = None
@@ -91,7 +90,7 @@ class TrayApp:
         self.scheduler.start()
         self._catch_up(healths or [])
         threading.Thread(target=self._watch, name="tray-status", daemon=True).start()
-        self.root.after(TK_POLL_MILLISECONDS, self._drain_tk_calls)
+        self.tk_inbox.start()
 
     def _create_icon(self) -> Any:
         item, menu = self.pystray.MenuItem, self.pystray.Menu
@@ -105,10 +104,10 @@ class TrayApp:
             ),
             menu.SEPARATOR,
             # Left click opens the settings where the backend has a default action.
-            item("Settings…", lambda: self.call_in_tk(self.show_settings), default=True),
+            item("Settings…", lambda: self.tk_inbox.post(self.show_settings), default=True),
             item("Open logs folder", self._open_logs),
             menu.SEPARATOR,
-            item("Quit", lambda: self.call_in_tk(self.quit)),
+            item("Quit", lambda: self.tk_inbox.post(self.quit)),
         )
         if not has_menu:
             log.warning("This tray backend has no menu: a click opens the settings window")
@@ -251,23 +250,6 @@ class TrayApp:
         folder.mkdir(parents=True, exist_ok=True)
         open_folder(folder)
 
-    def call_in_tk(self, action: Callable[[], None]) -> None:
-        """Run ``action`` on the Tk thread soon; safe from any thread."""
-        self._tk_calls.put(action)
-
-    def _drain_tk_calls(self) -> None:
-        while True:
-            try:
-                action = self._tk_calls.get_nowait()
-            except queue.Empty:
-                break
-            try:
-                action()
-            except Exception:  # one broken action must not stop the Tk loop
-                log.exception("A tray action failed")
-        if not self._closed:
-            self.root.after(TK_POLL_MILLISECONDS, self._drain_tk_calls)
-
     def show_settings(self) -> None:
         """Tk thread: raise the settings window, opening it the first time."""
         window = self._settings_window
@@ -301,12 +283,12 @@ class TrayApp:
 
         def wait_then_close() -> None:
             self.scheduler.stop(QUIT_GRACE_SECONDS)
-            self.call_in_tk(self._close)
+            self.tk_inbox.post(self._close)
 
         threading.Thread(target=wait_then_close, name="tray-quit", daemon=True).start()
 
     def _close(self) -> None:
-        self._closed = True
+        self.tk_inbox.stop()
         self._dirty.set()
         self.icon.stop()  # before the Tk root goes, or the process hangs
         self.root.destroy()
@@ -352,9 +334,9 @@ def _run(settings_file: Path, instance: SingleInstance) -> int:
     root.withdraw()
     app = TrayApp(root, Agent(settings_file, origin="tray"), pystray)
     app.start()
-    instance.listen(lambda: app.call_in_tk(app.show_settings))
+    instance.listen(lambda: app.tk_inbox.post(app.show_settings))
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: app.call_in_tk(app.quit))
+        signal.signal(signum, lambda *_: app.tk_inbox.post(app.quit))
     root.mainloop()
     log.info("Tray stopped")
     return EXIT_OK

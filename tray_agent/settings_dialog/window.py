@@ -1,15 +1,14 @@
 """The settings window: four tabs on one Toplevel, and the threads that feed it.
 
 Tk is touched from the Tk thread only. Validate, Save, runs and status reads happen on
-worker threads; they, the agent's run listener and the log handler put callables on
-``self.inbox``, which ``_drain`` runs on the Tk thread every ``POLL_MILLISECONDS``.
+worker threads; they, the agent's run listener and the log handler post callables to
+``self.inbox`` (a ``TkInbox``), which runs them on the Tk thread every ``POLL_MILLISECONDS``.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import queue
 import threading
 import tkinter as tk
 import weakref
@@ -29,6 +28,7 @@ from tray_agent.settings_dialog.basic_tab import BasicTab
 from tray_agent.settings_dialog.integrations_tab import IntegrationsTab
 from tray_agent.settings_dialog.processing_tab import ProcessingTab
 from tray_agent.settings_dialog.widgets import PAD, Banner, configure_styles
+from tray_agent.tk_inbox import TkInbox
 
 log = logging.getLogger("halo_integrator.settings")
 
@@ -69,7 +69,6 @@ class SettingsWindow:
     ) -> None:
         self.root, self.agent = root, agent
         self.run_now, self.on_saved, self.on_closed = run_now, on_saved, on_closed
-        self.inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self.workers: list[threading.Thread] = []
         self.stored, load_problem = self._load()
         self.top = tk.Toplevel(root)
@@ -77,9 +76,10 @@ class SettingsWindow:
         self.top.geometry("820x640")
         self.top.minsize(640, 480)
         self.top.protocol("WM_DELETE_WINDOW", self.close)
+        self.inbox = TkInbox(self.top, POLL_MILLISECONDS)
         self._build(load_problem)
         self._connect()
-        self._poll_id = self.top.after(POLL_MILLISECONDS, self._drain)
+        self.inbox.start()
         self.refresh_statuses()
 
     # -- building ---------------------------------------------------------------------------
@@ -138,9 +138,11 @@ class SettingsWindow:
 
     def _connect(self) -> None:
         """Run events and engine log lines reach the Processing tab through the inbox."""
-        self._listener = lambda event: self.post(lambda: self.processing.on_event(event))
+        self._listener = lambda event: self.inbox.post(lambda: self.processing.on_event(event))
         self.agent.subscribe(self._listener)
-        self._tail = _TailHandler(lambda line: self.post(lambda: self.processing.append_log(line)))
+        self._tail = _TailHandler(
+            lambda line: self.inbox.post(lambda: self.processing.append_log(line))
+        )
         self._redactor = RedactingFilter(self._secrets())
         self._tail.addFilter(self._redactor)
         engine_logger = logging.getLogger("halo_integrator")
@@ -154,19 +156,6 @@ class SettingsWindow:
 
     # -- threads ----------------------------------------------------------------------------
 
-    def post(self, action: Callable[[], None]) -> None:
-        """Queue ``action`` for the Tk thread; safe from any thread."""
-        self.inbox.put(action)
-
-    def _drain(self) -> None:
-        while True:
-            try:
-                action = self.inbox.get_nowait()
-            except queue.Empty:
-                break
-            action()
-        self._poll_id = self.top.after(POLL_MILLISECONDS, self._drain)
-
     def in_background(
         self,
         work: Callable[[], Any],
@@ -179,9 +168,9 @@ class SettingsWindow:
             try:
                 result = work()
             except Exception as exc:  # shown to the admin by ``failed``
-                self.post(functools.partial(failed, exc))
+                self.inbox.post(functools.partial(failed, exc))
             else:
-                self.post(functools.partial(done, result))
+                self.inbox.post(functools.partial(done, result))
 
         thread = threading.Thread(target=worker, name="settings-worker", daemon=True)
         self.workers = [alive for alive in self.workers if alive.is_alive()] + [thread]
@@ -286,7 +275,7 @@ class SettingsWindow:
         """Stop listening, detach the log handler, destroy the window."""
         self.agent.unsubscribe(self._listener)
         logging.getLogger("halo_integrator").removeHandler(self._tail)
-        self.top.after_cancel(self._poll_id)
+        self.inbox.stop()
         self.top.destroy()
         _open_windows.pop(self.root, None)
         if self.on_closed is not None:
