@@ -115,6 +115,10 @@ class ModuleSettings:
     options: dict[str, Any] = field(default_factory=dict)
     halo_record_id: int | None = None
 
+    def secret_values(self) -> list[str]:
+        """Return the revealed values of this module's Secret options, for logs to mask."""
+        return [value.reveal() for value in self.options.values() if isinstance(value, Secret)]
+
 
 @dataclass
 class Settings:
@@ -135,6 +139,15 @@ class Settings:
     def module(self, name: str) -> ModuleSettings | None:
         """Return the module with this registry name, or None when it is not configured."""
         return next((module for module in self.modules if module.name == name), None)
+
+    def secret_values(self) -> list[str]:
+        """Return the client secret and every module's Secret options, revealed.
+
+        For ``core.run_log.remember_secrets``: whatever front end shows these settings must
+        keep all of them out of every log, not only the ones of the module that runs.
+        """
+        client_secret = [self.halo.client_secret.reveal()] if self.halo.client_secret else []
+        return client_secret + [value for entry in self.modules for value in entry.secret_values()]
 
     def line_of(self, field_path: str) -> int | None:
         """Return the line of ``Modules[0].Options.path`` in the loaded file (None if new)."""

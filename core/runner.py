@@ -27,7 +27,6 @@ from core.modules.base import RunContext, SyncModule
 from core.modules.options import parse_options
 from core.modules.registry import module_class
 from core.run_log import redact, run_log_file
-from core.secrets import Secret
 from core.state import RunCounts, StateStore
 from core.sync.engine import SyncResult
 from core.sync.plan import RecordFailure
@@ -272,7 +271,7 @@ class Runner:
         )
 
     def _secret_values(self, entry: ModuleSettings) -> list[str]:
-        values = [v.reveal() for v in entry.options.values() if isinstance(v, Secret)]
+        values = entry.secret_values()
         if self.settings.halo.client_secret is not None:
             values.append(self.settings.halo.client_secret.reveal())
         return values

@@ -13,7 +13,7 @@ import time
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
-from core.run_log import RedactingFilter
+from core.run_log import RedactingFormatter
 from tray_agent.single_instance import SingleInstance
 
 ASK_FIRST_INSTANCE_SECONDS = 5.0
@@ -42,8 +42,7 @@ def log_to_file(folder: Path) -> None:
         handler = RotatingFileHandler(logs / "tray.log", maxBytes=1_000_000, backupCount=3)
     except OSError:
         return
-    handler.setFormatter(logging.Formatter(TRAY_LOG_FORMAT))
-    handler.addFilter(RedactingFilter())
+    handler.setFormatter(RedactingFormatter(TRAY_LOG_FORMAT))
     handler.setLevel(logging.INFO)
     root_logger = logging.getLogger("halo_integrator")
     root_logger.addHandler(handler)
@@ -53,7 +52,6 @@ def log_to_file(folder: Path) -> None:
 def log_to_stderr() -> None:
     """Warnings and errors also go to stderr, shown when the tray is started from a console."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-    handler.addFilter(RedactingFilter())
+    handler.setFormatter(RedactingFormatter("%(levelname)s: %(message)s"))
     handler.setLevel(logging.WARNING)
     logging.getLogger("halo_integrator").addHandler(handler)

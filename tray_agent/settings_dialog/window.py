@@ -21,7 +21,7 @@ from core.config import Settings
 from core.errors import ConfigError, IntegratorError
 from core.halo_validate import ValidationResult
 from core.modules.registry import MODULES
-from core.run_log import RedactingFilter
+from core.run_log import RedactingFormatter, remember_secrets
 from tray_agent.settings_dialog import form as forms
 from tray_agent.settings_dialog.about_tab import AboutTab
 from tray_agent.settings_dialog.basic_tab import BasicTab
@@ -46,7 +46,7 @@ class _TailHandler(logging.Handler):
     def __init__(self, deliver: Callable[[str], None]) -> None:
         super().__init__(logging.INFO)
         self.deliver = deliver
-        self.setFormatter(logging.Formatter(TAIL_FORMAT, datefmt="%H:%M:%S"))
+        self.setFormatter(RedactingFormatter(TAIL_FORMAT, datefmt="%H:%M:%S"))
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -143,16 +143,12 @@ class SettingsWindow:
         self._tail = _TailHandler(
             lambda line: self.inbox.post(lambda: self.processing.append_log(line))
         )
-        self._redactor = RedactingFilter(self._secrets())
-        self._tail.addFilter(self._redactor)
+        if self.stored is not None:
+            remember_secrets(self.stored.secret_values())
         engine_logger = logging.getLogger("halo_integrator")
         engine_logger.addHandler(self._tail)
         if engine_logger.level == logging.NOTSET or engine_logger.level > logging.INFO:
             engine_logger.setLevel(logging.INFO)
-
-    def _secrets(self) -> list[str]:
-        secret = self.stored.halo.client_secret if self.stored else None
-        return [secret.reveal()] if secret else []
 
     # -- threads ----------------------------------------------------------------------------
 
@@ -228,7 +224,7 @@ class SettingsWindow:
 
     def _saved(self, settings: Settings) -> None:
         self.stored = settings
-        self._redactor.secrets = sorted(set(self._redactor.secrets) | set(self._secrets()))
+        remember_secrets(settings.secret_values())  # a new secret is masked from now on
         self.save_button.state(["!disabled"])
         self.basic.stored_secret_kept()
         self.status.show(f"Saved {settings.path}", "ok")

@@ -74,6 +74,13 @@ def test_secrets_never_appear_in_the_file_or_in_any_repr(tmp_path: Path) -> None
         assert LDAP_PASSWORD not in text
 
 
+def test_secret_values_lists_the_client_secret_and_every_secret_option() -> None:
+    settings = make_settings(Path("unsaved"))
+    settings.modules.append(ModuleSettings(name="csv", options={"path": "users.csv"}))
+    assert settings.secret_values() == [CLIENT_SECRET, LDAP_PASSWORD]
+    assert settings.modules[1].secret_values() == []
+
+
 def test_the_key_lives_in_its_own_file_never_in_the_settings(tmp_path: Path) -> None:
     save_settings(make_settings(tmp_path))
     key = (tmp_path / KEY_FILE_NAME).read_text().strip()
