@@ -77,8 +77,7 @@ class Agent:
 
     def _load(self) -> Settings:
         settings = load_settings(self.settings_path)
-        if settings.halo.client_secret:
-            remember_secrets([settings.halo.client_secret.reveal()])
+        remember_secrets(settings.secret_values())
         if settings.has_plaintext_secrets:
             # An admin pasted a secret into the file by hand: encrypt it at the first chance.
             save_settings(settings)

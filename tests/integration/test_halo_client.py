@@ -6,8 +6,13 @@ import time
 
 import pytest
 
-from core.errors import HaloConnectionError, HaloValidationError, InvalidCredentialsError
-from core.halo_client import HaloClient
+from core.errors import (
+    HaloConnectionError,
+    HaloRateLimitError,
+    HaloValidationError,
+    InvalidCredentialsError,
+)
+from core.halo_client import HaloClient, RetryPolicy
 from core.halo_validate import validate_connection
 from core.pacing import RequestPacer
 from core.secrets import Secret
@@ -128,12 +133,14 @@ def test_client_side_pacing_stays_under_the_servers_limit() -> None:
 
 
 def test_without_pacing_the_same_load_meets_429s() -> None:
-    """The counterpart of the pacing test: it shows the limit is really there."""
-    with Emulator(client_secret=SECRET, rate_limit=(10, 1.0)) as emu:
-        connection = connection_for(emu)
-        with HaloClient(connection, retry=FAST_RETRY, pacer=RequestPacer(10_000, 1.0)) as halo:
-            for _ in range(25):
-                halo.get("Status")
+    """The counterpart of the pacing test: the server's limit is really there."""
+    with Emulator(client_secret=SECRET, rate_limit=(10, 60.0)) as emu:
+        impatient = RetryPolicy(rate_limit_patience_seconds=0.2, rate_limit_min_wait_seconds=0.05)
+        unpaced = RequestPacer(10_000, 1.0)
+        with HaloClient(connection_for(emu), retry=impatient, pacer=unpaced) as halo:
+            with pytest.raises(HaloRateLimitError):
+                for _ in range(25):
+                    halo.get("Status")
         assert emu.stats()["by_status"]["429"] > 0
 
 
