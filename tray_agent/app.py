@@ -124,7 +124,10 @@ class TrayApp:
         ]
 
     def _sync_one(self, name: str) -> Callable[[], None]:
-        return lambda: self.scheduler.run_now([name]) and None
+        def sync() -> None:
+            self.scheduler.run_now([name])
+
+        return sync
 
     def _load_schedules(self) -> list[ModuleHealth] | None:
         """(Re)read the settings, schedule the enabled modules; None if they cannot load."""

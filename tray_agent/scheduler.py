@@ -52,6 +52,15 @@ def backoff_seconds(interval_seconds: float, consecutive_failures: int) -> float
     return min(interval_seconds * (2**doublings - 1), max(BACKOFF_CAP_SECONDS, interval_seconds))
 
 
+def _module_of(job: schedule.Job) -> str | None:
+    """The module a job runs: ``set_modules`` makes every job with ``.do(self._due, name)``.
+
+    ``schedule`` types ``job_func`` as optional (a job is only complete once ``.do()`` was
+    called); None here means a job this class did not make.
+    """
+    return None if job.job_func is None else job.job_func.args[0]
+
+
 class Scheduler:
     """Runs each module on its own cadence; ``run_module`` returns True on success."""
 
@@ -129,9 +138,11 @@ class Scheduler:
         """Epoch seconds of the next scheduled run (of ``name``, or of any module)."""
         with self._lock:
             times = [
-                max(job.next_run.timestamp(), self._not_before.get(job.job_func.args[0], 0.0))
+                max(job.next_run.timestamp(), self._not_before.get(module, 0.0))
                 for job in self._jobs.jobs
-                if job.next_run is not None and name in (None, job.job_func.args[0])
+                if job.next_run is not None
+                and (module := _module_of(job)) is not None
+                and name in (None, module)
             ]
         return min(times) if times else None
 

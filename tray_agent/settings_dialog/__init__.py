@@ -25,7 +25,7 @@ def open_settings_window(
     root: tkinter.Tk,
     agent: Agent,
     *,
-    run_now: Callable[[list[str] | None], None] | None = None,
+    run_now: Callable[[list[str] | None], object] | None = None,
     on_saved: Callable[[], None] | None = None,
 ) -> tkinter.Toplevel:
     """Open the settings window on the tray's Tk thread, or focus the one already open.

@@ -13,7 +13,7 @@ import platform
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from core import __version__
 from core.config import HaloConnection, Interval, ModuleSettings, Settings, url_problem
@@ -36,6 +36,16 @@ class ConnectionForm:
     client_secret: str = ""
     tenant: str = ""
     auth_url: str = ""
+
+
+class _ConnectionFields(TypedDict):
+    """The ``HaloConnection`` fields the Basic Configuration tab sets (the rest stay stored)."""
+
+    url: str
+    client_id: str
+    client_secret: Secret | None
+    tenant: str | None
+    auth_url: str | None
 
 
 @dataclass
@@ -103,7 +113,7 @@ def connection_from_form(
         secret = stored.client_secret
     if secret is None:
         problems["Halo.ClientSecret"] = "required: the client secret of the Halo application"
-    values = {
+    values: _ConnectionFields = {
         "url": url,
         "client_id": form.client_id.strip(),
         "client_secret": secret,

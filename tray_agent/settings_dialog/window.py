@@ -35,7 +35,7 @@ log = logging.getLogger("halo_integrator.settings")
 TITLE = "Halo Integrator settings"
 POLL_MILLISECONDS = 50
 TAIL_FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
-RunNow = Callable[[list[str] | None], None]
+RunNow = Callable[[list[str] | None], object]  # its result (the tray: the started) is unused
 
 _open_windows: weakref.WeakKeyDictionary[tk.Misc, SettingsWindow] = weakref.WeakKeyDictionary()
 
