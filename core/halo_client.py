@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,7 +26,7 @@ from core.config import HaloConnection
 from core.errors import HaloError, HaloRateLimitError
 from core.halo_auth import TokenSource, token_url
 from core.halo_errors import connection_error, response_error, retry_after_seconds
-from core.pacing import RequestPacer
+from core.pacing import PACING_FILE_NAME, Pacer, RequestPacer, SharedRequestPacer
 
 log = logging.getLogger("halo_integrator.client")
 
@@ -72,7 +73,7 @@ class HaloClient:
         *,
         transport: httpx.BaseTransport | None = None,
         retry: RetryPolicy | None = None,
-        pacer: RequestPacer | None = None,
+        pacer: Pacer | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.connection = connection
@@ -337,6 +338,17 @@ def shared_pacer(connection: HaloConnection) -> RequestPacer:
                 connection.requests_per_window, connection.window_seconds
             )
         return _SHARED_PACERS[key]
+
+
+def folder_pacer(folder: Path, connection: HaloConnection) -> SharedRequestPacer:
+    """The pacer every process using this settings folder shares for this Halo application."""
+    application = f"{connection.url.rstrip('/').lower()} {connection.client_id}"
+    return SharedRequestPacer(
+        folder / PACING_FILE_NAME,
+        application,
+        connection.requests_per_window,
+        connection.window_seconds,
+    )
 
 
 def tls_verification(connection: HaloConnection) -> ssl.SSLContext | bool:

@@ -3,16 +3,21 @@
 Hosted Halo answers 429 once an API application sends more than 300 requests in any rolling
 five minutes. Running into that wall and backing off wastes the whole window, so the client
 keeps its own sliding log of send times and waits *before* a request would exceed the limit.
-A small headroom is kept for the other tools (and the tray's Validate) sharing the
-application's quota.
+A small headroom is kept for the other tools sharing the application's quota.
+``RequestPacer`` keeps the window in memory (one process); ``SharedRequestPacer`` keeps it in
+a file beside the settings, so the tray, AUTO runs and the CLI share one budget.
 """
 
 from __future__ import annotations
 
 import collections
+import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Protocol
 
 
 class RequestPacer:
@@ -72,3 +77,118 @@ class RequestPacer:
     def _forget_old(self, now: float) -> None:
         while self._sent and self._sent[0] <= now - self.window_seconds:
             self._sent.popleft()
+
+
+class Pacer(Protocol):
+    """What the Halo client needs from a pacer, in one process or shared between several."""
+
+    total_wait_seconds: float
+
+    def acquire(self) -> float: ...
+
+    def hold_off(self, seconds: float) -> None: ...
+
+
+PACING_FILE_NAME = "pacing.db"
+BUSY_TIMEOUT_SECONDS = 30.0
+
+
+class SharedRequestPacer:
+    """The same sliding window, kept in a small SQLite file beside the settings.
+
+    The tray, an AUTO run from Task Scheduler, a CLI ``sync`` and the settings dialog are
+    separate processes using one Halo API application: each with its own in-memory window
+    would together send several times the instance's limit. Here every send time is a row in
+    one file, claimed inside an exclusive transaction, so they share one budget. Losing the
+    file loses nothing but a few minutes of pacing history.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        application: str,
+        max_requests: int,
+        window_seconds: float,
+        *,
+        headroom: float = 0.02,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if max_requests < 1 or window_seconds <= 0:
+            raise ValueError("a rate limit needs at least one request per positive window")
+        self.path = Path(path)
+        self.application = application
+        self.budget = max(1, int(max_requests * (1.0 - headroom)))
+        self.window_seconds = window_seconds
+        self.total_wait_seconds = 0.0
+        self._clock = clock
+        self._sleep = sleep
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._transaction() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS sent (application TEXT NOT NULL, at REAL NOT NULL)"
+            )
+            db.execute("CREATE INDEX IF NOT EXISTS sent_by_time ON sent (application, at)")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS hold "
+                "(application TEXT PRIMARY KEY, until REAL NOT NULL)"
+            )
+
+    def acquire(self) -> float:
+        """Wait until this application may send one more request; the seconds waited."""
+        waited = 0.0
+        while True:
+            delay = self._claim()
+            if delay <= 0:
+                self.total_wait_seconds += waited
+                return waited
+            self._sleep(delay)
+            waited += delay
+
+    def hold_off(self, seconds: float) -> None:
+        """After a 429: no process sends for this application during ``seconds``."""
+        until = self._clock() + seconds
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO hold (application, until) VALUES (?, ?) ON CONFLICT(application) "
+                "DO UPDATE SET until = max(until, excluded.until)",
+                (self.application, until),
+            )
+
+    def _claim(self) -> float:
+        """Record a send and return 0, or return how long to wait; one exclusive transaction."""
+        with self._transaction() as db:
+            now = self._clock()
+            row = db.execute(
+                "SELECT until FROM hold WHERE application = ?", (self.application,)
+            ).fetchone()
+            if row and row[0] > now:
+                return float(row[0] - now)
+            db.execute(
+                "DELETE FROM sent WHERE application = ? AND at <= ?",
+                (self.application, now - self.window_seconds),
+            )
+            count, oldest = db.execute(
+                "SELECT count(*), min(at) FROM sent WHERE application = ?", (self.application,)
+            ).fetchone()
+            if count < self.budget:
+                db.execute(
+                    "INSERT INTO sent (application, at) VALUES (?, ?)", (self.application, now)
+                )
+                return 0.0
+            return float(oldest + self.window_seconds - now)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        try:
+            db.execute("PRAGMA synchronous = OFF")  # pacing history is not worth an fsync
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        finally:
+            db.close()

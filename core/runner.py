@@ -20,7 +20,7 @@ from pathlib import Path
 
 from core.config import ModuleSettings, Settings
 from core.errors import AlreadyRunningError, ConfigError, IntegratorError
-from core.halo_client import HaloClient
+from core.halo_client import HaloClient, folder_pacer
 from core.halo_status import report_failures, report_run
 from core.locks import module_lock
 from core.modules.base import RunContext, SyncModule
@@ -86,7 +86,9 @@ class Runner:
         self.settings = settings
         self.origin = origin
         self.state = state or StateStore(settings.folder)
-        self._client_factory = client_factory or (lambda: HaloClient(settings.halo))
+        self._client_factory = client_factory or (
+            lambda: HaloClient(settings.halo, pacer=folder_pacer(settings.folder, settings.halo))
+        )
         self.listeners = list(listeners)
 
     def prepare(
