@@ -64,8 +64,11 @@ class Emulator:
         self.port = port
         self.client_id = client_id
         self.client_secret = client_secret or secrets.token_urlsafe(24)
-        self._settings = dict(tenant=tenant, rate_limit=rate_limit, retry_after=retry_after,
-                              token_lifetime=token_lifetime)
+        # Kept until the server starts (and changed by configure()); values of several types.
+        self._settings: dict[str, Any] = dict(
+            tenant=tenant, rate_limit=rate_limit, retry_after=retry_after,
+            token_lifetime=token_lifetime,
+        )
         self._faults = FaultInjector(faults or FaultSettings())
         self._state: ServerState | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -93,7 +96,8 @@ class Emulator:
         self._thread.start()
         if not started.wait(STARTUP_TIMEOUT_SECONDS) or failure:
             self.stop()
-            raise RuntimeError("the Halo emulator did not start") from (failure or [None])[0]
+            cause = failure[0] if failure else None
+            raise RuntimeError("the Halo emulator did not start") from cause
         return self
 
     def stop(self) -> None:

@@ -53,10 +53,10 @@ def _coerce(name: str, value: Any) -> Any:
     if name == "token_early_expiry":
         return None if value in (None, "", "off") else float(value)
     if name in ("error_next", "burst_429", "drop_next"):
-        number = int(value)
-        if number < 0:
+        count = int(value)
+        if count < 0:
             raise ValueError(f"{name} must be >= 0")
-        return number
+        return count
     number = float(value)
     if number < 0 or (name.endswith("_rate") and number > 1):
         raise ValueError(f"{name} out of range: {value!r}")
