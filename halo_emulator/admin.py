@@ -54,6 +54,8 @@ def apply_config(state: ServerState, changes: dict[str, Any]) -> None:
     if "rate_limit" in changes:
         value = changes["rate_limit"]
         if isinstance(value, list | tuple):
+            if len(value) != 2:
+                raise ValueError(f"rate_limit must be [requests, seconds], not {value!r}")
             limit = (int(value[0]), float(value[1]))
         elif value is None or isinstance(value, str):
             limit = parse_rate_limit(value)

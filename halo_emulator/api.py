@@ -94,6 +94,8 @@ async def _post(request: web.Request, spec: ResourceSpec) -> web.Response:
         return body
     items: list[Any] = body if isinstance(body, list) else [body]
     state = request.app[STATE]
+    if not isinstance(body, list):
+        state.stats.note_bare_object_post()
     if spec.singleton:
         return _update_singleton(request, spec, items)
     try:

@@ -137,5 +137,3 @@ def _unauthorized(error: str, description: str) -> web.Response:
     response = oauth_error(401, error, description)
     response.headers["WWW-Authenticate"] = f'Bearer error="{error}"'
     return response
-
-

@@ -26,46 +26,102 @@ SECRET_ENVIRONMENT_VARIABLE = "HALO_EMULATOR_CLIENT_SECRET"  # noqa: S105 (a nam
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the emulator's options to a parser (ours or the project CLI's subcommand)."""
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                        help="port to listen on; 0 picks a free one (%(default)s)")
-    parser.add_argument("--db", default=DEFAULT_DB, metavar="PATH",
-                        help="SQLite file; data persists across restarts (%(default)s)")
-    parser.add_argument("--client-id", default="halo-emulator",
-                        help="OAuth client id (%(default)s)")
-    parser.add_argument("--client-secret", default=None,
-                        help=f"OAuth client secret (default: ${SECRET_ENVIRONMENT_VARIABLE}, "
-                             "else a random one, printed on start)")
-    parser.add_argument("--tenant", default=None,
-                        help="hosted mode: tokens also at POST /token?tenant=TENANT")
-    parser.add_argument("--rate-limit", default="300/300", type=_rate_limit, metavar="N/SECONDS",
-                        help="rolling-window limit, or 'off' (%(default)s)")
-    parser.add_argument("--retry-after", action="store_true",
-                        help="send a Retry-After header on 429 answers")
-    parser.add_argument("--token-lifetime", type=int, default=3600, metavar="SECONDS",
-                        help="expires_in of issued tokens (%(default)s)")
-    parser.add_argument("--latency-ms", type=float, default=0.0,
-                        help="delay added to every API answer (%(default)s)")
-    parser.add_argument("--error-rate", type=float, default=0.0,
-                        help="probability 0..1 of an HTTP 500 (%(default)s)")
-    parser.add_argument("--burst-429", type=int, default=0, metavar="N",
-                        help="answer the first N requests with 429 (%(default)s)")
-    parser.add_argument("--drop-rate", type=float, default=0.0,
-                        help="probability 0..1 of closing the connection unanswered (%(default)s)")
-    parser.add_argument("--token-early-expiry", type=float, default=None, metavar="SECONDS",
-                        help="tokens really expire after SECONDS, whatever expires_in says")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="port to listen on; 0 picks a free one (%(default)s)",
+    )
+    parser.add_argument(
+        "--db",
+        default=DEFAULT_DB,
+        metavar="PATH",
+        help="SQLite file; data persists across restarts (%(default)s)",
+    )
+    parser.add_argument(
+        "--client-id", default="halo-emulator", help="OAuth client id (%(default)s)"
+    )
+    parser.add_argument(
+        "--client-secret",
+        default=None,
+        help=f"OAuth client secret (default: ${SECRET_ENVIRONMENT_VARIABLE}, "
+        "else a random one, printed on start)",
+    )
+    parser.add_argument(
+        "--tenant", default=None, help="hosted mode: tokens also at POST /token?tenant=TENANT"
+    )
+    parser.add_argument(
+        "--rate-limit",
+        default="300/300",
+        type=_rate_limit,
+        metavar="N/SECONDS",
+        help="rolling-window limit, or 'off' (%(default)s)",
+    )
+    parser.add_argument(
+        "--retry-after", action="store_true", help="send a Retry-After header on 429 answers"
+    )
+    parser.add_argument(
+        "--token-lifetime",
+        type=int,
+        default=3600,
+        metavar="SECONDS",
+        help="expires_in of issued tokens (%(default)s)",
+    )
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="delay added to every API answer (%(default)s)",
+    )
+    parser.add_argument(
+        "--error-rate",
+        type=float,
+        default=0.0,
+        help="probability 0..1 of an HTTP 500 (%(default)s)",
+    )
+    parser.add_argument(
+        "--burst-429",
+        type=int,
+        default=0,
+        metavar="N",
+        help="answer the first N requests with 429 (%(default)s)",
+    )
+    parser.add_argument(
+        "--drop-rate",
+        type=float,
+        default=0.0,
+        help="probability 0..1 of closing the connection unanswered (%(default)s)",
+    )
+    parser.add_argument(
+        "--token-early-expiry",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="tokens really expire after SECONDS, whatever expires_in says",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve until Ctrl-C or SIGTERM; return the exit status (0)."""
     secret = args.client_secret or os.environ.get(SECRET_ENVIRONMENT_VARIABLE) or None
     faults = FaultSettings(
-        latency_ms=args.latency_ms, error_rate=args.error_rate, burst_429=args.burst_429,
-        drop_rate=args.drop_rate, token_early_expiry=args.token_early_expiry,
+        latency_ms=args.latency_ms,
+        error_rate=args.error_rate,
+        burst_429=args.burst_429,
+        drop_rate=args.drop_rate,
+        token_early_expiry=args.token_early_expiry,
     )
     emulator = Emulator(
-        db_path=args.db, port=args.port, host=args.host, client_id=args.client_id,
-        client_secret=secret, tenant=args.tenant, rate_limit=args.rate_limit,
-        retry_after=args.retry_after, token_lifetime=args.token_lifetime, faults=faults,
+        db_path=args.db,
+        port=args.port,
+        host=args.host,
+        client_id=args.client_id,
+        client_secret=secret,
+        tenant=args.tenant,
+        rate_limit=args.rate_limit,
+        retry_after=args.retry_after,
+        token_lifetime=args.token_lifetime,
+        faults=faults,
     )
     stop_requested = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())

@@ -66,7 +66,9 @@ class Emulator:
         self.client_secret = client_secret or secrets.token_urlsafe(24)
         # Kept until the server starts (and changed by configure()); values of several types.
         self._settings: dict[str, Any] = dict(
-            tenant=tenant, rate_limit=rate_limit, retry_after=retry_after,
+            tenant=tenant,
+            rate_limit=rate_limit,
+            retry_after=retry_after,
             token_lifetime=token_lifetime,
         )
         self._faults = FaultInjector(faults or FaultSettings())
@@ -90,7 +92,9 @@ class Emulator:
         started = threading.Event()
         failure: list[BaseException] = []
         self._thread = threading.Thread(
-            target=self._serve, args=(listener, started, failure), name="halo-emulator",
+            target=self._serve,
+            args=(listener, started, failure),
+            name="halo-emulator",
             daemon=True,
         )
         self._thread.start()
@@ -156,8 +160,9 @@ class Emulator:
 
     # --- internals ---
 
-    def _serve(self, listener: socket.socket, started: threading.Event,
-               failure: list[BaseException]) -> None:
+    def _serve(
+        self, listener: socket.socket, started: threading.Event, failure: list[BaseException]
+    ) -> None:
         assert self._loop is not None
         asyncio.set_event_loop(self._loop)
         try:
@@ -175,11 +180,17 @@ class Emulator:
         if not store.is_seeded():
             store.seed(baseline_records(now_text()))
         self._state = ServerState(
-            client_id=self.client_id, client_secret=self.client_secret,
-            tenant=self._settings["tenant"], token_lifetime=int(self._settings["token_lifetime"]),
-            retry_after=bool(self._settings["retry_after"]), tokens=TokenRegistry(),
-            limiter=RollingWindowLimiter(self._settings["rate_limit"]), faults=self._faults,
-            stats=RequestStats(), store=store, base_url=self.base_url,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            tenant=self._settings["tenant"],
+            token_lifetime=int(self._settings["token_lifetime"]),
+            retry_after=bool(self._settings["retry_after"]),
+            tokens=TokenRegistry(),
+            limiter=RollingWindowLimiter(self._settings["rate_limit"]),
+            faults=self._faults,
+            stats=RequestStats(),
+            store=store,
+            base_url=self.base_url,
         )
         self._runner = web.AppRunner(
             create_app(self._state), access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS

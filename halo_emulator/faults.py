@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 import random
 import threading
 from dataclasses import dataclass
@@ -31,8 +32,12 @@ class FaultSettings:
     """Probability (0..1) that the connection is closed without any response."""
     drop_next: int = 0
     """The next N requests get their connection closed without any response."""
+    lose_answer_next: int = 0
+    """The next N POSTs to /api are carried out, then the connection is closed without an
+    answer: the one failure where a client that resends blindly creates duplicates."""
     token_early_expiry: float | None = None
-    """Tokens really expire after this many seconds, whatever `expires_in` claimed."""
+    """Tokens issued from now on really expire after this many seconds, whatever
+    `expires_in` claimed (tokens already issued keep their lifetime; see expire_tokens)."""
 
     def update(self, **changes: Any) -> None:
         """Change fields by name; raises TypeError on an unknown name, ValueError on a bad value."""
@@ -50,15 +55,15 @@ class FaultSettings:
 
 def _coerce(name: str, value: Any) -> Any:
     """Check one value: counters are non-negative ints, rates lie in 0..1, None turns expiry off."""
-    if name == "token_early_expiry":
-        return None if value in (None, "", "off") else float(value)
-    if name in ("error_next", "burst_429", "drop_next"):
+    if name == "token_early_expiry" and value in (None, "", "off"):
+        return None
+    if name in ("error_next", "burst_429", "drop_next", "lose_answer_next"):
         count = int(value)
         if count < 0:
             raise ValueError(f"{name} must be >= 0")
         return count
     number = float(value)
-    if number < 0 or (name.endswith("_rate") and number > 1):
+    if not math.isfinite(number) or number < 0 or (name.endswith("_rate") and number > 1):
         raise ValueError(f"{name} out of range: {value!r}")
     return number
 
@@ -109,6 +114,14 @@ class FaultInjector:
             if settings.error_rate and random.random() < settings.error_rate:
                 return Fault.SERVER_ERROR
             return Fault.NONE
+
+    def take_lost_answer(self) -> bool:
+        """True (and one fewer to go) when this write's answer is to be lost."""
+        with self._lock:
+            if self.settings.lose_answer_next > 0:
+                self.settings.lose_answer_next -= 1
+                return True
+            return False
 
     @property
     def latency_seconds(self) -> float:

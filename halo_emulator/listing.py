@@ -88,10 +88,10 @@ def _paged(records: list[Record], query: Mapping[str, str]) -> list[Record]:
         page_size = _positive(query.get("page_size"), DEFAULT_PAGE_SIZE)
         page_no = _positive(query.get("page_no"), 1)
         start = (page_no - 1) * page_size
-        return records[start:start + page_size]
+        return records[start : start + page_size]
     count = query.get("count")
     if count:
-        return records[:_positive(count, len(records))]
+        return records[: _positive(count, len(records))]
     return records
 
 

@@ -92,30 +92,56 @@ def thread_message(
     )
     user = _user_with_address(store, sender_address)
     if ticket_id is not None and store.get("tickets", ticket_id) is not None:
-        action = _save(store, "actions", {
-            "ticket_id": ticket_id, "outcome": EMAIL_UPDATE_OUTCOME, "note": text,
-            "emailfrom": sender_address, "emailsubject": subject, "emailbody": text,
-            "who": sender_name or sender_address, "emaildirection": "in",
-            "mailentryid": str(message["Message-ID"] or ""),
-            "actionby_user_id": user["id"] if user else None,
-        })
+        action = _save(
+            store,
+            "actions",
+            {
+                "ticket_id": ticket_id,
+                "outcome": EMAIL_UPDATE_OUTCOME,
+                "note": text,
+                "emailfrom": sender_address,
+                "emailsubject": subject,
+                "emailbody": text,
+                "who": sender_name or sender_address,
+                "emaildirection": "in",
+                "mailentryid": str(message["Message-ID"] or ""),
+                "actionby_user_id": user["id"] if user else None,
+            },
+        )
         created, action_id = False, action["id"]
     else:
         mailbox = store.get("mailbox", mailbox_id) or {}
         ticket: Record = {
-            "summary": subject or "(no subject)", "details": text, "mailboxid": mailbox_id,
-            "mailentryid": str(message["Message-ID"] or ""), "reportedby": sender_address,
-            "tickettype_id": mailbox.get("tickettype_id") or 1, "source": "Email",
+            "summary": subject or "(no subject)",
+            "details": text,
+            "mailboxid": mailbox_id,
+            "mailentryid": str(message["Message-ID"] or ""),
+            "reportedby": sender_address,
+            "tickettype_id": mailbox.get("tickettype_id") or 1,
+            "source": "Email",
         }
         if user:
-            ticket.update(user_id=user["id"], client_id=user.get("client_id"),
-                          site_id=user.get("site_id"), user_email=user.get("emailaddress"))
+            ticket.update(
+                user_id=user["id"],
+                client_id=user.get("client_id"),
+                site_id=user.get("site_id"),
+                user_email=user.get("emailaddress"),
+            )
         ticket_id = _save(store, "tickets", ticket)["id"]
         created, action_id = True, None
-    _save(store, "incomingemail", {
-        "mbid": mailbox_id, "mailid": incoming_id, "from": sender_address, "subject": subject,
-        "processed": True, "dateprocessed": now_text(), "ticket_id": ticket_id,
-    })
+    _save(
+        store,
+        "incomingemail",
+        {
+            "mbid": mailbox_id,
+            "mailid": incoming_id,
+            "from": sender_address,
+            "subject": subject,
+            "processed": True,
+            "dateprocessed": now_text(),
+            "ticket_id": ticket_id,
+        },
+    )
     return {"ticket_id": ticket_id, "action_id": action_id, "created": created}
 
 

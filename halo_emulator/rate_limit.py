@@ -87,7 +87,10 @@ def parse_rate_limit(text: str | None) -> tuple[int, float] | None:
     requests, _, window = text.partition("/")
     if not window:
         raise ValueError(f"rate limit must look like 300/300 or off, not {text!r}")
-    return int(requests), float(window)
+    limit = int(requests), float(window)
+    if limit[0] < 1 or not limit[1] > 0:
+        raise ValueError(f"rate limit needs at least 1 request per positive window, not {text!r}")
+    return limit
 
 
 def format_rate_limit(limit: tuple[int, float] | None) -> str:

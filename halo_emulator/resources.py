@@ -47,40 +47,64 @@ _CLIENT_SITE = _frozen(client_id="client_id", site_id="site_id")
 
 RESOURCES: tuple[ResourceSpec, ...] = (
     ResourceSpec(
-        "Users", "users", required=(("name", "firstname", "surname"),),
+        "Users",
+        "users",
+        required=(("name", "firstname", "surname"),),
         search_fields=("name", "emailaddress", "login", "firstname", "surname"),
-        filters=_CLIENT_SITE, has_inactive=True,
+        filters=_CLIENT_SITE,
+        has_inactive=True,
     ),
     ResourceSpec("Client", "clients", required=(("name",),), has_inactive=True),
     ResourceSpec(
-        "Site", "sites", required=(("name",),), filters=_frozen(client_id="client_id"),
+        "Site",
+        "sites",
+        required=(("name",),),
+        filters=_frozen(client_id="client_id"),
         has_inactive=True,
     ),
     ResourceSpec(
-        "Asset", "assets",
+        "Asset",
+        "assets",
         search_fields=("inventory_number", "key_field", "key_field2", "key_field3"),
         filters=_frozen(
-            client_id="client_id", site_id="site_id", assettype_id="assettype_id",
-            inventory_number="inventory_number", user_id="user_id",
+            client_id="client_id",
+            site_id="site_id",
+            assettype_id="assettype_id",
+            inventory_number="inventory_number",
+            user_id="user_id",
         ),
         has_inactive=True,
     ),
     ResourceSpec("AssetType", None, required=(("name",),)),
     ResourceSpec(
-        "Tickets", "tickets", required=(("summary",),), search_fields=("summary", "details"),
+        "Tickets",
+        "tickets",
+        required=(("summary",),),
+        search_fields=("summary", "details"),
         filters=_frozen(
-            client_id="client_id", site_id="site_id", user_id="user_id", agent_id="agent_id",
-            status_id="status_id", tickettype_id="tickettype_id", requesttype_id="tickettype_id",
+            client_id="client_id",
+            site_id="site_id",
+            user_id="user_id",
+            agent_id="agent_id",
+            status_id="status_id",
+            tickettype_id="tickettype_id",
+            requesttype_id="tickettype_id",
         ),
     ),
     ResourceSpec(
-        "Actions", "actions", required=(("ticket_id",), ("outcome", "outcome_id")),
-        search_fields=("note", "outcome"), filters=_frozen(ticket_id="ticket_id"),
+        "Actions",
+        "actions",
+        required=(("ticket_id",), ("outcome", "outcome_id")),
+        search_fields=("note", "outcome"),
+        filters=_frozen(ticket_id="ticket_id"),
         list_requires=("ticket_id",),
     ),
     ResourceSpec("Agent", None, required=(("name",),), search_fields=("name", "email")),
     ResourceSpec(
-        "Attachment", "attachments", required=(("filename",),), search_fields=("filename",),
+        "Attachment",
+        "attachments",
+        required=(("filename",),),
+        search_fields=("filename",),
         filters=_frozen(ticket_id="ticket_id", action_id="action_id"),
     ),
     ResourceSpec("Status", None, required=(("name",),)),
@@ -97,24 +121,30 @@ RESOURCES: tuple[ResourceSpec, ...] = (
     ResourceSpec("Features", None, search_fields=("module_name", "actual_name")),
     ResourceSpec("Control", None, singleton=True),
     ResourceSpec(
-        "IntegrationError", "integrationerrors", search_fields=("error", "entity_name"),
+        "IntegrationError",
+        "integrationerrors",
+        search_fields=("error", "entity_name"),
         filters=_frozen(module_id="module_id", detail_id="detail_id"),
     ),
     ResourceSpec(
-        "PowerShellScriptProcessing", "powershellscriptprocessing",
-        search_fields=("script_name",), filters=_frozen(script_id="pssid", ticket_id="faultid"),
+        "PowerShellScriptProcessing",
+        "powershellscriptprocessing",
+        search_fields=("script_name",),
+        filters=_frozen(script_id="pssid", ticket_id="faultid"),
     ),
     ResourceSpec("IncomingEmail", "incomingemail", search_fields=("subject", "from")),
 )
 
 BY_KEY: Mapping[str, ResourceSpec] = MappingProxyType({spec.key: spec for spec in RESOURCES})
 
-NAME_LOOKUPS: Mapping[str, tuple[str, str, str]] = MappingProxyType({
-    "client_id": ("client", "name", "client_name"),
-    "site_id": ("site", "name", "site_name"),
-    "assettype_id": ("assettype", "name", "assettype_name"),
-    "user_id": ("users", "name", "user_name"),
-})
+NAME_LOOKUPS: Mapping[str, tuple[str, str, str]] = MappingProxyType(
+    {
+        "client_id": ("client", "name", "client_name"),
+        "site_id": ("site", "name", "site_name"),
+        "assettype_id": ("assettype", "name", "assettype_name"),
+        "user_id": ("users", "name", "user_name"),
+    }
+)
 """Server-filled display names: id field -> (entity, its field, the name field to fill)."""
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from aiohttp import web
@@ -22,17 +23,25 @@ def json_error(status: int, message: str, errors: list[str] | None = None) -> we
     return web.json_response(body, status=status)
 
 
+MAX_ID = 2**63 - 1  # SQLite's INTEGER
+_ID_TEXT = re.compile(r"^\d{1,19}(\.0*)?$")
+
+
 def parse_id(value: Any) -> int | None:
-    """An id given as 5, 5.0, "5" or "5.0" -> 5; None for anything else (including 0.5)."""
+    """An id given as 5, 5.0, "5" or "5.0" -> 5; None for anything else (0.5, "1e0", 1e20)."""
     if isinstance(value, bool) or value is None:
         return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float):
+        if not math.isfinite(value) or value != int(value):
+            return None
+        number = int(value)
+    elif isinstance(value, str) and _ID_TEXT.match(value.strip()):
+        number = int(value.strip().split(".")[0])
+    else:
         return None
-    if not math.isfinite(number) or number != int(number):
-        return None
-    return int(number)
+    return number if 0 <= number <= MAX_ID else None
 
 
 def is_true(value: str | None) -> bool:
@@ -41,9 +50,19 @@ def is_true(value: str | None) -> bool:
 
 
 async def read_json(request: web.Request) -> Any:
-    """The parsed JSON body, or a 400 response when it is not JSON ("JSON only", APIDOC)."""
-    text = await request.text()
+    """The parsed JSON body, or a 400 response when it is not JSON ("JSON only", APIDOC).
+
+    NaN and Infinity are refused: Python would accept them, but they are not JSON and the
+    record would be echoed back unparseable.
+    """
     try:
-        return json.loads(text) if text.strip() else None
-    except json.JSONDecodeError as error:
+        text = (await request.read()).decode("utf-8")
+        return json.loads(text, parse_constant=_refuse_constant) if text.strip() else None
+    except UnicodeDecodeError as error:
+        return json_error(400, "The request body is not UTF-8 text.", [str(error)])
+    except (json.JSONDecodeError, ValueError) as error:
         return json_error(400, f"The request body is not valid JSON: {error}", [str(error)])
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")

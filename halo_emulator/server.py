@@ -9,6 +9,7 @@ not counted, not rate-limited, need no token and never see faults.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import Awaitable, Callable
 
@@ -21,6 +22,9 @@ from halo_emulator.responses import json_error
 from halo_emulator.state import STATE, ServerState
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+log = logging.getLogger("halo_emulator")
+# Raw MIME mail with attachments and base64 attachments are far bigger than aiohttp's 1 MiB.
+MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
 class ConnectionDropped(Exception):
@@ -29,13 +33,20 @@ class ConnectionDropped(Exception):
 
 def create_app(state: ServerState) -> web.Application:
     """Build the application serving Halo's API, its token endpoints and the admin API."""
-    app = web.Application(middlewares=[gate])
+    app = web.Application(middlewares=[gate], client_max_size=MAX_BODY_BYTES)
     app[STATE] = state
-    app.router.add_post("/auth/token", token_endpoint)
-    app.router.add_post("/token", token_endpoint)
+    # Halo's routing ignores case everywhere, prefixes included (/API/Users, /Auth/Token).
+    app.router.add_post(r"/{auth:[Aa][Uu][Tt][Hh]}/{token:[Tt][Oo][Kk][Ee][Nn]}", token_endpoint)
+    app.router.add_post(r"/{token:[Tt][Oo][Kk][Ee][Nn]}", token_endpoint)
     admin.add_routes(app.router)
-    app.router.add_route("*", "/api/{tail:.*}", api.dispatch)
+    app.router.add_route("*", r"/{api:[Aa][Pp][Ii]}/{tail:.*}", api.dispatch)
+    app.router.add_route("*", "/{tail:.*}", not_found)
     return app
+
+
+async def not_found(request: web.Request) -> web.Response:
+    """JSON for unknown paths too: Halo's API answers nothing but JSON."""
+    return json_error(404, f"No endpoint at {request.path}")
 
 
 @web.middleware
@@ -52,6 +63,9 @@ async def gate(request: web.Request, handler: Handler) -> web.StreamResponse:
     except ConnectionDropped:
         state.stats.record(request.method, request.path, None)
         raise asyncio.CancelledError from None
+    except Exception as error:  # a bug here must still answer JSON and be counted
+        log.exception("Unhandled error for %s %s", request.method, request.path)
+        response = json_error(500, f"An error has occurred: {type(error).__name__}")
     state.stats.record(request.method, request.path, response.status)
     return response
 
@@ -78,7 +92,13 @@ async def _guarded(
         failure = bearer_failure(request)
         if failure is not None:
             return failure
-    return await handler(request)
+    response = await handler(request)
+    is_api_write = request.method == "POST" and request.path.lower().startswith("/api/")
+    if is_api_write and response.status < 400 and state.faults.take_lost_answer():
+        if request.transport is not None:
+            request.transport.close()
+        raise ConnectionDropped
+    return response
 
 
 def _needs_bearer(request: web.Request) -> bool:

@@ -33,6 +33,7 @@ class RequestStats:
         with self._lock:
             self._total = 0
             self._dropped = 0
+            self._bare_object_posts = 0
             self._by_endpoint: collections.Counter[str] = collections.Counter()
             self._by_status: collections.Counter[str] = collections.Counter()
 
@@ -46,6 +47,12 @@ class RequestStats:
             else:
                 self._by_status[str(status)] += 1
 
+    def note_bare_object_post(self) -> None:
+        """A POST whose body was one object, not the array Halo documents (accepted anyway,
+        for lenient clients; counted so tests can prove the agent always sends arrays)."""
+        with self._lock:
+            self._bare_object_posts += 1
+
     def snapshot(self) -> dict[str, Any]:
         """Counts as JSON-able dicts (without the record counts, which the store supplies)."""
         with self._lock:
@@ -54,4 +61,5 @@ class RequestStats:
                 "by_endpoint": dict(sorted(self._by_endpoint.items())),
                 "by_status": dict(sorted(self._by_status.items())),
                 "dropped": self._dropped,
+                "bare_object_posts": self._bare_object_posts,
             }

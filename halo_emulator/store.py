@@ -70,11 +70,18 @@ class Store:
         return None if row is None else json.loads(row[0])
 
     def next_id(self, entity: str) -> int:
-        """Halo's ids are sequential: previous maximum + 1 (1 for an empty table)."""
+        """Halo's ids are sequential and, like identity columns, never handed out twice:
+        one above the highest id the entity ever had, deleted records included."""
         row = self._connection.execute(
             "SELECT MAX(id) FROM records WHERE entity = ?", (entity,)
         ).fetchone()
-        return (row[0] or 0) + 1
+        return max(row[0] or 0, self._high_water(entity)) + 1
+
+    def _high_water(self, entity: str) -> int:
+        row = self._connection.execute(
+            "SELECT value FROM meta WHERE key = ?", (f"last_id:{entity}",)
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     def save(self, entity: str, records: Iterable[Record]) -> None:
         """Insert or replace records (each must carry its `id`) in one transaction."""
@@ -97,7 +104,12 @@ class Store:
         return dict(rows.fetchall())
 
     def _write(self, entity: str, records: Iterable[Record]) -> None:
+        rows = [(entity, int(record["id"]), json.dumps(record)) for record in records]
         self._connection.executemany(
-            "INSERT OR REPLACE INTO records (entity, id, data) VALUES (?, ?, ?)",
-            [(entity, int(record["id"]), json.dumps(record)) for record in records],
+            "INSERT OR REPLACE INTO records (entity, id, data) VALUES (?, ?, ?)", rows
         )
+        if rows:
+            highest = max(self._high_water(entity), max(row[1] for row in rows))
+            self._connection.execute(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"last_id:{entity}", str(highest))
+            )

@@ -40,6 +40,7 @@ def test_first_run_creates_and_second_run_sends_nothing(
     assert (first.outcome, first.counts.created) == ("succeeded", 150)
     assert len(imported(emulator)) == 150
     assert emulator.stats()["by_endpoint"]["POST /api/users"] == 2  # batches of 100
+    assert emulator.stats()["bare_object_posts"] == 0  # always Halo's documented arrays
 
     emulator.reset_stats()
     [second] = runner_for(settings).run()
