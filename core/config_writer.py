@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from core.config import Settings
+from core.private_files import private_folder
 from core.secrets import Secret, SecretBox
 
 BACKUP_SUFFIX = ".bak"
 SETTINGS_FILE_MODE = 0o600
-SETTINGS_FOLDER_MODE = 0o700
 
 
 def settings_to_json(settings: Settings, box: SecretBox) -> dict[str, Any]:
@@ -86,7 +86,7 @@ def save_settings(settings: Settings) -> None:
     either the old or the new complete file in place, never a mix.
     """
     folder = settings.folder
-    folder.mkdir(parents=True, exist_ok=True, mode=SETTINGS_FOLDER_MODE)
+    private_folder(folder)
     box = SecretBox.for_folder(folder, create=True)
     text = json.dumps(settings_to_json(settings, box), indent=2, ensure_ascii=False) + "\n"
     if settings.path.exists():

@@ -15,6 +15,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from core.errors import AlreadyRunningError
+from core.private_files import private_folder
 
 LOCKS_FOLDER_NAME = "locks"
 
@@ -23,7 +24,7 @@ LOCKS_FOLDER_NAME = "locks"
 def module_lock(settings_folder: Path, module: str) -> Iterator[None]:
     """Hold ``module``'s lock for the block; AlreadyRunningError at once if another holds it."""
     folder = Path(settings_folder) / LOCKS_FOLDER_NAME
-    folder.mkdir(parents=True, exist_ok=True)
+    private_folder(folder)
     lock = FileLock(str(folder / f"{module}.lock"), timeout=0)
     try:
         lock.acquire()

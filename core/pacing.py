@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
+from core.private_files import private_folder
+
 
 class RequestPacer:
     """A thread-safe sliding-window limiter: at most ``max_requests`` per ``window_seconds``.
@@ -123,7 +125,7 @@ class SharedRequestPacer:
         self.total_wait_seconds = 0.0
         self._clock = clock
         self._sleep = sleep
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(self.path.parent)
         with self._transaction() as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS sent (application TEXT NOT NULL, at REAL NOT NULL)"

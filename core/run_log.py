@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from core.private_files import private_folder
+
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 KEEP_RUN_LOGS_PER_MODULE = 50
 MASK = "********"
@@ -85,7 +87,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
 @contextmanager
 def run_log_file(log_folder: Path, module: str, secrets: Iterable[str] = ()) -> Iterator[Path]:
     """Send the engine's log records to a new file for this run; prune old ones after."""
-    log_folder.mkdir(parents=True, exist_ok=True)
+    private_folder(log_folder)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = log_folder / f"{module}-{stamp}-{time.monotonic_ns() % 1_000_000:06d}.log"
     remember_secrets(secrets)

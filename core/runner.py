@@ -92,24 +92,40 @@ class Runner:
         self.listeners = list(listeners)
 
     def prepare(
-        self, names: Sequence[str] | None = None
+        self, names: Sequence[str] | None = None, *, record_failures: bool = False
     ) -> list[tuple[ModuleSettings, SyncModule]]:
-        """The modules to run, with validated options; ConfigError (line, field) otherwise."""
+        """The modules to run, with validated options; ConfigError (line, field) otherwise.
+
+        With ``record_failures``, each module whose options are invalid also gets a failed
+        run in the state DB, so the tray turns red and notifies even when an unattended AUTO
+        run was the one that found the problem.
+        """
         chosen = self._choose(names)
         prepared, problems = [], []
+        broken: dict[str, list[tuple[str, str]]] = {}
         for index, entry in chosen:
             try:
                 cls = module_class(entry.name)
             except ConfigError as exc:
-                problems.append((f"Modules[{index}].Name", exc.message + " " + exc.hint))
-                continue
-            options, option_problems = parse_options(cls.Options, entry.options)
-            problems += [(f"Modules[{index}].Options.{name}", msg) for name, msg in option_problems]
-            if options is not None:
-                prepared.append((entry, cls(options)))
+                found = [(f"Modules[{index}].Name", exc.message + " " + exc.hint)]
+            else:
+                options, option_problems = parse_options(cls.Options, entry.options)
+                found = [(f"Modules[{index}].Options.{name}", m) for name, m in option_problems]
+                if options is not None:
+                    prepared.append((entry, cls(options)))
+            if found:
+                problems += found
+                broken[entry.name] = found
         if problems:
+            if record_failures:
+                for name, found in broken.items():
+                    self._record_failure(name, str(self._options_error(found)))
             raise self._options_error(problems)
         return prepared
+
+    def _record_failure(self, module: str, message: str) -> None:
+        run_id = self.state.start_run(module, self.origin)
+        self.state.finish_run(run_id, module, FAILED, RunCounts(), message)
 
     def run(
         self,
@@ -119,7 +135,7 @@ class Runner:
         allow_mass_deactivation: bool = False,
     ) -> list[ModuleRunResult]:
         """Run the named modules (default: every enabled one) one after the other."""
-        prepared = self.prepare(names)
+        prepared = self.prepare(names, record_failures=not dry_run)
         client = self._client_factory()
         try:
             return [

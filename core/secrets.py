@@ -20,6 +20,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 
 from core.errors import SecretKeyError
+from core.private_files import private_folder
 
 KEY_FILE_NAME = "appsettings.key"
 ENCRYPTED_PREFIX = "enc:v1:"
@@ -172,7 +173,7 @@ def _create_key_file(key_path: Path) -> None:
     Linking fails when the key already exists, so two processes saving at once both end up
     with the same key, and no reader ever sees a half-written key file.
     """
-    key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_folder(key_path.parent)
     descriptor, temporary_name = tempfile.mkstemp(prefix=".appsettings.key.", dir=key_path.parent)
     try:
         if hasattr(os, "fchmod"):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import ConfigError
+from core.private_files import private_folder
 
 STATE_FILE_NAME = "state.db"
 BUSY_TIMEOUT_MILLISECONDS = 30_000
@@ -106,7 +107,7 @@ class StateStore:
     def __init__(self, folder: Path) -> None:
         self.path = Path(folder) / STATE_FILE_NAME
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_folder(self.path.parent)
             with self._connect() as db:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.executescript(SCHEMA)

@@ -259,3 +259,17 @@ def test_a_failure_is_reported_to_halo_once_not_every_run(
         errors = halo.get("IntegrationError")
     listed = errors if isinstance(errors, list) else errors["integrationerrors"]
     assert sum("noname@example.com" in str(entry) for entry in listed) == 1
+
+
+def test_invalid_options_are_recorded_as_a_failed_run(
+    emulator: Emulator, make_settings: MakeSettings
+) -> None:
+    """So the tray shows red (and notifies) even when AUTO was the one that hit the problem."""
+    from core.errors import ConfigError
+
+    settings = make_settings(target="printers")
+    with pytest.raises(ConfigError):
+        runner_for(settings).run()
+    status = StateStore(settings.folder).status("csv")
+    assert status is not None and status.consecutive_failures == 1
+    assert "printers" in (status.last_error or "") and "line" in (status.last_error or "")
