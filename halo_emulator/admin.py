@@ -7,6 +7,7 @@ sees injected faults (the server's gate skips it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -91,29 +92,31 @@ async def reset_endpoint(request: web.Request) -> web.Response:
 async def faults_endpoint(request: web.Request) -> web.Response:
     """GET shows the fault settings; POST changes the fields it names."""
     state = request.app[STATE]
-    if request.method == "POST":
-        body = await _object_body(request)
-        if isinstance(body, web.Response):
-            return body
-        try:
-            state.faults.update(**body)
-        except (TypeError, ValueError) as error:
-            return json_error(400, str(error), [str(error)])
-    return web.json_response(state.faults.settings.as_dict())
+    failure = await _apply_posted(request, lambda body: state.faults.update(**body))
+    return failure or web.json_response(state.faults.settings.as_dict())
 
 
 async def config_endpoint(request: web.Request) -> web.Response:
     """GET shows the configuration; POST changes rate_limit, retry_after, token_lifetime."""
     state = request.app[STATE]
-    if request.method == "POST":
-        body = await _object_body(request)
-        if isinstance(body, web.Response):
-            return body
-        try:
-            apply_config(state, body)
-        except (TypeError, ValueError) as error:
-            return json_error(400, str(error), [str(error)])
-    return web.json_response(config(state))
+    failure = await _apply_posted(request, lambda body: apply_config(state, body))
+    return failure or web.json_response(config(state))
+
+
+async def _apply_posted(
+    request: web.Request, apply: Callable[[dict[str, Any]], None]
+) -> web.Response | None:
+    """For a POST, apply its JSON object; a 400 response when it is refused, else None."""
+    if request.method != "POST":
+        return None
+    body = await _object_body(request)
+    if isinstance(body, web.Response):
+        return body
+    try:
+        apply(body)
+    except (TypeError, ValueError) as error:
+        return json_error(400, str(error), [str(error)])
+    return None
 
 
 async def expire_tokens_endpoint(request: web.Request) -> web.Response:
