@@ -73,10 +73,11 @@ def parse_mime(text: Any) -> EmailMessage:
     return message
 
 
-def ticket_id_in(subject: str, start_tag: str, end_tag: str) -> int | None:
-    """The ticket id between the tags in a subject ('Re: x [ID:42]' -> 42), else None."""
-    match = re.search(re.escape(start_tag) + r"\s*(\d+)\s*" + re.escape(end_tag), subject)
-    return int(match.group(1)) if match else None
+def ticket_ids_in(subject: str, start_tag: str, end_tag: str) -> list[int]:
+    """Every ticket id between the tags in a subject ('Re: x [ID:42]' -> [42]), in order:
+    a forwarded reply may carry an old tag before the one of a ticket that exists."""
+    pattern = re.escape(start_tag) + r"\s*(\d+)\s*" + re.escape(end_tag)
+    return [int(found) for found in re.findall(pattern, subject)]
 
 
 def thread_message(
@@ -87,11 +88,12 @@ def thread_message(
     subject = str(message["Subject"] or "")
     sender_name, sender_address = email.utils.parseaddr(str(message["From"] or ""))
     text = _text_body(message)
-    ticket_id = ticket_id_in(
+    tagged = ticket_ids_in(
         subject, control.get("email_start_tag") or "[ID:", control.get("email_end_tag") or "]"
     )
+    ticket_id = next((found for found in tagged if store.get("tickets", found)), None)
     user = _user_with_address(store, sender_address)
-    if ticket_id is not None and store.get("tickets", ticket_id) is not None:
+    if ticket_id is not None:
         action = _save(
             store,
             "actions",

@@ -52,6 +52,12 @@ def test_a_tag_for_an_unknown_ticket_opens_a_new_ticket(api: HaloApi) -> None:
     assert result["created"] is True
 
 
+def test_the_first_tag_of_an_existing_ticket_wins(api: HaloApi) -> None:
+    ticket = push(api, mime("Laptop")).json()["ticket_id"]
+    reply = push(api, mime(f"Fwd: [ID:999] Re: Laptop [ID:{ticket}]", body="more")).json()
+    assert (reply["ticket_id"], reply["created"]) == (ticket, False)
+
+
 def test_base64_mime_is_accepted(api: HaloApi) -> None:
     encoded = base64.b64encode(mime("Encoded").encode()).decode()
     result = push(api, encoded).json()
