@@ -151,11 +151,13 @@ class Scheduler:
         self._stopping.set()
         self._wake.set()
         deadline = time.monotonic() + timeout_seconds
-        while time.monotonic() < deadline:
+        while True:  # look at least once, even with no time to wait
             with self._lock:
                 busy = set(self._running) - self._parked
             if not busy:
                 return True
+            if time.monotonic() >= deadline:
+                break
             time.sleep(0.05)
         log.warning("Stopping while still running: %s", ", ".join(sorted(busy)))
         return False

@@ -174,3 +174,13 @@ def test_daily_modules_are_scheduled_at_their_time() -> None:
     scheduler.set_modules([ModuleSchedule("nightly", Interval.parse("daily@02:00"))])
     next_run = time.localtime(scheduler.next_run("nightly"))
     assert (next_run.tm_hour, next_run.tm_min) == (2, 0)
+
+
+def test_stop_without_time_to_wait_says_at_once_whether_runs_are_still_going() -> None:
+    assert Scheduler(FakeRunner()).stop(timeout_seconds=0) is True
+    release = threading.Event()
+    scheduler = Scheduler(lambda name: release.wait(10))
+    scheduler.set_modules([ModuleSchedule("csv", every(3600))])
+    scheduler.run_now()
+    assert scheduler.stop(timeout_seconds=0) is False
+    release.set()
