@@ -25,9 +25,10 @@ from tray_agent.tray_state import APP_TITLE, shorten
 
 log = logging.getLogger("halo_integrator.tray.notifier")
 
-# Windows balloons reject longer titles and texts; other platforms accept these too.
-TITLE_MAX_CHARS = 64
-TEXT_MAX_CHARS = 256
+# Windows balloons: szInfoTitle and szInfo are WCHAR[64] and WCHAR[256] with their
+# terminating NUL, so 63 and 255 UTF-16 code units; other platforms accept these too.
+TITLE_MAX_UNITS = 63
+TEXT_MAX_UNITS = 255
 ERROR_REMINDER_SECONDS = 24 * 3_600
 NOTIFICATION_TIMEOUT_SECONDS = 10
 # core.sync.plan.DeactivationGuard's message; AUTO runs leave only this text in the state DB.
@@ -130,7 +131,7 @@ class Notifier:
         """Send one notification, cut to the platform limits; False (logged) if it failed."""
         try:
             self._send(
-                shorten(title, TITLE_MAX_CHARS), shorten(" ".join(text.split()), TEXT_MAX_CHARS)
+                shorten(title, TITLE_MAX_UNITS), shorten(" ".join(text.split()), TEXT_MAX_UNITS)
             )
         except Exception:  # any backend failure: a missing daemon must never break a run
             log.exception("Could not show the notification %r", title)

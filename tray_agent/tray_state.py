@@ -23,8 +23,8 @@ OK, SYNCING, WARNING, ERROR, PAUSED, NOT_CONFIGURED = (
     "not configured",
 )
 ALL_STATES = (OK, SYNCING, WARNING, ERROR, PAUSED, NOT_CONFIGURED)
-# Windows rejects tray tooltips longer than 127 characters (NOTIFYICONDATA.szTip is 128).
-TOOLTIP_MAX_CHARS = 127
+# NOTIFYICONDATA.szTip is WCHAR[128] with its terminating NUL: 127 UTF-16 code units.
+TOOLTIP_MAX_UNITS = 127
 APP_TITLE = "Halo Integrator"
 
 
@@ -88,7 +88,7 @@ def tooltip(
         parts.append(f"next run {clock_time(next_run, now)}")
     if last_error and state in (ERROR, WARNING):
         parts.append(" ".join(last_error.split()))
-    return shorten(" · ".join(parts), TOOLTIP_MAX_CHARS)
+    return shorten(" · ".join(parts), TOOLTIP_MAX_UNITS)
 
 
 def clock_time(timestamp: float, now: float | None = None) -> str:
@@ -102,9 +102,27 @@ def clock_time(timestamp: float, now: float | None = None) -> str:
     return f"{moment:%Y-%m-%d %H:%M}"
 
 
+def utf16_units(text: str) -> int:
+    """Return the length of ``text`` as Windows counts it: UTF-16 code units."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
 def shorten(text: str, limit: int) -> str:
-    """Return ``text`` cut to ``limit`` characters, ending in an ellipsis when it was cut."""
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    """Return ``text`` cut to ``limit`` UTF-16 code units, ending in "…" when it was cut.
+
+    Windows measures tooltips and notifications in UTF-16 units, where a character outside
+    the Basic Multilingual Plane (an emoji) takes two; a Python string is cut between code
+    points, so such a pair is never split.
+    """
+    if utf16_units(text) <= limit:
+        return text
+    budget, end = limit - 1, 0  # the ellipsis takes one unit
+    for character in text:
+        budget -= utf16_units(character)
+        if budget < 0:
+            break
+        end += 1
+    return text[:end].rstrip() + "…"
 
 
 def first_error(
@@ -136,7 +154,7 @@ def build_view(
         last_error = f"no recent success: {', '.join(stale)}" if stale else "a run was skipped"
     text = tooltip(state, next_run=next_run, last_error=last_error, now=now)
     if state == NOT_CONFIGURED and problem:
-        text = shorten(f"{APP_TITLE}: {state} · {problem}", TOOLTIP_MAX_CHARS)
+        text = shorten(f"{APP_TITLE}: {state} · {problem}", TOOLTIP_MAX_UNITS)
     states = {
         health.module: module_state(health, running, skipped)
         for health in healths or ()

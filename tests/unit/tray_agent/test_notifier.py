@@ -8,11 +8,12 @@ from tray_agent.notifier import (
     RECOVERED,
     REFUSED,
     STALE,
-    TEXT_MAX_CHARS,
-    TITLE_MAX_CHARS,
+    TEXT_MAX_UNITS,
+    TITLE_MAX_UNITS,
     NotificationPolicy,
     Notifier,
 )
+from tray_agent.tray_state import utf16_units
 
 GUARD_TEXT = "Refused to deactivate 40 of 50 records in Halo (the limit is 10%, 5 records)."
 
@@ -77,8 +78,26 @@ def test_sending_cuts_title_and_text_to_the_windows_limits() -> None:
     sent: list[tuple[str, str]] = []
     assert Notifier(lambda title, text: sent.append((title, text))).send_now("t" * 100, "x" * 999)
     [(title, text)] = sent
-    assert len(title) == TITLE_MAX_CHARS and title.endswith("…")
-    assert len(text) == TEXT_MAX_CHARS and text.endswith("…")
+    assert (len(title), len(text)) == (63, 255)  # WCHAR[64] and WCHAR[256] hold a NUL too
+    assert len(title) == TITLE_MAX_UNITS and title.endswith("…")
+    assert len(text) == TEXT_MAX_UNITS and text.endswith("…")
+
+
+def test_limits_count_utf16_units_and_never_split_an_emoji() -> None:
+    sent: list[tuple[str, str]] = []
+    notifier = Notifier(lambda title, text: sent.append((title, text)))
+    assert notifier.send_now("\U0001f6a8" * 40, "a" + "\U0001f4c1" * 200)
+    [(title, text)] = sent
+    assert utf16_units(title) <= TITLE_MAX_UNITS and utf16_units(text) <= TEXT_MAX_UNITS
+    assert title == "\U0001f6a8" * 31 + "…"  # 62 units of emoji, the ellipsis is the 63rd
+    assert text == "a" + "\U0001f4c1" * 126 + "…"
+    title.encode("utf-16-le")  # no lone surrogate: it encodes strictly
+
+
+def test_text_that_fits_exactly_is_sent_as_it_is() -> None:
+    sent: list[tuple[str, str]] = []
+    Notifier(lambda title, text: sent.append((title, text))).send_now("t" * 63, "\U0001f4c1" * 127)
+    assert sent == [("t" * 63, "\U0001f4c1" * 127)]
 
 
 def test_a_failing_notification_backend_is_logged_not_raised(caplog) -> None:

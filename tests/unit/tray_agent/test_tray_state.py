@@ -12,7 +12,7 @@ from tray_agent.tray_state import (
     OK,
     PAUSED,
     SYNCING,
-    TOOLTIP_MAX_CHARS,
+    TOOLTIP_MAX_UNITS,
     WARNING,
     build_view,
     overall_state,
@@ -63,8 +63,15 @@ def test_tooltip_names_state_next_run_and_the_last_error() -> None:
 
 def test_tooltip_is_cut_to_the_windows_limit_with_an_ellipsis() -> None:
     text = tooltip(ERROR, next_run=NOW, last_error="x" * 500, now=NOW)
-    assert len(text) == TOOLTIP_MAX_CHARS
+    assert len(text) == TOOLTIP_MAX_UNITS == 127  # szTip is WCHAR[128] with its NUL
     assert text.endswith("…")
+
+
+def test_tooltip_counts_an_emoji_as_two_units_and_keeps_it_whole() -> None:
+    text = tooltip(ERROR, last_error="\U0001f6a8" * 100, now=NOW)
+    assert tray_state.utf16_units(text) <= TOOLTIP_MAX_UNITS
+    assert text.endswith("\U0001f6a8…")
+    text.encode("utf-16-le")  # strict: no half of a surrogate pair was left
 
 
 def test_tooltip_shows_the_weekday_for_a_run_after_today() -> None:
