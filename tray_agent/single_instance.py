@@ -10,7 +10,7 @@ Windows and Linux, and the token keeps other local users' processes from poking 
 
 from __future__ import annotations
 
-import contextlib
+import hmac
 import logging
 import secrets
 import socket
@@ -20,12 +20,18 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from core.private_files import private_folder, write_private_text
+
 log = logging.getLogger("halo_integrator.tray.single_instance")
 
 LOCK_FILE_NAME = "tray.lock"
 PORT_FILE_NAME = "tray.port"
 SHOW_SETTINGS = "show-settings"
 CONNECT_TIMEOUT_SECONDS = 3.0
+# A connection that has not sent its request by then is dropped: each one has its own
+# thread, so an idle one (a port scanner, a stuck client) never delays a real request.
+RECEIVE_TIMEOUT_SECONDS = 0.5
+REQUEST_MAX_BYTES = 256
 
 
 class SingleInstance:
@@ -38,7 +44,7 @@ class SingleInstance:
         self._token = secrets.token_hex(16)
 
     def acquire(self) -> bool:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_folder(self.folder)
         try:
             self._lock.acquire()
         except Timeout:
@@ -50,33 +56,50 @@ class SingleInstance:
         server = socket.create_server(("127.0.0.1", 0))
         self._server = server
         port = server.getsockname()[1]
-        port_file = self.folder / PORT_FILE_NAME
-        port_file.write_text(f"{port} {self._token}\n", encoding="ascii")
-        with contextlib.suppress(OSError):
-            port_file.chmod(0o600)
+        write_private_text(self.folder / PORT_FILE_NAME, f"{port} {self._token}\n")
         threading.Thread(
-            target=self._serve,
+            target=self._accept,
             args=(server, on_show_settings),
             name="single-instance",
             daemon=True,
         ).start()
 
-    def _serve(self, server: socket.socket, on_show_settings: Callable[[], None]) -> None:
+    def _accept(self, server: socket.socket, on_show_settings: Callable[[], None]) -> None:
         while True:
             try:
                 connection, _ = server.accept()
             except OSError:
                 return  # closed by release()
-            with connection:
-                connection.settimeout(CONNECT_TIMEOUT_SECONDS)
-                try:
-                    request = connection.recv(256).decode("ascii", "replace").split()
-                except OSError:
-                    continue
-                if request == [SHOW_SETTINGS, self._token]:
-                    log.info("A second start asked for the settings window")
-                    on_show_settings()
-                    connection.sendall(b"ok\n")
+            threading.Thread(
+                target=self._answer,
+                args=(connection, on_show_settings),
+                name="single-instance-request",
+                daemon=True,
+            ).start()
+
+    def _answer(self, connection: socket.socket, on_show_settings: Callable[[], None]) -> None:
+        """Serve one request: show the settings if it carries our token, else drop it."""
+        with connection:
+            connection.settimeout(RECEIVE_TIMEOUT_SECONDS)
+            try:
+                request = _read_line(connection).split()
+                if not self._is_ours(request):
+                    log.warning("Refused a request on the tray's port without the right token")
+                    return
+                log.info("A second start asked for the settings window")
+                on_show_settings()
+                connection.sendall(b"ok\n")
+            except OSError:
+                return  # idle too long, or gone before the answer
+
+    def _is_ours(self, request: list[bytes]) -> bool:
+        """``show-settings <token>`` with our token, compared in constant time."""
+        expected = [SHOW_SETTINGS.encode("ascii"), self._token.encode("ascii")]
+        return (
+            len(request) == 2
+            and request[0] == expected[0]
+            and hmac.compare_digest(request[1], expected[1])
+        )
 
     def ask_first_instance(self) -> bool:
         """Ask the running tray to show its settings; False when it did not answer."""
@@ -97,3 +120,14 @@ class SingleInstance:
             (self.folder / PORT_FILE_NAME).unlink(missing_ok=True)
         if self._lock.is_locked:
             self._lock.release()
+
+
+def _read_line(connection: socket.socket) -> bytes:
+    """Read up to a newline (or ``REQUEST_MAX_BYTES``); the socket's timeout bounds the wait."""
+    data = b""
+    while b"\n" not in data and len(data) < REQUEST_MAX_BYTES:
+        chunk = connection.recv(REQUEST_MAX_BYTES - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data

@@ -13,6 +13,7 @@ import time
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
+from core.private_files import private_folder
 from core.run_log import RedactingFormatter
 from tray_agent.single_instance import SingleInstance
 
@@ -36,9 +37,8 @@ def ask_first_instance(instance: SingleInstance) -> int:
 
 def log_to_file(folder: Path) -> None:
     """The tray has no console: its messages go to logs/tray.log (rotated, redacted)."""
-    logs = folder / "logs"
     try:
-        logs.mkdir(parents=True, exist_ok=True)
+        logs = private_folder(folder / "logs")
         handler = RotatingFileHandler(logs / "tray.log", maxBytes=1_000_000, backupCount=3)
     except OSError:
         return

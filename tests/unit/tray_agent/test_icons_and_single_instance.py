@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import stat
 import threading
+import time
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from tray_agent.icons import palette, state_icon
-from tray_agent.single_instance import SingleInstance
+from tray_agent.single_instance import PORT_FILE_NAME, SingleInstance
 
 
 def share_of(image: Image.Image, color: list[int]) -> float:
@@ -54,3 +59,50 @@ def test_trays_on_different_folders_do_not_meet(tmp_path: Path) -> None:
     assert one.acquire() and other.acquire()
     one.release()
     other.release()
+
+
+def test_idle_connections_do_not_delay_a_second_start(tmp_path: Path) -> None:
+    first, second = SingleInstance(tmp_path), SingleInstance(tmp_path)
+    asked = threading.Event()
+    assert first.acquire()
+    first.listen(asked.set)
+    port = int((tmp_path / PORT_FILE_NAME).read_text().split()[0])
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(8)]
+    try:
+        started = time.monotonic()
+        assert second.ask_first_instance()
+        assert time.monotonic() - started < 2  # not one receive timeout per idle connection
+        assert asked.wait(2)
+    finally:
+        for connection in idle:
+            connection.close()
+        first.release()
+
+
+def test_a_request_with_a_wrong_token_is_refused(tmp_path: Path) -> None:
+    first = SingleInstance(tmp_path)
+    asked = threading.Event()
+    assert first.acquire()
+    first.listen(asked.set)
+    port = int((tmp_path / PORT_FILE_NAME).read_text().split()[0])
+    try:
+        for request in (b"show-settings 0123456789abcdef\n", b"show-settings\n", b"\xff\xfe\n"):
+            with socket.create_connection(("127.0.0.1", port), timeout=3) as connection:
+                connection.sendall(request)
+                assert connection.recv(16) == b""  # closed without "ok"
+        assert not asked.is_set()
+    finally:
+        first.release()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_the_port_file_and_a_new_settings_folder_are_owner_only(tmp_path: Path) -> None:
+    folder = tmp_path / "new" / "settings"
+    instance = SingleInstance(folder)
+    assert instance.acquire()
+    instance.listen(lambda: None)
+    try:
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        assert stat.S_IMODE((folder / PORT_FILE_NAME).stat().st_mode) == 0o600
+    finally:
+        instance.release()
