@@ -19,7 +19,6 @@ def test_the_tray_log_folder_is_created_owner_only(tmp_path: Path) -> None:
     try:
         log_to_file(tmp_path / "settings")
         assert stat.S_IMODE((tmp_path / "settings" / "logs").stat().st_mode) == 0o700
-        assert stat.S_IMODE((tmp_path / "settings").stat().st_mode) == 0o700
     finally:
         for handler in set(logger.handlers) - set(before):
             logger.removeHandler(handler)
