@@ -12,6 +12,8 @@ Threading model, and why. Tk is not thread-safe and pystray's loops differ per p
 * **Status thread** (daemon, owned by ``TrayApp``): reads the shared state DB (so AUTO runs
   show up too), computes the state, updates the icon and raises notifications. It wakes on
   run events and every ``STATUS_POLL_SECONDS``: the GUI never blocks on disk or network.
+  Each poll also reloads ``appsettings.json`` when its (mtime, size) changed, so a
+  ``configure``, a ``module enable`` or a hand edit takes effect without a restart.
 * **Scheduler thread and run workers**: see ``tray_agent.scheduler``.
 
 Quit stops the schedules, waits (bounded) until running modules finish or reach a safe
@@ -27,14 +29,14 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from core.agent import Agent
 from core.config import resolve_settings_path
-from core.errors import IntegratorError
+from core.errors import ConfigError, IntegratorError
+from core.private_files import private_folder
 from core.runner import RunEvent
 from core.status_report import ModuleHealth
 from tray_agent import tray_state
@@ -73,7 +75,13 @@ class TrayApp:
         self._dirty = threading.Event()
         self._reload = threading.Event()
         self._skipped: set[str] = set()
-        self._problem: str | None = None
+        # Why the settings cannot be used, by source; each is cleared when it stops applying.
+        self._settings_problem: IntegratorError | None = None
+        self._status_problem: IntegratorError | None = None
+        self._run_problems: dict[str, IntegratorError] = {}
+        self._has_settings = False  # loaded once: later bad files leave them running
+        self._settings_stamp: tuple[int, int] | None = None
+        self._logged_status: str | None = None
         self._quitting = False
         self._settings_window: Any = None
         self._shown: tuple[str, str] | None = None
@@ -83,12 +91,14 @@ class TrayApp:
 
     def start(self) -> None:
         healths = self._load_schedules()
+        self.policy.seed(healths or [])  # errors from before this start were notified then
         self.view = self._view_for(healths)
         self.icon = self._create_icon()
         threading.Thread(target=self.icon.run, name="tray-icon", daemon=True).start()
         self.agent.subscribe(self._on_event)
         self.scheduler.start()
         self._catch_up(healths or [])
+        self._dirty.set()  # a first refresh at once: a settings problem is notified now
         threading.Thread(target=self._watch, name="tray-status", daemon=True).start()
         self.tk_inbox.start()
 
@@ -130,32 +140,36 @@ class TrayApp:
         return sync
 
     def _load_schedules(self) -> list[ModuleHealth] | None:
-        """(Re)read the settings, schedule the enabled modules; None if they cannot load."""
+        """(Re)read the settings, schedule their enabled modules; return the healths.
+
+        Settings that cannot be used become the tray's problem, and the last good ones keep
+        running (none at start) until the file changes again. None: no healths to show.
+        """
+        # Taken before reading, so a change made while reading is picked up on the next poll.
+        self._settings_stamp = settings_stamp(self.agent.settings_path)
         try:
             settings = self.agent.reload()
-            healths = self.agent.statuses()
         except IntegratorError as exc:
             log.error("Settings cannot be used: %s", exc)
-            self._problem = exc.message
-            self.scheduler.set_modules([])
-            return None
-        self._problem = None
+            self._settings_problem = exc
+            return self._healths()
+        if self._has_settings:
+            log.info("Settings reloaded from %s", settings.path)
+        self._settings_problem, self._has_settings = None, True
+        self._run_problems.clear()
         enabled = [entry for entry in settings.modules if entry.enabled]
         self.scheduler.set_modules(ModuleSchedule(e.name, e.interval) for e in enabled)
-        for health in healths:
-            self.scheduler.set_failures(health.module, health.consecutive_failures)
+        healths = self._healths()
+        for health in healths or ():
+            self.scheduler.restore(health.module, health.consecutive_failures, health.last_run_at)
         return healths
 
     def _catch_up(self, healths: Sequence[ModuleHealth]) -> None:
-        """Run at once what is overdue (never ran, or last ran longer than an interval ago)."""
-        settings = self.agent.settings
-        now = time.time()
+        """Run at once what missed a run while no tray ran, unless it is backing off."""
         overdue = [
             health.module
             for health in healths
-            if health.enabled
-            and (entry := settings.module(health.module)) is not None
-            and (health.last_run_at or 0) < now - entry.interval.seconds_hint()
+            if health.enabled and self.scheduler.overdue(health.module, health.last_run_at)
         ]
         if overdue:
             log.info("Catching up on %s", ", ".join(overdue))
@@ -168,12 +182,13 @@ class TrayApp:
         self._dirty.set()
         try:
             results = self.agent.run([name])
-        except IntegratorError as exc:  # settings became invalid since they were loaded
+        except IntegratorError as exc:  # the settings or the state DB cannot be used
             log.error("%s cannot run: %s", name, exc)
-            self._problem = exc.message
+            self._run_problems[name] = exc
             return False
         finally:
             self._dirty.set()
+        self._run_problems.pop(name, None)
         return all(result.ok or result.outcome == "skipped" for result in results)
 
     def _on_event(self, event: RunEvent) -> None:
@@ -204,16 +219,17 @@ class TrayApp:
                 log.exception("Could not refresh the tray state")
 
     def refresh(self) -> None:
-        """Read healths, update icon/tooltip/menu, raise notifications (status thread)."""
-        if self._reload.is_set():
+        """Reload changed settings, read healths, update icon/tooltip/menu, notify (status
+        thread)."""
+        changed = settings_stamp(self.agent.settings_path) != self._settings_stamp
+        if changed or self._reload.is_set():
             self._reload.clear()
             healths = self._load_schedules()
         else:
             healths = self._healths()
         self.view = self._view_for(healths)
-        for notice in self.policy.observe(healths or []):
-            log.info("Notify: %s: %s", notice.title, notice.text)
-            self.notifier.notify(notice.title, notice.text)
+        self._notify(healths)
+        self._log_status(healths)
         shown = (self.view.state, self.view.tooltip)
         if shown != self._shown:
             if self._shown is None or shown[0] != self._shown[0]:
@@ -223,20 +239,54 @@ class TrayApp:
         self.icon.update_menu()
 
     def _healths(self) -> list[ModuleHealth] | None:
-        try:
-            return self.agent.statuses()
-        except IntegratorError as exc:
-            self._problem = exc.message
+        if not self._has_settings:
             return None
+        try:
+            healths = self.agent.statuses()
+        except IntegratorError as exc:  # the state DB cannot be opened
+            self._status_problem = exc
+            return None
+        self._status_problem = None
+        return healths
+
+    def _problem(self) -> IntegratorError | None:
+        """Why the settings or the state DB cannot be used; None when they can, or when
+        there is no settings file yet (that is "not configured", no error)."""
+        if self._settings_problem is not None and not self._missing_settings():
+            return self._settings_problem
+        return self._status_problem or next(iter(list(self._run_problems.values())), None)
+
+    def _missing_settings(self) -> bool:
+        return self._settings_stamp is None and not self._has_settings
+
+    def _notify(self, healths: list[ModuleHealth] | None) -> None:
+        notices = self.policy.observe(healths or [])
+        problem = self._problem()
+        title = problem.title if problem else ""
+        if said := self.policy.observe_problem(title, str(problem) if problem else None):
+            notices.append(said)
+        for notice in notices:
+            log.info("Notify: %s: %s", notice.title, notice.text)
+            self.notifier.notify(notice.title, notice.text)
+
+    def _log_status(self, healths: list[ModuleHealth] | None) -> None:
+        """Log each change of the modules' healths: the tray log tells what the icon showed."""
+        status = tray_state.status_line(healths or ()) or self.view.state
+        if status != self._logged_status:
+            log.info("Status: %s", status)
+            self._logged_status = status
 
     def _view_for(self, healths: list[ModuleHealth] | None) -> tray_state.TrayView:
+        problem = self._problem()
+        hint = self._settings_problem if self._missing_settings() else None
         return tray_state.build_view(
             healths,
             running=self.scheduler.running(),
             skipped=self._skipped,
             paused=self.scheduler.paused,
             next_run=self.scheduler.next_run(),
-            problem=self._problem,
+            problem=short_message(problem) if problem else None,
+            setup_hint=str(hint) if hint else None,
         )
 
     # -- menu actions -----------------------------------------------------------------------
@@ -250,8 +300,7 @@ class TrayApp:
             folder = self.agent.settings.log_folder
         except IntegratorError:
             folder = self.agent.settings_path.parent / "logs"
-        folder.mkdir(parents=True, exist_ok=True)
-        open_folder(folder)
+        open_folder(private_folder(folder))
 
     def show_settings(self) -> None:
         """Tk thread: raise the settings window, opening it the first time."""
@@ -295,6 +344,22 @@ class TrayApp:
         self._dirty.set()
         self.icon.stop()  # before the Tk root goes, or the process hangs
         self.root.destroy()
+
+
+def short_message(error: IntegratorError) -> str:
+    """The error's message with its file named, not its whole path: the tooltip is short."""
+    if isinstance(error, ConfigError) and error.path and error.message.startswith(error.path):
+        return Path(error.path).name + error.message[len(error.path) :]
+    return error.message
+
+
+def settings_stamp(path: Path) -> tuple[int, int] | None:
+    """(mtime in ns, size) of the settings file, None if it is missing: a stat per poll."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
 
 
 def open_folder(folder: Path) -> None:

@@ -35,6 +35,7 @@ NOTIFICATION_TIMEOUT_SECONDS = 10
 GUARD_REFUSED_PREFIX = "Refused to deactivate"
 
 ERROR, REFUSED, RECOVERED, STALE = "error", "refused", "recovered", "stale"
+SETTINGS = "settings"  # the settings (or the state DB) cannot be used at all
 Send = Callable[[str, str], None]
 
 
@@ -60,6 +61,38 @@ class NotificationPolicy:
 
     reminder_seconds: float = ERROR_REMINDER_SECONDS
     _memory: dict[str, _Memory] = field(default_factory=dict)
+    _problem: str | None = None
+    _problem_notified_at: float = 0.0
+
+    def seed(self, healths: Sequence[ModuleHealth], now: float | None = None) -> None:
+        """Take the errors the state DB has when the tray starts as already notified.
+
+        An earlier tray (or the admin at the last login) was told about them; repeating
+        every failing module's toast at each login teaches people to ignore toasts. The
+        reminder after ``reminder_seconds`` counts from now. Stale modules are not seeded:
+        the dead-man's switch speaks at start as it always did.
+        """
+        now = time.time() if now is None else now
+        for health in healths:
+            if health.enabled and health.health == "error":
+                memory = self._memory.setdefault(health.module, _Memory())
+                memory.health = health.health
+                memory.error_kind = _error_kind(health)
+                memory.error_notified_at = now
+
+    def observe_problem(
+        self, title: str, text: str | None, now: float | None = None
+    ) -> Notice | None:
+        """A notice when the settings cannot be used (``text``), once per problem and then
+        after ``reminder_seconds`` like a module error; None when ``text`` is None."""
+        now = time.time() if now is None else now
+        if text is None:
+            self._problem = None
+            return None
+        if text == self._problem and now - self._problem_notified_at < self.reminder_seconds:
+            return None
+        self._problem, self._problem_notified_at = text, now
+        return Notice(SETTINGS, "", title, text)
 
     def observe(self, healths: Sequence[ModuleHealth], now: float | None = None) -> list[Notice]:
         """Return the notices for this snapshot of healths (and remember it)."""
@@ -103,13 +136,18 @@ class NotificationPolicy:
 
     def _error_notice(self, health: ModuleHealth, memory: _Memory, now: float) -> Notice | None:
         text = health.last_error or "The last run failed; see the log."
-        kind = REFUSED if text.startswith(GUARD_REFUSED_PREFIX) else ERROR
+        kind = _error_kind(health)
         is_new = memory.health != "error" or memory.error_kind != kind
         if not is_new and now - memory.error_notified_at < self.reminder_seconds:
             return None
         memory.error_kind, memory.error_notified_at = kind, now
         title = f"{health.module}: mass deactivation refused" if kind == REFUSED else health.module
         return Notice(kind, health.module, title, text)
+
+
+def _error_kind(health: ModuleHealth) -> str:
+    """REFUSED for a run the mass-deactivation guard stopped, else ERROR."""
+    return REFUSED if (health.last_error or "").startswith(GUARD_REFUSED_PREFIX) else ERROR
 
 
 class Notifier:

@@ -89,12 +89,21 @@ class Scheduler:
     # -- configuration ----------------------------------------------------------------------
 
     def set_modules(self, modules: Iterable[ModuleSchedule]) -> None:
-        """Replace every schedule (after a settings save); running workers carry on."""
+        """Replace the schedules (after the settings changed); running workers carry on.
+
+        A module whose interval did not change keeps its job, so editing one module (or
+        re-saving the file) does not push every other module's next run an interval away.
+        """
+        wanted = {module.name: module for module in modules}
         with self._lock:
-            self._jobs.clear()
-            self._modules = {module.name: module for module in modules}
-            for module in self._modules.values():
-                self._job_for(module.interval).do(self._due, module.name)
+            for job in list(self._jobs.jobs):
+                name = _module_of(job)
+                if name is None or wanted.get(name) != self._modules.get(name):
+                    self._jobs.cancel_job(job)
+            for name, module in wanted.items():
+                if self._modules.get(name) != module:
+                    self._job_for(module.interval).do(self._due, name)
+            self._modules = wanted
         self._wake.set()
 
     def _job_for(self, interval: Interval) -> schedule.Job:
@@ -102,10 +111,32 @@ class Scheduler:
             return self._jobs.every().day.at(f"{interval.daily_at:%H:%M}")
         return self._jobs.every(interval.seconds_hint()).seconds
 
-    def set_failures(self, name: str, consecutive_failures: int) -> None:
-        """Seed back-off from the state DB at start (failures survive a restart)."""
+    def restore(self, name: str, consecutive_failures: int, last_run_at: float | None) -> None:
+        """Seed failures and their back-off from the state DB (call after ``set_modules``).
+
+        Both survive a restart this way: a module failing for days waits out its back-off
+        after a login as it would have in the tray that ran it last.
+        """
         with self._lock:
             self._failures[name] = consecutive_failures
+            module = self._modules.get(name)
+            if module is not None and last_run_at is not None:
+                delay = backoff_seconds(module.interval.seconds_hint(), consecutive_failures)
+                self._not_before[name] = last_run_at + delay
+
+    def overdue(self, name: str, last_run_at: float | None, now: float | None = None) -> bool:
+        """True if a scheduled module missed a run: it never ran, or its last run is more
+        than an interval ago and its back-off (see ``restore``) is over. For the catch-up
+        at start."""
+        now = time.time() if now is None else now
+        with self._lock:
+            module = self._modules.get(name)
+            if module is None:
+                return False
+            if last_run_at is None:
+                return True
+            due = last_run_at + module.interval.seconds_hint()
+            return now >= max(due, self._not_before.get(name, 0.0))
 
     # -- control ----------------------------------------------------------------------------
 

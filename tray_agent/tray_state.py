@@ -135,6 +135,18 @@ def first_error(
     return None
 
 
+def status_line(healths: Sequence[ModuleHealth]) -> str:
+    """The enabled modules' healths in one log line: ``csv error (2 failed runs in a row)``."""
+    parts = []
+    for health in healths:
+        if health.enabled:
+            failures = health.consecutive_failures
+            plural = "s" if failures > 1 else ""
+            streak = f" ({failures} failure{plural} in a row)" if failures else ""
+            parts.append(f"{health.module} {health.health}{streak}")
+    return "; ".join(parts)
+
+
 def build_view(
     healths: Sequence[ModuleHealth] | None,
     *,
@@ -143,18 +155,26 @@ def build_view(
     paused: bool = False,
     next_run: float | None = None,
     problem: str | None = None,
+    setup_hint: str | None = None,
     now: float | None = None,
 ) -> TrayView:
-    """The whole picture in one call; ``problem`` explains why ``healths`` is None."""
+    """The whole picture in one call.
+
+    ``problem`` says why the settings (or the state DB) cannot be used: that is an error,
+    whatever the modules' last runs say, and it comes first in the tooltip. ``setup_hint``
+    says what to do when there are no settings yet (not configured, which is no error).
+    """
     state = overall_state(healths, running=running, skipped=skipped, paused=paused)
     failing = first_error(healths or (), running)
-    last_error = f"{failing[0]}: {failing[1]}" if failing else problem
+    last_error = problem or (f"{failing[0]}: {failing[1]}" if failing else None)
+    if problem is not None:
+        state = ERROR
     if state == WARNING and not last_error:
         stale = [h.module for h in healths or () if h.enabled and h.health == "stale"]
         last_error = f"no recent success: {', '.join(stale)}" if stale else "a run was skipped"
     text = tooltip(state, next_run=next_run, last_error=last_error, now=now)
-    if state == NOT_CONFIGURED and problem:
-        text = shorten(f"{APP_TITLE}: {state} · {problem}", TOOLTIP_MAX_UNITS)
+    if state == NOT_CONFIGURED and setup_hint:
+        text = shorten(f"{APP_TITLE}: {state} · {setup_hint}", TOOLTIP_MAX_UNITS)
     states = {
         health.module: module_state(health, running, skipped)
         for health in healths or ()

@@ -7,6 +7,7 @@ from tray_agent.notifier import (
     ERROR,
     RECOVERED,
     REFUSED,
+    SETTINGS,
     STALE,
     TEXT_MAX_UNITS,
     TITLE_MAX_UNITS,
@@ -106,3 +107,30 @@ def test_a_failing_notification_backend_is_logged_not_raised(caplog) -> None:
 
     assert Notifier(broken).send_now("csv", "boom") is False
     assert "Could not show the notification" in caplog.text
+
+
+def test_errors_the_state_db_had_at_start_are_not_notified_again() -> None:
+    policy = NotificationPolicy(reminder_seconds=86_400)
+    policy.seed([health("error", "users.csv is missing"), health("stale", module="b")], now=0)
+    assert policy.observe([health("error", "users.csv is missing")], now=60) == []
+    # A different kind of failure, the reminder and the dead-man's switch still speak.
+    assert kinds(policy.observe([health("error", GUARD_TEXT)], now=120)) == [(REFUSED, "csv")]
+    assert kinds(policy.observe([health("error", GUARD_TEXT)], now=86_600)) == [(REFUSED, "csv")]
+    assert kinds(policy.observe([health("stale", module="b")], now=60)) == [(STALE, "b")]
+
+
+def test_a_seeded_error_that_recovers_says_so() -> None:
+    policy = NotificationPolicy()
+    policy.seed([health("error", "boom")], now=0)
+    assert kinds(policy.observe([health("ok")], now=60)) == [(RECOVERED, "csv")]
+
+
+def test_a_settings_problem_notifies_once_per_text_then_daily() -> None:
+    policy = NotificationPolicy(reminder_seconds=86_400)
+    first = policy.observe_problem("Settings problem", "appsettings.json, line 3: bad", now=0)
+    assert first is not None and (first.kind, first.title) == (SETTINGS, "Settings problem")
+    assert policy.observe_problem("Settings problem", "appsettings.json, line 3: bad", 60) is None
+    assert policy.observe_problem("Settings problem", "appsettings.json, line 4: bad", 90)
+    assert policy.observe_problem("Settings problem", "appsettings.json, line 4: bad", 86_500)
+    assert policy.observe_problem("Settings problem", None, 86_600) is None
+    assert policy.observe_problem("Settings problem", "appsettings.json, line 4: bad", 86_700)

@@ -184,3 +184,38 @@ def test_stop_without_time_to_wait_says_at_once_whether_runs_are_still_going() -
     scheduler.run_now()
     assert scheduler.stop(timeout_seconds=0) is False
     release.set()
+
+
+def test_changed_settings_keep_the_jobs_of_unchanged_modules() -> None:
+    scheduler = Scheduler(FakeRunner())
+    scheduler.set_modules([ModuleSchedule("a", every(600)), ModuleSchedule("b", every(60))])
+    next_a = scheduler.next_run("a")
+    time.sleep(0.05)
+    scheduler.set_modules([ModuleSchedule("a", every(600)), ModuleSchedule("b", every(120))])
+    assert scheduler.next_run("a") == next_a
+    assert scheduler.next_run("b") == pytest.approx(time.time() + 120, abs=2)
+    scheduler.set_modules([ModuleSchedule("b", every(120))])
+    assert scheduler.next_run("a") is None
+
+
+def test_back_off_restored_from_the_state_db_holds_back_the_catch_up_and_the_schedule() -> None:
+    now = time.time()
+    scheduler = Scheduler(FakeRunner())
+    scheduler.set_modules([ModuleSchedule("failing", every(300)), ModuleSchedule("ok", every(300))])
+    # Ten failures in a row: an hour's back-off (the cap) from the last run, 20 minutes ago.
+    scheduler.restore("failing", 10, now - 1200)
+    scheduler.restore("ok", 0, now - 1200)
+    assert not scheduler.overdue("failing", now - 1200, now)
+    assert scheduler.overdue("failing", now - 1200, now + 2401)
+    assert scheduler.overdue("ok", now - 1200, now)
+    assert scheduler.next_run("failing") == pytest.approx(now + 2400, abs=1)
+
+
+def test_catch_up_is_for_scheduled_modules_that_never_ran_or_missed_an_interval() -> None:
+    now = time.time()
+    scheduler = Scheduler(FakeRunner())
+    scheduler.set_modules([ModuleSchedule("csv", every(300))])
+    assert scheduler.overdue("csv", None, now)
+    assert not scheduler.overdue("csv", now - 100, now)
+    assert scheduler.overdue("csv", now - 301, now)
+    assert not scheduler.overdue("not-scheduled", None, now)

@@ -94,7 +94,21 @@ def test_view_explains_errors_and_lists_each_enabled_module_state() -> None:
     assert view.module_states == {"csv": ERROR, "b": OK}
 
 
-def test_view_without_settings_says_why() -> None:
-    view = build_view(None, problem="appsettings.json: no such file")
+def test_view_without_a_settings_file_says_what_to_do() -> None:
+    view = build_view(None, setup_hint="run halo-integrator configure")
     assert view.state == NOT_CONFIGURED
-    assert view.tooltip == "Halo Integrator: not configured · appsettings.json: no such file"
+    assert view.tooltip == "Halo Integrator: not configured · run halo-integrator configure"
+
+
+def test_settings_that_cannot_be_used_are_an_error_with_file_and_line() -> None:
+    problem = "appsettings.json, line 7, field Halo.Url: not a URL"
+    assert build_view(None, problem=problem).state == ERROR
+    view = build_view([health("csv")], problem=problem, next_run=NOW + 60, now=NOW)
+    assert view.state == ERROR
+    assert view.tooltip == f"Halo Integrator: error · next run 10:01 · {problem}"
+    assert view.module_states == {"csv": OK}
+
+
+def test_the_status_line_names_each_enabled_module_and_its_failure_streak() -> None:
+    healths = [health("csv", "error"), health("ad"), health("off", "disabled", enabled=False)]
+    assert tray_state.status_line(healths) == "csv error (1 failure in a row); ad ok"
