@@ -22,6 +22,8 @@ from core.config_writer import save_settings
 from core.secrets import Secret
 from core.state import StateStore
 from halo_emulator import Emulator
+from tray_agent.app import STATUS_POLL_SECONDS
+from tray_agent.settings_dialog.window import TITLE
 
 from .desktop import Desktop
 
@@ -221,8 +223,10 @@ def test_tray_turns_red_on_failure_notifies_once_and_syncs_from_the_menu(
     # A second failure: another run, no second notification.
     tray.choose(SYNC_NOW_AT)
     wait_for(lambda: len(tray.runs()) == 3, "the second run from the menu")
-    wait_for(lambda: tray.log().count("csv failed") >= 2, "the second failure in the log")
-    time.sleep(1.5)  # the status thread has seen it (it wakes on the run's events)
+    assert tray.runs()[0]["outcome"] == "failed"
+    # The status thread has seen the second failure (it logs each change, after notifying).
+    wait_for(lambda: "csv error (2 failures in a row)" in tray.log(), "the status thread")
+    wait_for(lambda: tray.icon_showing(red, artifacts / "tray-error-again.png"), "red again")
     assert notify_calls("csv") == 1
     assert len(csv_notifications(desktop)) == 1
 
@@ -247,10 +251,40 @@ def test_a_second_start_shows_the_first_trays_settings_instead_of_a_second_icon(
     assert "already running" in second.stdout
     wait_for(lambda: "A second start asked for the settings window" in tray.log(), "the request")
     assert len([w for w in desktop.find(WM_CLASS) if not w["parent_is_root"]]) == 1
-    try:  # the dialog is built and tested separately; here: the first tray really shows it
-        from tray_agent.settings_dialog.window import TITLE
-    except ImportError:
-        return
+    # The dialog is built and tested separately; here: the first tray really shows it.
     window = desktop.wait_for_window(TITLE, timeout=20)
     time.sleep(0.5)
     desktop.screenshot(artifacts / "tray-second-start-settings.png", window=window["id"])
+
+
+def test_an_auto_run_from_another_process_turns_the_icon_red_and_notifies(
+    tray: Tray, desktop: Desktop, artifacts: Path
+) -> None:
+    tray.icon()
+    wait_for(lambda: [run for run in tray.runs() if run["outcome"] == "succeeded"], "first run")
+    wait_for(lambda: tray.icon_showing(green, artifacts / "tray-before-auto.png"), "green")
+    earlier = len(csv_notifications(desktop))  # one desktop serves the module's tests
+    (tray.folder / "users.csv").unlink()
+    auto = subprocess.run(
+        [str(CLI), "AUTO", str(tray.folder)], capture_output=True, text=True, timeout=60
+    )
+    assert auto.returncode != 0, auto.stdout
+    assert tray.runs()[0]["outcome"] == "failed" and tray.runs()[0]["origin"] == "auto"
+    # No run event reaches the tray from another process: its status poll finds the run.
+    poll = STATUS_POLL_SECONDS + 10
+    wait_for(lambda: tray.icon_showing(red, artifacts / "tray-auto-error.png"), "red", poll)
+    [notice] = wait_for(lambda: csv_notifications(desktop)[earlier:], "the notice", poll)
+    assert "does not exist" in notice[2]
+
+
+def test_a_hand_edit_of_the_settings_is_picked_up_without_a_restart(
+    tray: Tray, artifacts: Path
+) -> None:
+    tray.icon()
+    wait_for(lambda: [run for run in tray.runs() if run["outcome"] == "succeeded"], "first run")
+    wait_for(lambda: tray.icon_showing(green, artifacts / "tray-before-edit.png"), "green")
+    path = tray.folder / "appsettings.json"
+    path.write_text(path.read_text().replace('"Enabled": true', '"Enabled": false'))
+    poll = STATUS_POLL_SECONDS + 10
+    wait_for(lambda: "Status: not configured" in tray.log(), "the reload", poll)
+    wait_for(lambda: not tray.icon_showing(green, artifacts / "tray-after-edit.png"), "grey")
