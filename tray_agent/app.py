@@ -35,7 +35,7 @@ from typing import Any
 
 from core.agent import Agent
 from core.config import resolve_settings_path
-from core.errors import ConfigError, IntegratorError
+from core.errors import IntegratorError
 from core.private_files import private_folder
 from core.runner import RunEvent
 from core.status_report import ModuleHealth
@@ -46,6 +46,7 @@ from tray_agent.scheduler import ModuleSchedule, Scheduler
 from tray_agent.single_instance import SingleInstance
 from tray_agent.tk_inbox import TkInbox
 from tray_agent.tray_backend import TrayUnavailableError, load_pystray
+from tray_agent.tray_problems import TrayProblems, short_message
 from tray_agent.tray_startup import (
     EXIT_CANNOT_START,
     EXIT_OK,
@@ -75,12 +76,7 @@ class TrayApp:
         self._dirty = threading.Event()
         self._reload = threading.Event()
         self._skipped: set[str] = set()
-        # Why the settings cannot be used, by source; each is cleared when it stops applying.
-        self._settings_problem: IntegratorError | None = None
-        self._status_problem: IntegratorError | None = None
-        self._run_problems: dict[str, IntegratorError] = {}
-        self._has_settings = False  # loaded once: later bad files leave them running
-        self._settings_stamp: tuple[int, int] | None = None
+        self.problems = TrayProblems(agent.settings_path)
         self._logged_status: str | None = None
         self._quitting = False
         self._settings_window: Any = None
@@ -145,18 +141,16 @@ class TrayApp:
         Settings that cannot be used become the tray's problem, and the last good ones keep
         running (none at start) until the file changes again. None: no healths to show.
         """
-        # Taken before reading, so a change made while reading is picked up on the next poll.
-        self._settings_stamp = settings_stamp(self.agent.settings_path)
+        self.problems.reading()
         try:
             settings = self.agent.reload()
         except IntegratorError as exc:
             log.error("Settings cannot be used: %s", exc)
-            self._settings_problem = exc
+            self.problems.read(exc)
             return self._healths()
-        if self._has_settings:
+        if self.problems.has_settings:
             log.info("Settings reloaded from %s", settings.path)
-        self._settings_problem, self._has_settings = None, True
-        self._run_problems.clear()
+        self.problems.read(None)
         enabled = [entry for entry in settings.modules if entry.enabled]
         self.scheduler.set_modules(ModuleSchedule(e.name, e.interval) for e in enabled)
         healths = self._healths()
@@ -184,11 +178,11 @@ class TrayApp:
             results = self.agent.run([name])
         except IntegratorError as exc:  # the settings or the state DB cannot be used
             log.error("%s cannot run: %s", name, exc)
-            self._run_problems[name] = exc
+            self.problems.runs[name] = exc
             return False
         finally:
             self._dirty.set()
-        self._run_problems.pop(name, None)
+        self.problems.runs.pop(name, None)
         return all(result.ok or result.outcome == "skipped" for result in results)
 
     def _on_event(self, event: RunEvent) -> None:
@@ -221,8 +215,7 @@ class TrayApp:
     def refresh(self) -> None:
         """Reload changed settings, read healths, update icon/tooltip/menu, notify (status
         thread)."""
-        changed = settings_stamp(self.agent.settings_path) != self._settings_stamp
-        if changed or self._reload.is_set():
+        if self.problems.file_changed() or self._reload.is_set():
             self._reload.clear()
             healths = self._load_schedules()
         else:
@@ -239,29 +232,19 @@ class TrayApp:
         self.icon.update_menu()
 
     def _healths(self) -> list[ModuleHealth] | None:
-        if not self._has_settings:
+        if not self.problems.has_settings:
             return None
         try:
             healths = self.agent.statuses()
         except IntegratorError as exc:  # the state DB cannot be opened
-            self._status_problem = exc
+            self.problems.status = exc
             return None
-        self._status_problem = None
+        self.problems.status = None
         return healths
-
-    def _problem(self) -> IntegratorError | None:
-        """Why the settings or the state DB cannot be used; None when they can, or when
-        there is no settings file yet (that is "not configured", no error)."""
-        if self._settings_problem is not None and not self._missing_settings():
-            return self._settings_problem
-        return self._status_problem or next(iter(list(self._run_problems.values())), None)
-
-    def _missing_settings(self) -> bool:
-        return self._settings_stamp is None and not self._has_settings
 
     def _notify(self, healths: list[ModuleHealth] | None) -> None:
         notices = self.policy.observe(healths or [])
-        problem = self._problem()
+        problem = self.problems.current()
         title = problem.title if problem else ""
         if said := self.policy.observe_problem(title, str(problem) if problem else None):
             notices.append(said)
@@ -277,8 +260,7 @@ class TrayApp:
             self._logged_status = status
 
     def _view_for(self, healths: list[ModuleHealth] | None) -> tray_state.TrayView:
-        problem = self._problem()
-        hint = self._settings_problem if self._missing_settings() else None
+        problem = self.problems.current()
         return tray_state.build_view(
             healths,
             running=self.scheduler.running(),
@@ -286,7 +268,7 @@ class TrayApp:
             paused=self.scheduler.paused,
             next_run=self.scheduler.next_run(),
             problem=short_message(problem) if problem else None,
-            setup_hint=str(hint) if hint else None,
+            setup_hint=self.problems.setup_hint(),
         )
 
     # -- menu actions -----------------------------------------------------------------------
@@ -344,22 +326,6 @@ class TrayApp:
         self._dirty.set()
         self.icon.stop()  # before the Tk root goes, or the process hangs
         self.root.destroy()
-
-
-def short_message(error: IntegratorError) -> str:
-    """The error's message with its file named, not its whole path: the tooltip is short."""
-    if isinstance(error, ConfigError) and error.path and error.message.startswith(error.path):
-        return Path(error.path).name + error.message[len(error.path) :]
-    return error.message
-
-
-def settings_stamp(path: Path) -> tuple[int, int] | None:
-    """(mtime in ns, size) of the settings file, None if it is missing: a stat per poll."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return stat.st_mtime_ns, stat.st_size
 
 
 def open_folder(folder: Path) -> None:
