@@ -46,7 +46,7 @@ from tray_agent.scheduler import ModuleSchedule, Scheduler
 from tray_agent.single_instance import SingleInstance
 from tray_agent.tk_inbox import TkInbox
 from tray_agent.tray_backend import TrayUnavailableError, load_pystray
-from tray_agent.tray_problems import TrayProblems, short_message
+from tray_agent.tray_problems import TrayProblems, short_message, with_file_name
 from tray_agent.tray_startup import (
     EXIT_CANNOT_START,
     EXIT_OK,
@@ -178,12 +178,22 @@ class TrayApp:
             results = self.agent.run([name])
         except IntegratorError as exc:  # the settings or the state DB cannot be used
             log.error("%s cannot run: %s", name, exc)
-            self.problems.runs[name] = exc
+            if not self._recorded(name, exc):
+                self.problems.runs[name] = exc
             return False
         finally:
             self._dirty.set()
         self.problems.runs.pop(name, None)
         return all(result.ok or result.outcome == "skipped" for result in results)
+
+    def _recorded(self, name: str, error: IntegratorError) -> bool:
+        """True when the state DB holds ``error`` as the module's last one: the runner records
+        invalid options as a failed run, and the module's health then says it (and notifies)."""
+        try:
+            healths = self.agent.statuses()
+        except IntegratorError:
+            return False
+        return any(h.module == name and h.last_error == str(error) for h in healths)
 
     def _on_event(self, event: RunEvent) -> None:
         if event.kind == "progress":
@@ -262,7 +272,7 @@ class TrayApp:
     def _view_for(self, healths: list[ModuleHealth] | None) -> tray_state.TrayView:
         problem = self.problems.current()
         return tray_state.build_view(
-            healths,
+            None if healths is None else with_file_name(healths, self.agent.settings_path),
             running=self.scheduler.running(),
             skipped=self._skipped,
             paused=self.scheduler.paused,

@@ -8,9 +8,12 @@ exist yet is no problem: the tray is "not configured", and says what to do.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
 from core.errors import ConfigError, IntegratorError
+from core.status_report import ModuleHealth
 
 
 class TrayProblems:
@@ -58,6 +61,17 @@ def short_message(error: IntegratorError) -> str:
     if isinstance(error, ConfigError) and error.path and error.message.startswith(error.path):
         return Path(error.path).name + error.message[len(error.path) :]
     return error.message
+
+
+def with_file_name(healths: Sequence[ModuleHealth], path: Path) -> list[ModuleHealth]:
+    """The healths with ``path`` in their errors shortened to its file name, for the tooltip
+    (the runner records invalid options with the settings file's whole path)."""
+    return [
+        dataclasses.replace(health, last_error=health.last_error.replace(str(path), path.name))
+        if health.last_error
+        else health
+        for health in healths
+    ]
 
 
 def settings_stamp(path: Path) -> tuple[int, int] | None:

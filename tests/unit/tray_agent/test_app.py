@@ -168,3 +168,25 @@ def test_a_failing_module_waits_out_its_back_off_after_a_restart(folder: Path) -
     [health] = app.agent.statuses()
     assert not app.scheduler.overdue("csv", health.last_run_at)
     assert app.scheduler.next_run("csv") == pytest.approx(time.time() + 3600, abs=5)
+
+
+def test_invalid_module_options_show_as_that_module_s_error_notified_once(folder: Path) -> None:
+    edit(folder, lambda data: data["Modules"][0]["Options"].update(colour="blue"))
+    app, icon, notifier = tray_on(folder)
+    assert app._run_module("csv") is False  # the runner records the refusal as a failed run
+    app.refresh()
+    app.refresh()
+    assert app.view.state == ERROR and "colour" in icon.title
+    [(title, text)] = notifier.sent
+    assert title == "csv" and "colour" in text
+
+
+def test_a_run_that_cannot_start_is_the_tray_s_problem_until_it_can(folder: Path) -> None:
+    app, icon, notifier = tray_on(folder)
+    assert app._run_module("no-such-module") is False
+    app.refresh()
+    assert app.view.state == ERROR and "no-such-module" in icon.title
+    assert len(notifier.sent) == 1
+    edit(folder, lambda data: data["Modules"][0].update(Interval="30m"))
+    app.refresh()  # a good read of the settings clears it
+    assert app.view.state != ERROR
