@@ -15,12 +15,17 @@ PRIVATE_FILE_MODE = 0o600
 
 
 def private_folder(path: Path) -> Path:
-    """Create ``path`` (and missing parents) owner-only if it does not exist; return it."""
+    """Create ``path`` and its missing parents owner-only; existing ones stay as they are."""
     path = Path(path)
-    if not path.is_dir():
-        path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER_MODE)
+    missing = []
+    for folder in [path, *path.parents]:
+        if folder.is_dir():
+            break
+        missing.append(folder)
+    for folder in reversed(missing):
+        folder.mkdir(exist_ok=True, mode=PRIVATE_FOLDER_MODE)
         if os.name == "posix":
-            path.chmod(PRIVATE_FOLDER_MODE)  # mkdir's mode is filtered by the umask
+            folder.chmod(PRIVATE_FOLDER_MODE)  # mkdir's mode is filtered by the umask
     return path
 
 

@@ -33,6 +33,7 @@ def test_engine_folders_are_created_owner_only(tmp_path: Path, open_umask: None)
     with run_log_file(folder / "logs", "csv"):
         pass
     assert mode(folder) == 0o700
+    assert mode(folder.parent) == 0o700  # a missing parent, created on the way
     assert mode(folder / "locks") == 0o700
     assert mode(folder / "logs") == 0o700
 
