@@ -3,7 +3,10 @@
 Hosted Halo answers 429 once an API application sends more than 300 requests in any rolling
 five minutes. Running into that wall and backing off wastes the whole window, so the client
 keeps its own sliding log of send times and waits *before* a request would exceed the limit.
-A small headroom is kept for the other tools sharing the application's quota.
+A small headroom is kept for the other tools sharing the application's quota, and the window is
+stretched by a safety margin: the server counts a request when it *arrives*, the pacer when it
+is *sent*, so without the margin a slow request could leave the pacer's window before the
+server's.
 ``RequestPacer`` keeps the window in memory (one process); ``SharedRequestPacer`` keeps it in
 a file beside the settings, so the tray, AUTO runs and the CLI share one budget.
 """
@@ -36,13 +39,16 @@ class RequestPacer:
         window_seconds: float,
         *,
         headroom: float = 0.02,
+        safety_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if max_requests < 1 or window_seconds <= 0:
             raise ValueError("a rate limit needs at least one request per positive window")
         self.budget = max(1, int(max_requests * (1.0 - headroom)))
-        self.window_seconds = window_seconds
+        self.window_seconds = window_seconds + (
+            safety_margin(window_seconds) if safety_seconds is None else safety_seconds
+        )
         self._clock = clock
         self._sleep = sleep
         self._sent: collections.deque[float] = collections.deque()
@@ -81,6 +87,15 @@ class RequestPacer:
             self._sent.popleft()
 
 
+MIN_SAFETY_SECONDS = 0.5
+SAFETY_SHARE_OF_WINDOW = 0.02
+
+
+def safety_margin(window_seconds: float) -> float:
+    """Seconds added to the window: 6 s of Halo's 300, at least half a second."""
+    return max(MIN_SAFETY_SECONDS, window_seconds * SAFETY_SHARE_OF_WINDOW)
+
+
 class Pacer(Protocol):
     """What the Halo client needs from a pacer, in one process or shared between several."""
 
@@ -113,6 +128,7 @@ class SharedRequestPacer:
         window_seconds: float,
         *,
         headroom: float = 0.02,
+        safety_seconds: float | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -121,7 +137,9 @@ class SharedRequestPacer:
         self.path = Path(path)
         self.application = application
         self.budget = max(1, int(max_requests * (1.0 - headroom)))
-        self.window_seconds = window_seconds
+        self.window_seconds = window_seconds + (
+            safety_margin(window_seconds) if safety_seconds is None else safety_seconds
+        )
         self.total_wait_seconds = 0.0
         self._clock = clock
         self._sleep = sleep

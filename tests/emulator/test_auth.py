@@ -100,8 +100,9 @@ def test_hosted_mode_issues_tokens_at_token_with_the_tenant(make_emulator) -> No
     on_prem_style = httpx.post(f"{emulator.base_url}/auth/token", data=token_form(emulator))
     assert on_prem_style.status_code == 200
     token = hosted.json()["access_token"]
-    users = httpx.get(f"{emulator.base_url}/api/users",
-                      headers={"Authorization": f"Bearer {token}"})
+    users = httpx.get(
+        f"{emulator.base_url}/api/users", headers={"Authorization": f"Bearer {token}"}
+    )
     assert users.status_code == 200
 
 

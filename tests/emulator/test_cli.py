@@ -35,9 +35,23 @@ def test_it_serves_until_sigterm_and_exits_zero(tmp_path: Path) -> None:
     db_path = tmp_path / "cli.db"
     environment = {**os.environ, "HALO_EMULATOR_CLIENT_SECRET": "from-env"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "halo_emulator", "--port", "0", "--db", str(db_path),
-         "--tenant", "acme", "--latency-ms", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment,
+        [
+            sys.executable,
+            "-m",
+            "halo_emulator",
+            "--port",
+            "0",
+            "--db",
+            str(db_path),
+            "--tenant",
+            "acme",
+            "--latency-ms",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
     )
     try:
         assert process.stdout is not None
@@ -45,9 +59,14 @@ def test_it_serves_until_sigterm_and_exits_zero(tmp_path: Path) -> None:
         base_url = re.search(r"listening on (\S+)", banner[0]).group(1)  # type: ignore[union-attr]
         assert any("Client secret: from-env" in line for line in banner)
         assert httpx.get(f"{base_url}/api/authinfo").json()["tenant_id"] == "acme"
-        token = httpx.post(f"{base_url}/token?tenant=acme", data={
-            "grant_type": "client_credentials", "client_id": "halo-emulator",
-            "client_secret": "from-env"})
+        token = httpx.post(
+            f"{base_url}/token?tenant=acme",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": "halo-emulator",
+                "client_secret": "from-env",
+            },
+        )
         assert token.status_code == 200
     finally:
         process.send_signal(signal.SIGTERM)

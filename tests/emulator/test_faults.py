@@ -52,8 +52,9 @@ def test_drop_next_closes_the_connection_without_an_answer(
 
 def test_drop_rate_one_drops_the_token_request_too(emulator: Emulator) -> None:
     emulator.set_faults(drop_rate=1.0)
-    with httpx.Client(base_url=emulator.base_url) as client, pytest.raises(
-        (httpx.RemoteProtocolError, httpx.ReadError)
+    with (
+        httpx.Client(base_url=emulator.base_url) as client,
+        pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)),
     ):
         client.post("/auth/token", data=token_form(emulator))
     emulator.set_faults(drop_rate=0.0)

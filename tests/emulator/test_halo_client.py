@@ -27,8 +27,12 @@ from halo_emulator import Emulator
 
 @pytest.fixture
 def client(emulator: Emulator) -> Iterator[HaloClient]:
-    halo = HaloClient(base_url=emulator.base_url, client_id=emulator.client_id,
-                      client_secret=emulator.client_secret, max_retries=0)
+    halo = HaloClient(
+        base_url=emulator.base_url,
+        client_id=emulator.client_id,
+        client_secret=emulator.client_secret,
+        max_retries=0,
+    )
     yield halo
     halo.session.session.close()  # the client never closes its requests.Session itself
 
@@ -60,12 +64,19 @@ def test_it_updates_users_through_halo_s_create_or_update_post(client: HaloClien
 
 
 def test_it_creates_assets_tickets_and_actions(client: HaloClient) -> None:
-    asset = client.assets.create({"inventory_number": "PC-7", "assettype_id": 1,
-                                  "client_id": 1, "site_id": 1})
+    asset = client.assets.create(
+        {"inventory_number": "PC-7", "assettype_id": 1, "client_id": 1, "site_id": 1}
+    )
     assert client.assets.list(asset_type_id=1)[0].id == asset.id
     assert client.assets.search("pc-7")[0].inventory_number == "PC-7"
-    ticket = client.tickets.create({"tickettype_id": 1, "summary": "Broken screen",
-                                    "details": "Cracked", "assets": [{"id": asset.id}]})
+    ticket = client.tickets.create(
+        {
+            "tickettype_id": 1,
+            "summary": "Broken screen",
+            "details": "Cracked",
+            "assets": [{"id": asset.id}],
+        }
+    )
     action = ticket.add_action({"outcome": "Note", "note": "Ordered a new one"})
     assert action["ticket_id"] == ticket.id
     second = client.actions.create({"ticket_id": ticket.id, "outcome": "Note", "note": "Fixed"})
@@ -91,8 +102,12 @@ def test_its_errors_map_onto_halo_s_answers(client: HaloClient, emulator: Emulat
 
 
 def test_bad_credentials_raise_its_authentication_error(emulator: Emulator) -> None:
-    halo = HaloClient(base_url=emulator.base_url + "/api", client_id=emulator.client_id,
-                      client_secret="wrong", max_retries=0)
+    halo = HaloClient(
+        base_url=emulator.base_url + "/api",
+        client_id=emulator.client_id,
+        client_secret="wrong",
+        max_retries=0,
+    )
     try:
         with pytest.raises(HaloAuthenticationError, match="invalid"):
             halo.users.list()

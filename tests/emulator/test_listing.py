@@ -12,9 +12,13 @@ def users(api: HaloApi) -> HaloApi:
     """25 users on two sites; every fifth inactive; 'Ada' names have a distinct address."""
     branch = api.post("Site", [{"name": "Branch", "client_id": 1}]).json()
     people = [
-        {"name": f"Person {index:02d}", "emailaddress": f"p{index}@example.org",
-         "login": f"P{index}", "site_id": 1 if index % 2 else branch["id"],
-         "inactive": index % 5 == 0}
+        {
+            "name": f"Person {index:02d}",
+            "emailaddress": f"p{index}@example.org",
+            "login": f"P{index}",
+            "site_id": 1 if index % 2 else branch["id"],
+            "inactive": index % 5 == 0,
+        }
         for index in range(1, 26)
     ]
     people[2]["name"] = "Ada Lovelace"
@@ -30,8 +34,11 @@ def test_paging_is_one_based_and_record_count_is_the_total(users: HaloApi) -> No
     assert len(third["users"]) == 6
     beyond = users.get("Users", pageinate="true", page_size=7, page_no=4).json()
     assert beyond == {"record_count": 20, "users": []}
-    all_ids = [u["id"] for page in range(1, 4) for u in users.get(
-        "Users", pageinate="true", page_size=7, page_no=page).json()["users"]]
+    all_ids = [
+        u["id"]
+        for page in range(1, 4)
+        for u in users.get("Users", pageinate="true", page_size=7, page_no=page).json()["users"]
+    ]
     assert len(set(all_ids)) == 20
 
 
@@ -43,7 +50,8 @@ def test_count_limits_without_paging(users: HaloApi) -> None:
 
 def test_search_is_a_case_insensitive_substring_of_name_email_or_login(users: HaloApi) -> None:
     assert [u["name"] for u in users.get("Users", search="lovelace").json()["users"]] == [
-        "Ada Lovelace"]
+        "Ada Lovelace"
+    ]
     assert users.get("Users", search="P12@EXAMPLE").json()["record_count"] == 1
     assert users.get("Users", search="p1").json()["record_count"] >= 2
 
@@ -80,10 +88,13 @@ def test_bad_paging_values_are_400(users: HaloApi) -> None:
 
 
 def test_assets_filter_by_type_inventory_number_and_search_key_field(api: HaloApi) -> None:
-    api.post("Asset", [
-        {"inventory_number": "PC-001", "assettype_id": 1, "key_field": "SN-AAA"},
-        {"inventory_number": "LT-002", "assettype_id": 2, "key_field": "SN-BBB", "site_id": 1},
-    ])
+    api.post(
+        "Asset",
+        [
+            {"inventory_number": "PC-001", "assettype_id": 1, "key_field": "SN-AAA"},
+            {"inventory_number": "LT-002", "assettype_id": 2, "key_field": "SN-BBB", "site_id": 1},
+        ],
+    )
     assert api.get("Asset", assettype_id=2).json()["assets"][0]["inventory_number"] == "LT-002"
     assert api.get("Asset", inventory_number="pc-001").json()["record_count"] == 1
     assert api.get("Asset", search="sn-bbb").json()["assets"][0]["inventory_number"] == "LT-002"
@@ -92,9 +103,14 @@ def test_assets_filter_by_type_inventory_number_and_search_key_field(api: HaloAp
 
 def test_actions_are_listed_per_ticket_and_need_ticket_id(api: HaloApi) -> None:
     one, two = api.post("Tickets", [{"summary": "One"}, {"summary": "Two"}]).json()
-    api.post("Actions", [{"ticket_id": one["id"], "outcome": "Note", "note": "a"},
-                         {"ticket_id": one["id"], "outcome": "Note", "note": "b"},
-                         {"ticket_id": two["id"], "outcome": "Note", "note": "c"}])
+    api.post(
+        "Actions",
+        [
+            {"ticket_id": one["id"], "outcome": "Note", "note": "a"},
+            {"ticket_id": one["id"], "outcome": "Note", "note": "b"},
+            {"ticket_id": two["id"], "outcome": "Note", "note": "c"},
+        ],
+    )
     body = api.get("Actions", ticket_id=one["id"]).json()
     assert body["record_count"] == 2
     assert [a["note"] for a in body["actions"]] == ["a", "b"]
@@ -105,18 +121,25 @@ def test_actions_are_listed_per_ticket_and_need_ticket_id(api: HaloApi) -> None:
 
 def test_tickets_filter_by_user_and_search_summary(api: HaloApi) -> None:
     user = api.post("Users", [{"name": "Ada"}]).json()
-    api.post("Tickets", [{"summary": "Printer jam", "user_id": user["id"]},
-                         {"summary": "VPN down"}])
+    api.post(
+        "Tickets", [{"summary": "Printer jam", "user_id": user["id"]}, {"summary": "VPN down"}]
+    )
     assert api.get("Tickets", user_id=user["id"]).json()["record_count"] == 1
     assert api.get("Tickets", search="vpn").json()["tickets"][0]["summary"] == "VPN down"
 
 
 def test_integration_errors_are_stored_filtered_by_module_and_paged(api: HaloApi) -> None:
-    errors = [{"module_id": 1 + index % 2, "entity_type": "user", "entity_name": f"u{index}",
-               "error": "bad email"} for index in range(5)]
+    errors = [
+        {
+            "module_id": 1 + index % 2,
+            "entity_type": "user",
+            "entity_name": f"u{index}",
+            "error": "bad email",
+        }
+        for index in range(5)
+    ]
     assert api.post("IntegrationError", errors).status_code == 200
-    body = api.get("IntegrationError", module_id=1, pageinate="true", page_size=2,
-                   page_no=1).json()
+    body = api.get("IntegrationError", module_id=1, pageinate="true", page_size=2, page_no=1).json()
     assert body["record_count"] == 3
     assert len(body["integrationerrors"]) == 2
     assert body["integrationerrors"][0]["date"]
@@ -124,18 +147,25 @@ def test_integration_errors_are_stored_filtered_by_module_and_paged(api: HaloApi
 
 def test_the_powershell_queue_lists_outstanding_work_and_takes_results(api: HaloApi) -> None:
     script = api.post("PowerShellScript", [{"name": "Reset password"}]).json()
-    queued = api.post("PowerShellScriptProcessing", [
-        {"pssid": script["id"], "faultid": 7, "script_name": "Reset password"},
-        {"pssid": script["id"] + 1, "faultid": 8},
-    ]).json()
+    queued = api.post(
+        "PowerShellScriptProcessing",
+        [
+            {"pssid": script["id"], "faultid": 7, "script_name": "Reset password"},
+            {"pssid": script["id"] + 1, "faultid": 8},
+        ],
+    ).json()
     outstanding = api.get("PowerShellScriptProcessing", outstandingonly="true").json()
     assert outstanding["record_count"] == 2
-    only_script = api.get("PowerShellScriptProcessing", outstandingonly="true",
-                          script_id=script["id"]).json()
+    only_script = api.get(
+        "PowerShellScriptProcessing", outstandingonly="true", script_id=script["id"]
+    ).json()
     assert [job["id"] for job in only_script["powershellscriptprocessing"]] == [queued[0]["id"]]
-    api.post("PowerShellScriptProcessing", [{"id": queued[0]["id"], "processed": True,
-                                             "success": True, "result_message": "done"}])
+    api.post(
+        "PowerShellScriptProcessing",
+        [{"id": queued[0]["id"], "processed": True, "success": True, "result_message": "done"}],
+    )
     left = api.get("PowerShellScriptProcessing", outstandingonly="true").json()
     assert [job["id"] for job in left["powershellscriptprocessing"]] == [queued[1]["id"]]
     assert api.get(f"PowerShellScriptProcessing/{queued[0]['id']}").json()["result_message"] == (
-        "done")
+        "done"
+    )

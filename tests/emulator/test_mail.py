@@ -19,8 +19,10 @@ def mime(subject: str, sender: str = "Ada <ada@example.org>", body: str = "Hello
 
 
 def push(api: HaloApi, text: str, mailbox: int = 1):
-    return api.post("Mail/Integrator/IMAP",
-                    {"haloMailboxId": mailbox, "incomingEmailId": "42", "mimeMessage": text})
+    return api.post(
+        "Mail/Integrator/IMAP",
+        {"haloMailboxId": mailbox, "incomingEmailId": "42", "mimeMessage": text},
+    )
 
 
 def test_a_new_email_opens_a_ticket_for_the_matching_user(api: HaloApi) -> None:
@@ -38,8 +40,11 @@ def test_a_reply_with_the_id_tag_becomes_an_action(api: HaloApi) -> None:
     first = push(api, mime("VPN down", sender="stranger@example.net")).json()
     assert api.get(f"Tickets/{first['ticket_id']}").json().get("user_id") is None
     reply = push(api, mime(f"RE: VPN down [ID:{first['ticket_id']}]", body="Still down")).json()
-    assert reply == {"ticket_id": first["ticket_id"], "action_id": reply["action_id"],
-                     "created": False}
+    assert reply == {
+        "ticket_id": first["ticket_id"],
+        "action_id": reply["action_id"],
+        "created": False,
+    }
     actions = api.get("Actions", ticket_id=first["ticket_id"]).json()["actions"]
     assert [a["note"] for a in actions] == ["Still down"]
     assert actions[0]["emailfrom"] == "ada@example.org"

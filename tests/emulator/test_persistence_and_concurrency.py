@@ -72,5 +72,6 @@ def test_eight_concurrent_writers_store_every_user_with_distinct_ids(
     assert users["record_count"] == 400
     assert len({user["id"] for user in users["users"]}) == 400
     assert {user["name"] for user in users["users"]} == {
-        f"w{w}-{i}" for w in range(8) for i in range(50)}
+        f"w{w}-{i}" for w in range(8) for i in range(50)
+    }
     assert emulator.stats()["records"]["users"] == 400

@@ -47,7 +47,8 @@ def test_refused_requests_do_not_count() -> None:
 
 def test_halo_s_message_and_the_config_syntax() -> None:
     assert RollingWindowLimiter().message() == (
-        "Rate Limit Reached - 300 Requests per rolling 5 minute window")
+        "Rate Limit Reached - 300 Requests per rolling 5 minute window"
+    )
     assert describe_window(1.0) == "1 second"
     assert parse_rate_limit("300/300") == (300, 300.0)
     assert parse_rate_limit("off") is None
@@ -65,8 +66,11 @@ def test_the_n_plus_first_request_is_429_until_the_window_rolls(make_emulator, m
     refused = api.get("Status")
     assert refused.status_code == 429
     body = refused.json()
-    assert body["error"] == body["message"] == (
-        "Rate Limit Reached - 5 Requests per rolling 1 second window")
+    assert (
+        body["error"]
+        == body["message"]
+        == ("Rate Limit Reached - 5 Requests per rolling 1 second window")
+    )
     assert "Retry-After" not in refused.headers
     time.sleep(max(0.0, started + 1.05 - time.monotonic()))
     assert api.get("Status").status_code == 200
@@ -95,8 +99,12 @@ def test_the_limit_can_be_switched_off_and_changed_at_runtime(make_emulator, mak
     assert api.admin("POST", "config", json={"rate_limit": "nonsense"}).status_code == 400
     assert api.admin("POST", "config", json={"rate_limit": 5}).status_code == 400
     config = api.admin("POST", "config", json={"rate_limit": [7, 30], "retry_after": "false"})
-    assert config.json() == {"rate_limit": "7/30", "retry_after": False, "token_lifetime": 3600,
-                             "tenant": None}
+    assert config.json() == {
+        "rate_limit": "7/30",
+        "retry_after": False,
+        "token_lifetime": 3600,
+        "tenant": None,
+    }
 
 
 def test_admin_endpoints_are_never_rate_limited(make_emulator, make_api) -> None:

@@ -6,10 +6,27 @@ import pytest
 
 from .conftest import HaloApi
 
-WRAPPED = {"Users": "users", "Client": "clients", "Site": "sites", "Asset": "assets",
-           "Tickets": "tickets", "Attachment": "attachments"}
-BARE = ("Agent", "AssetType", "Status", "Priority", "TicketType", "LDAPConnection",
-        "azureadconnection", "Mailbox", "PowerShellScript", "SQLImport", "Features")
+WRAPPED = {
+    "Users": "users",
+    "Client": "clients",
+    "Site": "sites",
+    "Asset": "assets",
+    "Tickets": "tickets",
+    "Attachment": "attachments",
+}
+BARE = (
+    "Agent",
+    "AssetType",
+    "Status",
+    "Priority",
+    "TicketType",
+    "LDAPConnection",
+    "azureadconnection",
+    "Mailbox",
+    "PowerShellScript",
+    "SQLImport",
+    "Features",
+)
 
 
 @pytest.mark.parametrize(("path", "key"), sorted(WRAPPED.items()))
@@ -35,7 +52,11 @@ def test_a_fresh_instance_has_halo_s_baseline(api: HaloApi) -> None:
     assert api.get("Client/1").json()["name"]
     assert api.get("Site/1").json()["client_id"] == 1
     assert [t["name"] for t in api.get("AssetType").json()][:4] == [
-        "Workstation", "Laptop", "Server", "Printer"]
+        "Workstation",
+        "Laptop",
+        "Server",
+        "Printer",
+    ]
     assert {"Incident", "Service Request"} <= {t["name"] for t in api.get("TicketType").json()}
     assert {"New", "Closed"} <= {s["name"] for s in api.get("Status").json()}
     assert len(api.get("Priority").json()) >= 3
@@ -49,8 +70,9 @@ def test_a_fresh_instance_has_halo_s_baseline(api: HaloApi) -> None:
 
 def test_posting_an_array_without_id_creates_with_sequential_ids(api: HaloApi) -> None:
     first = api.post("Users", [{"name": "Ada", "emailaddress": "ada@example.org"}]).json()
-    several = api.post("Users", [{"name": "Bob"}, {"name": "Cy", "id": 0}, {"name": "Di",
-                                                                           "id": None}]).json()
+    several = api.post(
+        "Users", [{"name": "Bob"}, {"name": "Cy", "id": 0}, {"name": "Di", "id": None}]
+    ).json()
     assert first["id"] == 1
     assert [user["id"] for user in several] == [2, 3, 4]
     assert first["datecreated"]
@@ -58,8 +80,9 @@ def test_posting_an_array_without_id_creates_with_sequential_ids(api: HaloApi) -
 
 
 def test_posting_an_existing_id_merges_into_the_stored_record(api: HaloApi) -> None:
-    user = api.post("Users", [{"name": "Ada", "emailaddress": "ada@example.org",
-                               "x_custom": {"a": 1}}]).json()
+    user = api.post(
+        "Users", [{"name": "Ada", "emailaddress": "ada@example.org", "x_custom": {"a": 1}}]
+    ).json()
     updated = api.post("Users", [{"id": user["id"], "phonenumber": "123"}]).json()
     assert updated["emailaddress"] == "ada@example.org"
     assert updated["phonenumber"] == "123"
@@ -86,13 +109,16 @@ def test_updating_an_unknown_id_is_404_and_saves_nothing(api: HaloApi) -> None:
     assert api.get("Users").json()["record_count"] == 0
 
 
-@pytest.mark.parametrize(("path", "body", "field"), [
-    ("Users", {"emailaddress": "x@example.org"}, "name"),
-    ("Agent", {"email": "a@example.org"}, "name"),
-    ("Site", {"client_id": 1}, "name"),
-    ("Tickets", {"details": "no summary"}, "summary"),
-    ("Actions", {"outcome": "note"}, "ticket_id"),
-])
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("Users", {"emailaddress": "x@example.org"}, "name"),
+        ("Agent", {"email": "a@example.org"}, "name"),
+        ("Site", {"client_id": 1}, "name"),
+        ("Tickets", {"details": "no summary"}, "summary"),
+        ("Actions", {"outcome": "note"}, "ticket_id"),
+    ],
+)
 def test_missing_mandatory_fields_are_400_with_message_and_errors(
     api: HaloApi, path: str, body: dict, field: str
 ) -> None:
@@ -148,8 +174,9 @@ def test_post_to_a_member_path_is_405_as_in_halo_s_spec(api: HaloApi) -> None:
 
 
 def test_invalid_json_is_400(api: HaloApi) -> None:
-    response = api.request("POST", "Users", content=b"{not json",
-                           headers={"Content-Type": "application/json"})
+    response = api.request(
+        "POST", "Users", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400
 
 
@@ -161,13 +188,23 @@ def test_control_is_one_settings_object(api: HaloApi) -> None:
     assert api.get("control").json()["halointegrator_lansweeper_lastsync"] == "2024-01-01T00:00:00"
 
 
-@pytest.mark.parametrize("path", ["LDAPConnection", "azureadconnection", "Mailbox",
-                                  "PowerShellScript", "SQLImport", "Features"])
+@pytest.mark.parametrize(
+    "path",
+    ["LDAPConnection", "azureadconnection", "Mailbox", "PowerShellScript", "SQLImport", "Features"],
+)
 def test_integrator_records_keep_last_sync_and_last_error(api: HaloApi, path: str) -> None:
     record = api.post(path, [{"name": f"{path} one", "module_name": path}]).json()
-    api.post(path, [{"id": record["id"], "halointegrator_lastsync": "2024-05-01T10:00:00",
-                     "halointegrator_lasterror": "LDAP server unreachable",
-                     "halointegratorenabled": True}])
+    api.post(
+        path,
+        [
+            {
+                "id": record["id"],
+                "halointegrator_lastsync": "2024-05-01T10:00:00",
+                "halointegrator_lasterror": "LDAP server unreachable",
+                "halointegratorenabled": True,
+            }
+        ],
+    )
     stored = api.get(f"{path}/{record['id']}").json()
     assert stored["halointegrator_lastsync"] == "2024-05-01T10:00:00"
     assert stored["halointegrator_lasterror"] == "LDAP server unreachable"

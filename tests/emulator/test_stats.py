@@ -23,7 +23,9 @@ def test_stats_count_by_endpoint_status_and_records(emulator: Emulator, api: Hal
     stats = api.admin("GET", "stats").json()
     assert stats["total"] == 5
     assert stats["by_endpoint"] == {
-        "POST /auth/token": 1, "POST /api/users": 1, "GET /api/users": 1,
+        "POST /auth/token": 1,
+        "POST /api/users": 1,
+        "GET /api/users": 1,
         "GET /api/users/{id}": 2,
     }
     assert stats["by_status"] == {"200": 4, "404": 1}

@@ -21,7 +21,9 @@ class FakeClock:
 
 
 def pacer(clock: FakeClock, limit: int = 10, window: float = 60.0) -> RequestPacer:
-    return RequestPacer(limit, window, headroom=0.0, clock=clock, sleep=clock.sleep)
+    return RequestPacer(
+        limit, window, headroom=0.0, safety_seconds=0.0, clock=clock, sleep=clock.sleep
+    )
 
 
 def test_requests_within_the_budget_do_not_wait() -> None:
@@ -62,6 +64,12 @@ def test_hold_off_after_a_429_blocks_everyone() -> None:
 
 def test_headroom_leaves_part_of_the_quota_to_other_tools() -> None:
     assert RequestPacer(300, 300.0).budget == 294
+
+
+def test_the_window_is_stretched_by_a_safety_margin() -> None:
+    """The server counts arrivals, the pacer sends: a slow request must not free a slot early."""
+    assert RequestPacer(300, 300.0).window_seconds == 306.0
+    assert RequestPacer(10, 1.0).window_seconds == 1.5
 
 
 def test_nonsense_limits_are_refused() -> None:

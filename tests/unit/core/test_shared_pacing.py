@@ -23,7 +23,14 @@ class FakeClock:
 
 def pacer(path: Path, clock: FakeClock, application: str = "https://a x") -> SharedRequestPacer:
     return SharedRequestPacer(
-        path, application, 5, 60.0, headroom=0.0, clock=clock, sleep=clock.sleep
+        path,
+        application,
+        5,
+        60.0,
+        headroom=0.0,
+        safety_seconds=0.0,
+        clock=clock,
+        sleep=clock.sleep,
     )
 
 
