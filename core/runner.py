@@ -156,9 +156,21 @@ class Runner:
         allow_mass_deactivation: bool,
     ) -> ModuleRunResult:
         started = time.monotonic()
+        context = RunContext(
+            client=client,
+            state=self.state,
+            module=entry.name,
+            settings_folder=self.settings.folder,
+            dry_run=dry_run,
+            allow_mass_deactivation=allow_mass_deactivation,
+            progress=lambda phase, done, total: self._emit(
+                RunEvent("progress", entry.name, phase=phase, done=done, total=total)
+            ),
+            log=logging.getLogger(f"halo_integrator.modules.{entry.name}"),
+        )
         try:
             with module_lock(self.settings.folder, entry.name):
-                result = self._run_locked(entry, module, client, dry_run, allow_mass_deactivation)
+                result = self._run_locked(entry, module, context)
         except AlreadyRunningError as exc:
             log.warning("%s", exc)
             result = ModuleRunResult(entry.name, SKIPPED, error=str(exc))
@@ -171,31 +183,15 @@ class Runner:
         return result
 
     def _run_locked(
-        self,
-        entry: ModuleSettings,
-        module: SyncModule,
-        client: HaloClient,
-        dry_run: bool,
-        allow_mass_deactivation: bool,
+        self, entry: ModuleSettings, module: SyncModule, context: RunContext
     ) -> ModuleRunResult:
         secrets = self._secret_values(entry)
+        client = context.client
         with run_log_file(self.settings.log_folder, entry.name, secrets) as log_path:
             self._emit(RunEvent("started", entry.name))
             previous = self.state.status(entry.name)
-            run_id = None if dry_run else self.state.start_run(entry.name, self.origin)
+            run_id = None if context.dry_run else self.state.start_run(entry.name, self.origin)
             requests_before = client.stats.requests_sent
-            context = RunContext(
-                client=client,
-                state=self.state,
-                module=entry.name,
-                settings_folder=self.settings.folder,
-                dry_run=dry_run,
-                allow_mass_deactivation=allow_mass_deactivation,
-                progress=lambda phase, done, total: self._emit(
-                    RunEvent("progress", entry.name, phase=phase, done=done, total=total)
-                ),
-                log=logging.getLogger(f"halo_integrator.modules.{entry.name}"),
-            )
             result = self._execute(entry, module, context, secrets)
             result.log_file = log_path
             requests = client.stats.requests_sent - requests_before
