@@ -130,6 +130,8 @@ class Settings:
     log_folder: Path
     has_plaintext_secrets: bool = False
     field_lines: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+    # Fields whose secret could not be decrypted and was dropped (see load_settings).
+    forgotten_secrets: list[str] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def folder(self) -> Path:

@@ -32,11 +32,14 @@ from core.json_locations import MISSING, FieldReader, Problem, child_path, parse
 from core.secrets import Secret, SecretBox, is_encrypted
 
 
-def load_settings(path: str | Path | None) -> Settings:
+def load_settings(path: str | Path | None, *, forget_unreadable_secrets: bool = False) -> Settings:
     """Read, validate and decrypt a settings file (or folder; None = the default folder).
 
     Raises ConfigError listing every problem with its line and field, or SecretKeyError
-    when secrets cannot be decrypted. Never writes anything.
+    when secrets cannot be decrypted. Never writes anything. ``forget_unreadable_secrets``
+    is for ``configure`` when the key file is lost: secrets that cannot be decrypted become
+    None and are listed in ``Settings.forgotten_secrets``, so they can be entered again
+    without retyping everything else.
     """
     settings_path = resolve_settings_path(path)
     try:
@@ -53,10 +56,10 @@ def load_settings(path: str | Path | None) -> Settings:
             path=str(settings_path),
             hint="Run the integrator as the account that owns the settings folder.",
         ) from exc
-    return _parse_settings(settings_path, raw)
+    return _parse_settings(settings_path, raw, forget_unreadable_secrets)
 
 
-def _parse_settings(path: Path, raw: bytes) -> Settings:
+def _parse_settings(path: Path, raw: bytes, forget_unreadable_secrets: bool = False) -> Settings:
     """Parse the bytes of a settings file; raise one error listing every problem found."""
     try:
         text = raw.decode("utf-8-sig")  # Notepad may add a byte-order mark
@@ -68,6 +71,9 @@ def _parse_settings(path: Path, raw: bytes) -> Settings:
     reader = FieldReader(located)
     secrets = _SecretReader(path.parent, reader)
     settings = _read_settings(path, reader, secrets)
+    if forget_unreadable_secrets and not reader.problems:
+        settings.forgotten_secrets = secrets.unreadable_fields
+        return settings
     _raise_problems(path, reader.problems, secrets)
     return settings
 
@@ -111,6 +117,7 @@ class _SecretReader:
         self.problems: list[Problem] = []
         self.hint = ""
         self.found_plaintext = False
+        self.unreadable_fields: list[str] = []
         self._box: SecretBox | None = None
 
     def secret(self, mapping: dict[str, Any], field_path: str, key: str) -> Secret | None:
@@ -131,6 +138,7 @@ class _SecretReader:
             self._box = self._box or SecretBox.for_folder(self.folder)
             return self._box.decrypt(value)
         except SecretKeyError as exc:
+            self.unreadable_fields.append(field_path)
             if exc.message not in (problem.message for problem in self.problems):
                 self.problems.append(
                     Problem(field_path, exc.message, self.reader.line_of(field_path))

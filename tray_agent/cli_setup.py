@@ -98,7 +98,20 @@ def configure(args: argparse.Namespace) -> int:
             print("Nothing was saved.", file=sys.stderr)
             return 1
     if path.exists():
-        settings = load_settings(path)
+        settings = load_settings(path, forget_unreadable_secrets=True)
+        module_secrets = [f for f in settings.forgotten_secrets if f.startswith("Modules")]
+        if settings.forgotten_secrets:
+            print(
+                "The stored secrets could not be decrypted (key file lost or replaced); "
+                "the client secret is replaced now.",
+                file=sys.stderr,
+            )
+        if module_secrets:
+            print(
+                "Enter these again with `halo-integrator module enable NAME --secret KEY`: "
+                + ", ".join(module_secrets),
+                file=sys.stderr,
+            )
         keep = settings.halo
         connection = dataclasses.replace(
             keep,

@@ -208,3 +208,24 @@ def test_module_commands(tmp_path: Path, emulator: Emulator) -> None:
     assert idle.returncode == 0 and "No module is enabled" in idle.stdout
     listed = cli("modules")
     assert listed.returncode == 0 and listed.stdout.startswith("csv")
+
+
+def test_configure_recovers_a_folder_whose_key_was_lost(tmp_path: Path, emulator: Emulator) -> None:
+    folder = configured_folder(tmp_path, emulator)
+    (folder / "appsettings.key").unlink()  # e.g. the folder was copied without its key
+    broken = cli("AUTO", str(folder))
+    assert broken.returncode == 2 and "appsettings.key" in broken.stderr
+    fixed = cli(
+        "configure",
+        "--settings",
+        str(folder),
+        "--url",
+        emulator.base_url,
+        "--client-id",
+        emulator.client_id,
+        secret=emulator.client_secret,
+    )
+    assert fixed.returncode == 0, fixed.stderr
+    assert "could not be decrypted" in fixed.stderr
+    assert "csv" in (folder / "appsettings.json").read_text()  # the modules were kept
+    assert cli("AUTO", str(folder)).returncode == 0
