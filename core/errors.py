@@ -36,7 +36,16 @@ class IntegratorError(Exception):
         self.partial: object | None = None
 
     def __str__(self) -> str:
-        return f"{self.message} {self.hint}".strip()
+        message = self.message.rstrip()
+        if not self.hint:
+            return message
+        if "\n" in message:
+            separator = "\n"  # a list of problems: the advice goes on its own line
+        elif message.endswith((".", "!", "?", ":")):
+            separator = " "
+        else:
+            separator = ". "
+        return f"{message}{separator}{self.hint}"
 
 
 class ConfigError(IntegratorError):
