@@ -77,13 +77,3 @@ def test_every_handler_masks_remembered_secrets_in_tracebacks(tmp_path: Path) ->
     for text in (stream.getvalue(), path.read_text(), plain_filter_handler.stream.getvalue()):
         assert "RuntimeError" in text
         assert "stacked-secret-value" not in text
-
-
-def test_error_text_joins_message_and_advice_readably() -> None:
-    from core.errors import ConfigError, IntegratorError
-
-    assert str(IntegratorError("it broke", hint="Try again.")) == "it broke. Try again."
-    assert str(IntegratorError("It broke.", hint="Try again.")) == "It broke. Try again."
-    assert str(IntegratorError("It broke.")) == "It broke."
-    listed = ConfigError("problems:\n  line 3: x", path="/a.json", hint="Fix it.")
-    assert str(listed).endswith("line 3: x\nFix it.")
