@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 from core.private_files import private_folder
@@ -20,6 +22,8 @@ from core.private_files import private_folder
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 KEEP_RUN_LOGS_PER_MODULE = 50
 MASK = "********"
+ENGINE_LOGGER = "halo_integrator"
+ROTATE_AT_BYTES = 1_000_000
 MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
 PATTERNS = (
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
@@ -103,6 +107,45 @@ def run_log_file(log_folder: Path, module: str, secrets: Iterable[str] = ()) -> 
         root.removeHandler(handler)
         handler.close()
         prune(log_folder, module)
+
+
+def log_to_file(path: Path, *, role: str, log_format: str = LOG_FORMAT, backups: int = 5) -> bool:
+    """Also send the engine's messages to a rotating, redacted file (AUTO's auto.log, the
+    tray's tray.log); False when the folder cannot be written (the run reports that itself).
+
+    ``role`` names the handler: installing a role again replaces the old handler, so a
+    front end started twice in one process never writes each line twice.
+    """
+    try:
+        private_folder(path.parent)
+        handler: logging.Handler = RotatingFileHandler(
+            path, maxBytes=ROTATE_AT_BYTES, backupCount=backups, encoding="utf-8"
+        )
+    except OSError:
+        return False
+    handler.setFormatter(RedactingFormatter(log_format))
+    handler.setLevel(logging.INFO)
+    _install(handler, role)
+    return True
+
+
+def log_to_stderr(level: int = logging.WARNING, *, role: str = "console") -> None:
+    """Messages from ``level`` up to stderr, redacted, for a front end run from a console."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter("%(levelname)s: %(message)s"))
+    handler.setLevel(level)
+    _install(handler, role)
+
+
+def _install(handler: logging.Handler, role: str) -> None:
+    root = logging.getLogger(ENGINE_LOGGER)
+    for old in [h for h in root.handlers if getattr(h, "halo_role", None) == role]:
+        root.removeHandler(old)
+        old.close()
+    handler.halo_role = role  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    if root.level == logging.NOTSET or root.level > logging.INFO:
+        root.setLevel(logging.INFO)
 
 
 def prune(log_folder: Path, module: str, keep: int = KEEP_RUN_LOGS_PER_MODULE) -> None:

@@ -37,9 +37,11 @@ from core.agent import Agent
 from core.config import resolve_settings_path
 from core.errors import IntegratorError
 from core.private_files import private_folder
+from core.run_log import log_to_stderr
 from core.runner import RunEvent
 from core.status_report import ModuleHealth
 from tray_agent import tray_state
+from tray_agent.exit_codes import EXIT_OK
 from tray_agent.icons import state_icon
 from tray_agent.notifier import NotificationPolicy, Notifier
 from tray_agent.scheduler import ModuleSchedule, Scheduler
@@ -47,13 +49,7 @@ from tray_agent.single_instance import SingleInstance
 from tray_agent.tk_inbox import TkInbox
 from tray_agent.tray_backend import TrayUnavailableError, load_pystray
 from tray_agent.tray_problems import TrayProblems, short_message, with_file_name
-from tray_agent.tray_startup import (
-    EXIT_CANNOT_START,
-    EXIT_OK,
-    ask_first_instance,
-    log_to_file,
-    log_to_stderr,
-)
+from tray_agent.tray_startup import EXIT_CANNOT_START, ask_first_instance, log_to_tray_file
 
 log = logging.getLogger("halo_integrator.tray")
 
@@ -357,7 +353,7 @@ def run_tray(settings_path: str | None) -> int:
     if not instance.acquire():
         return ask_first_instance(instance)
     try:
-        log_to_file(settings_file.parent)
+        log_to_tray_file(settings_file.parent)
         return _run(settings_file, instance)
     finally:
         instance.release()

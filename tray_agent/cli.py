@@ -16,13 +16,15 @@ from collections.abc import Sequence
 from core.agent import Agent
 from core.errors import ConfigError, IntegratorError
 from core.modules.registry import MODULES
+from core.run_log import log_to_file, log_to_stderr
 from core.runner import ModuleRunResult
 from tray_agent import cli_setup
 from tray_agent.console import ProgressPrinter, print_results, print_status_table
+from tray_agent.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 
 log = logging.getLogger("halo_integrator.cli")
 
-EXIT_OK, EXIT_MODULE_FAILED, EXIT_CONFIG = 0, 1, 2
+EXIT_MODULE_FAILED = EXIT_FAILED
 AUTO_WORDS = ("AUTO", "auto")
 
 
@@ -120,7 +122,7 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_arguments(argv)
-    _configure_logging(args.verbose)
+    log_to_stderr(logging.INFO if args.verbose else logging.WARNING)
     if args.command in AUTO_WORDS:
         _log_auto_runs(args.settings_path or args.settings)
     try:
@@ -237,41 +239,9 @@ def _run_emulator(args: argparse.Namespace) -> int:
 
 def _log_auto_runs(settings_path: str | None) -> None:
     """AUTO runs under a scheduler nobody watches: keep its messages in logs/auto.log too."""
-    from logging.handlers import RotatingFileHandler
-
     from core.config import resolve_settings_path
-    from core.run_log import LOG_FORMAT, RedactingFormatter
 
-    folder = resolve_settings_path(settings_path).parent / "logs"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handler = RotatingFileHandler(folder / "auto.log", maxBytes=1_000_000, backupCount=5)
-    except OSError:
-        return  # an unwritable folder is reported by the run itself
-    handler.setFormatter(RedactingFormatter(LOG_FORMAT))
-    handler.setLevel(logging.INFO)
-    _replace_handler(handler, "auto_log")
-
-
-def _replace_handler(handler: logging.Handler, role: str) -> None:
-    """Install ``handler`` in place of the one this CLI installed before (main may run twice
-    in one process, e.g. from tests), so lines are never written twice."""
-    root = logging.getLogger("halo_integrator")
-    for old in [h for h in root.handlers if getattr(h, "cli_role", None) == role]:
-        root.removeHandler(old)
-        old.close()
-    handler.cli_role = role  # type: ignore[attr-defined]
-    root.addHandler(handler)
-
-
-def _configure_logging(verbose: bool) -> None:
-    from core.run_log import RedactingFormatter
-
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(RedactingFormatter("%(levelname)s: %(message)s"))
-    handler.setLevel(logging.INFO if verbose else logging.WARNING)
-    _replace_handler(handler, "console")
-    logging.getLogger("halo_integrator").setLevel(logging.INFO)
+    log_to_file(resolve_settings_path(settings_path).parent / "logs" / "auto.log", role="auto")
 
 
 if __name__ == "__main__":

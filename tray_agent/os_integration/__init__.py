@@ -22,10 +22,10 @@ from pathlib import Path
 
 from core.config import Interval, resolve_settings_path
 from core.errors import ConfigError
+from tray_agent.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from tray_agent.os_integration import autostart, cron, systemd, windows_task
 from tray_agent.os_integration.launch import Job, find_cli
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 INSTALLERS: dict[str, Callable[[Job, Path | None], None]] = {
     "windows-task": windows_task.install,
     "systemd": systemd.install,

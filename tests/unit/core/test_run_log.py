@@ -77,3 +77,25 @@ def test_every_handler_masks_remembered_secrets_in_tracebacks(tmp_path: Path) ->
     for text in (stream.getvalue(), path.read_text(), plain_filter_handler.stream.getvalue()):
         assert "RuntimeError" in text
         assert "stacked-secret-value" not in text
+
+
+def test_a_log_file_role_installed_twice_writes_each_line_once(tmp_path: Path) -> None:
+    import stat
+
+    from core.run_log import log_to_file
+
+    root = logging.getLogger("halo_integrator")
+    before = list(root.handlers)
+    path = tmp_path / "settings" / "logs" / "auto.log"
+    try:
+        assert log_to_file(path, role="test-auto")
+        assert log_to_file(path, role="test-auto")
+        logging.getLogger("halo_integrator.test").warning("exactly once")
+        for handler in root.handlers:
+            handler.flush()
+        assert path.read_text().count("exactly once") == 1
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    finally:
+        for handler in set(root.handlers) - set(before):
+            root.removeHandler(handler)
+            handler.close()

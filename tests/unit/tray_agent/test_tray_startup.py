@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tray_agent.tray_startup import log_to_file
+from tray_agent.tray_startup import log_to_tray_file
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
@@ -17,7 +17,7 @@ def test_the_tray_log_folder_is_created_owner_only(tmp_path: Path) -> None:
     logger = logging.getLogger("halo_integrator")
     before = list(logger.handlers)
     try:
-        log_to_file(tmp_path / "settings")
+        log_to_tray_file(tmp_path / "settings")
         assert stat.S_IMODE((tmp_path / "settings" / "logs").stat().st_mode) == 0o700
     finally:
         for handler in set(logger.handlers) - set(before):
