@@ -23,6 +23,7 @@ from core.halo_validate import validate_connection
 from core.modules.options import describe, parse_options
 from core.modules.registry import module_class
 from core.secrets import Secret
+from tray_agent.exit_codes import EXIT_FAILED
 
 SECRET_ENVIRONMENT_VARIABLE = "HALO_CLIENT_SECRET"  # noqa: S105 - a variable name
 MODULE_SECRET_PREFIX = "HALO_SECRET_"  # noqa: S105 - a variable name prefix
@@ -81,53 +82,49 @@ def dispatch(args: argparse.Namespace) -> int:
 
 
 def configure(args: argparse.Namespace) -> int:
+    """Set the connection; settings already in the folder (modules, CaBundle, limits) are
+    kept, and validation uses them too, so a proxy's CA bundle counts before saving."""
     path = resolve_settings_path(args.settings)
-    secret = _read_secret(SECRET_ENVIRONMENT_VARIABLE, "Client secret")
-    connection = HaloConnection(
-        url=args.url.rstrip("/"),
-        client_id=args.client_id,
-        client_secret=secret,
-        tenant=args.tenant,
-        auth_url=args.auth_url,
-        allow_insecure_http=args.allow_insecure_http,
-    )
+    given = {
+        "url": args.url.rstrip("/"),
+        "client_id": args.client_id,
+        "client_secret": _read_secret(SECRET_ENVIRONMENT_VARIABLE, "Client secret"),
+        "tenant": args.tenant,
+        "auth_url": args.auth_url,
+        "allow_insecure_http": args.allow_insecure_http,
+    }
+    if path.exists():
+        settings = load_settings(path, forget_unreadable_secrets=True)
+        _warn_about_forgotten_secrets(settings)
+        settings.halo = dataclasses.replace(settings.halo, **given)
+    else:
+        settings = Settings.new(path, HaloConnection(**given))
     if not args.no_validate:
-        result = validate_connection(connection)
+        result = validate_connection(settings.halo)
         print(("OK: " if result.ok else "FAILED: ") + str(result))
         if not result.ok:
             print("Nothing was saved.", file=sys.stderr)
-            return 1
-    if path.exists():
-        settings = load_settings(path, forget_unreadable_secrets=True)
-        module_secrets = [f for f in settings.forgotten_secrets if f.startswith("Modules")]
-        if settings.forgotten_secrets:
-            print(
-                "The stored secrets could not be decrypted (key file lost or replaced); "
-                "the client secret is replaced now.",
-                file=sys.stderr,
-            )
-        if module_secrets:
-            print(
-                "Enter these again with `halo-integrator module enable NAME --secret KEY`: "
-                + ", ".join(module_secrets),
-                file=sys.stderr,
-            )
-        keep = settings.halo
-        connection = dataclasses.replace(
-            keep,
-            url=connection.url,
-            client_id=connection.client_id,
-            client_secret=secret,
-            tenant=connection.tenant,
-            auth_url=connection.auth_url,
-            allow_insecure_http=connection.allow_insecure_http,
-        )
-        settings.halo = connection
-    else:
-        settings = Settings.new(path, connection)
+            return EXIT_FAILED
     save_settings(settings)
     print(f"Saved {path}")
     return 0
+
+
+def _warn_about_forgotten_secrets(settings: Settings) -> None:
+    if not settings.forgotten_secrets:
+        return
+    print(
+        "The stored secrets could not be decrypted (key file lost or replaced); "
+        "the client secret is replaced now.",
+        file=sys.stderr,
+    )
+    module_secrets = [f for f in settings.forgotten_secrets if f.startswith("Modules")]
+    if module_secrets:
+        print(
+            "Enter these again with `halo-integrator module enable NAME --secret KEY`: "
+            + ", ".join(module_secrets),
+            file=sys.stderr,
+        )
 
 
 def enable_module(args: argparse.Namespace) -> int:

@@ -29,9 +29,9 @@ def cli(
     )
 
 
-def configured_folder(tmp_path: Path, emu: Emulator, users: int = 10) -> Path:
-    folder = tmp_path / "Daily"
-    done = cli(
+def configure(folder: Path, emu: Emulator) -> subprocess.CompletedProcess:
+    """``configure`` as a deployment script runs it: the secret in the environment."""
+    return cli(
         "configure",
         "--settings",
         str(folder),
@@ -41,6 +41,11 @@ def configured_folder(tmp_path: Path, emu: Emulator, users: int = 10) -> Path:
         emu.client_id,
         secret=emu.client_secret,
     )
+
+
+def configured_folder(tmp_path: Path, emu: Emulator, users: int = 10) -> Path:
+    folder = tmp_path / "Daily"
+    done = configure(folder, emu)
     assert done.returncode == 0, done.stderr
     write_csv(folder / "users.csv", user_rows(users))
     enabled = cli(
@@ -215,16 +220,7 @@ def test_configure_recovers_a_folder_whose_key_was_lost(tmp_path: Path, emulator
     (folder / "appsettings.key").unlink()  # e.g. the folder was copied without its key
     broken = cli("AUTO", str(folder))
     assert broken.returncode == 2 and "appsettings.key" in broken.stderr
-    fixed = cli(
-        "configure",
-        "--settings",
-        str(folder),
-        "--url",
-        emulator.base_url,
-        "--client-id",
-        emulator.client_id,
-        secret=emulator.client_secret,
-    )
+    fixed = configure(folder, emulator)
     assert fixed.returncode == 0, fixed.stderr
     assert "could not be decrypted" in fixed.stderr
     assert "csv" in (folder / "appsettings.json").read_text()  # the modules were kept
