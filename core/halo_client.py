@@ -180,20 +180,6 @@ class HaloClient:
         saved = self.post(entity, list(records), idempotent=idempotent)
         return saved if isinstance(saved, list) else [saved]
 
-    def upsert(
-        self,
-        entity: str,
-        records: Sequence[dict[str, Any]],
-        *,
-        batch_size: int | None = None,
-    ) -> list[dict[str, Any]]:
-        """``post_batch`` over ``records`` in chunks of the configured batch size."""
-        size = batch_size or self.connection.batch_size
-        saved: list[dict[str, Any]] = []
-        for start in range(0, len(records), size):
-            saved.extend(self.post_batch(entity, records[start : start + size]))
-        return saved
-
     # -- transport --------------------------------------------------------------------------
 
     def _fetch_token(self) -> httpx.Response:

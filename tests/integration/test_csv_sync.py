@@ -273,3 +273,14 @@ def test_invalid_options_are_recorded_as_a_failed_run(
     status = StateStore(settings.folder).status("csv")
     assert status is not None and status.consecutive_failures == 1
     assert "printers" in (status.last_error or "") and "line" in (status.last_error or "")
+
+
+def test_the_batch_size_comes_from_the_settings(
+    emulator: Emulator, make_settings: MakeSettings
+) -> None:
+    settings = make_settings()
+    settings.halo.batch_size = 40
+    write_csv(settings.folder / "users.csv", user_rows(100))
+    [result] = runner_for(settings).run()
+    assert result.counts.created == 100
+    assert emulator.stats()["by_endpoint"]["POST /api/users"] == 3  # 40 + 40 + 20

@@ -108,18 +108,21 @@ def test_dropped_connection_on_a_create_is_not_blindly_resent(
 
 
 def test_paging_walks_every_page(emulator: Emulator, client: HaloClient) -> None:
-    client.upsert("Users", [{"name": f"P{n}", "emailaddress": f"p{n}@x.com"} for n in range(250)])
+    client.post_batch(
+        "Users", [{"name": f"P{n}", "emailaddress": f"p{n}@x.com"} for n in range(250)]
+    )
     emulator.reset_stats()
     users = list(client.iter_records("Users", page_size=100))
     assert len({user["id"] for user in users}) == 250
     assert emulator.stats()["by_endpoint"]["GET /api/users"] == 3
 
 
-def test_upsert_sends_one_post_per_batch(emulator: Emulator, client: HaloClient) -> None:
-    records = [{"name": f"B{n}", "emailaddress": f"b{n}@x.com"} for n in range(250)]
-    saved = client.upsert("Users", records, batch_size=100)
+def test_a_batch_is_one_post_answered_in_order(emulator: Emulator, client: HaloClient) -> None:
+    records = [{"name": f"B{n}", "emailaddress": f"b{n}@x.com"} for n in range(100)]
+    saved = client.post_batch("Users", records)
     assert [s["emailaddress"] for s in saved] == [r["emailaddress"] for r in records]
-    assert emulator.stats()["by_endpoint"]["POST /api/users"] == 3
+    assert len({s["id"] for s in saved}) == 100
+    assert emulator.stats()["by_endpoint"]["POST /api/users"] == 1
 
 
 def test_client_side_pacing_stays_under_the_servers_limit() -> None:
