@@ -11,14 +11,14 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.config import HaloConnection, Settings, resolve_settings_path
-from core.config_reader import load_settings
-from core.config_writer import save_settings
-from core.halo_validate import ValidationResult, validate_connection
-from core.run_log import remember_secrets
-from core.runner import Listener, ModuleRunResult, Runner
-from core.state import StateStore
-from core.status_report import ModuleHealth, module_statuses
+from core.halo.validate import ValidationResult, validate_connection
+from core.run.health import ModuleHealth, module_statuses
+from core.run.logs import remember_secrets
+from core.run.runner import Listener, ModuleRunResult, Runner
+from core.settings.model import HaloConnection, Settings, resolve_settings_path
+from core.settings.reader import load_settings
+from core.settings.writer import save_settings
+from core.state.store import StateStore
 
 log = logging.getLogger("halo_integrator.agent")
 

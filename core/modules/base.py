@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from core.halo_client import HaloClient
-from core.state import StateStore
+from core.halo.client import HaloClient
+from core.state.store import StateStore
 from core.sync.engine import RecordSync, SyncResult
 from core.sync.plan import DeactivationGuard
 from core.sync.records import HaloTarget

@@ -13,7 +13,7 @@ import types
 import typing
 from typing import Any
 
-from core.secrets import Secret
+from core.settings.secrets import Secret
 
 _MISSING = dataclasses.MISSING
 

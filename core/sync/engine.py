@@ -23,8 +23,8 @@ from core.errors import (
     HaloValidationError,
     IntegratorError,
 )
-from core.halo_client import HaloClient
-from core.state import MappedRecord, RunCounts, StateStore
+from core.halo.client import HaloClient
+from core.state.store import MappedRecord, RunCounts, StateStore
 from core.sync.plan import (
     DeactivationGuard,
     Plan,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import GuardRefusedError
-from core.state import MappedRecord
+from core.state.store import MappedRecord
 from core.sync.records import HaloTarget, SourceRecord, normalise
 
 

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from PIL import Image, ImageChops
 
-from core.config import HaloConnection, ModuleSettings, Settings
-from core.config_writer import save_settings
-from core.halo_client import HaloClient
-from core.secrets import Secret
+from core.halo.client import HaloClient
+from core.settings.model import HaloConnection, ModuleSettings, Settings
+from core.settings.secrets import Secret
+from core.settings.writer import save_settings
 from halo_emulator import Emulator
 from tray_agent.settings_dialog.widgets import ERROR_BACKGROUND, OK_BACKGROUND, OK_BAR
 
@@ -277,7 +277,7 @@ def test_the_tray_entry_point_focuses_one_window_and_uses_the_trays_callbacks(
     import tkinter
 
     from core.agent import Agent
-    from core.runner import RunEvent
+    from core.run.runner import RunEvent
     from tray_agent.settings_dialog import open_settings_window
     from tray_agent.settings_dialog.window import _open_windows
 

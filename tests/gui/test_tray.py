@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from core.config import HaloConnection, ModuleSettings, Settings
-from core.config_writer import save_settings
-from core.secrets import Secret
-from core.state import StateStore
+from core.settings.model import HaloConnection, ModuleSettings, Settings
+from core.settings.secrets import Secret
+from core.settings.writer import save_settings
+from core.state.store import StateStore
 from halo_emulator import Emulator
 from tray_agent.app import STATUS_POLL_SECONDS
 from tray_agent.settings_dialog.window import TITLE

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from core.config import HaloConnection, ModuleSettings, Settings
-from core.config_reader import load_settings
-from core.config_writer import save_settings
-from core.halo_client import HaloClient, RetryPolicy
-from core.secrets import Secret
+from core.halo.client import HaloClient, RetryPolicy
+from core.settings.model import HaloConnection, ModuleSettings, Settings
+from core.settings.reader import load_settings
+from core.settings.secrets import Secret
+from core.settings.writer import save_settings
 from halo_emulator import Emulator
 
 SECRET = "s3cr3t-for-tests-9f2c"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from core.config import Settings
-from core.halo_client import HaloClient
-from core.runner import Runner
-from core.state import StateStore
+from core.halo.client import HaloClient
+from core.run.runner import Runner
+from core.settings.model import Settings
+from core.state.store import StateStore
 from halo_emulator import Emulator
 
 from .conftest import FAST_RETRY, connection_for, halo_users, user_rows, write_csv

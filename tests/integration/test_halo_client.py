@@ -12,10 +12,10 @@ from core.errors import (
     HaloValidationError,
     InvalidCredentialsError,
 )
-from core.halo_client import HaloClient, RetryPolicy
-from core.halo_validate import validate_connection
-from core.pacing import RequestPacer
-from core.secrets import Secret
+from core.halo.client import HaloClient, RetryPolicy
+from core.halo.pacing import RequestPacer
+from core.halo.validate import validate_connection
+from core.settings.secrets import Secret
 from halo_emulator import Emulator
 
 from .conftest import FAST_RETRY, SECRET, connection_for
@@ -192,6 +192,6 @@ def test_validate_refuses_plain_http_to_a_remote_host() -> None:
 
 
 def connection_for_url(url: str):
-    from core.config import HaloConnection
+    from core.settings.model import HaloConnection
 
     return HaloConnection(url=url, client_id="id", client_secret=Secret("secret"))

@@ -13,9 +13,9 @@ from .conftest import SECRET
 SCRIPT = """
 import sys
 from pathlib import Path
-from core.config import HaloConnection
-from core.halo_client import HaloClient, RetryPolicy, folder_pacer
-from core.secrets import Secret
+from core.settings.model import HaloConnection
+from core.halo.client import HaloClient, RetryPolicy, folder_pacer
+from core.settings.secrets import Secret
 connection = HaloConnection(url=sys.argv[1], client_id="halo-emulator",
                             client_secret=Secret(sys.argv[2]), requests_per_window=10,
                             window_seconds=3.0)

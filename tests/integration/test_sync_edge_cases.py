@@ -7,11 +7,11 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from core.config import Settings
 from core.errors import HaloRateLimitError
-from core.halo_client import HaloClient, RetryPolicy
-from core.runner import Runner
-from core.state import StateStore
+from core.halo.client import HaloClient, RetryPolicy
+from core.run.runner import Runner
+from core.settings.model import Settings
+from core.state.store import StateStore
 from halo_emulator import Emulator
 
 from .conftest import FAST_RETRY, SECRET, connection_for, halo_users, user_rows, write_csv

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from core.modules.csv_import import CsvOptions
 from core.modules.options import describe, option, parse_options
-from core.secrets import Secret
+from core.settings.secrets import Secret
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from core.locks import module_lock
 from core.private_files import private_folder, write_private_text
-from core.run_log import run_log_file
-from core.state import StateStore
+from core.run.locks import module_lock
+from core.run.logs import run_log_file
+from core.state.store import StateStore
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import GuardRefusedError
-from core.state import MappedRecord
+from core.state.store import MappedRecord
 from core.sync.plan import DeactivationGuard, adopt_existing, plan_against_map
 from core.sync.records import USERS, SourceRecord
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.status_report import ModuleHealth
+from core.run.health import ModuleHealth
 from tray_agent.notifier import (
     ERROR,
     RECOVERED,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import Interval
+from core.settings.model import Interval
 from tray_agent.os_integration import install_schedule, resolve_kind, set_autostart
 from tray_agent.os_integration.autostart import RUN_KEY, desktop_exec_argument
 from tray_agent.os_integration.launch import (

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from core.config import Interval
+from core.settings.model import Interval
 from tray_agent.scheduler import ModuleSchedule, Scheduler, backoff_seconds
 
 

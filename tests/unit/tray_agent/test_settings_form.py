@@ -6,11 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.config import HaloConnection, Interval, ModuleSettings, Settings
-from core.config_reader import load_settings
-from core.config_writer import save_settings
 from core.errors import ConfigError
-from core.secrets import Secret
+from core.settings.model import HaloConnection, Interval, ModuleSettings, Settings
+from core.settings.reader import load_settings
+from core.settings.secrets import Secret
+from core.settings.writer import save_settings
 from tray_agent.settings_dialog import form
 from tray_agent.settings_dialog.form import ConnectionForm, ModuleForm
 

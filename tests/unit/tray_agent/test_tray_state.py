@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 
-from core.status_report import ModuleHealth
+from core.run.health import ModuleHealth
 from tray_agent import tray_state
 from tray_agent.tray_state import (
     ERROR,

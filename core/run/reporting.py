@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 
 from core.errors import HaloError
-from core.halo_client import HaloClient
+from core.halo.client import HaloClient
 from core.modules.base import StatusRecord
 from core.sync.plan import RecordFailure
 

@@ -1,6 +1,6 @@
 """Writing ``appsettings.json``: secrets encrypted, the file replaced atomically.
 
-The on-disk shape is the one ``core.config_reader`` reads; saving keeps the previous file as
+The on-disk shape is the one ``core.settings.reader`` reads; saving keeps the previous file as
 ``.bak`` and never leaves a half-written file behind, because a broken settings file stops
 every scheduled run until an admin notices.
 """
@@ -13,9 +13,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from core.config import Settings
 from core.private_files import private_folder
-from core.secrets import Secret, SecretBox
+from core.settings.model import Settings
+from core.settings.secrets import Secret, SecretBox
 
 BACKUP_SUFFIX = ".bak"
 SETTINGS_FILE_MODE = 0o600

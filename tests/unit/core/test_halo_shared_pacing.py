@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.pacing import SharedRequestPacer
+from core.halo.pacing import SharedRequestPacer
 
 
 class FakeClock:

@@ -22,11 +22,11 @@ from typing import Any
 import httpx
 
 from core import __version__
-from core.config import HaloConnection
 from core.errors import HaloError, HaloRateLimitError
-from core.halo_auth import TokenSource, token_url
-from core.halo_errors import connection_error, response_error, retry_after_seconds
-from core.pacing import PACING_FILE_NAME, Pacer, RequestPacer, SharedRequestPacer
+from core.halo.auth import TokenSource, token_url
+from core.halo.errors import connection_error, response_error, retry_after_seconds
+from core.halo.pacing import PACING_FILE_NAME, Pacer, RequestPacer, SharedRequestPacer
+from core.settings.model import HaloConnection
 
 log = logging.getLogger("halo_integrator.client")
 

@@ -1,11 +1,11 @@
 """The admin's settings as dataclasses, and the rules every reader of them shares.
 
 A settings folder holds ``appsettings.json`` (what the admin edits), ``appsettings.key`` (the
-key that encrypts its secrets, see ``core.secrets``) and, by default, the ``logs`` folder.
+key that encrypts its secrets, see ``core.settings.secrets``) and, by default, the ``logs`` folder.
 Several folders can live side by side ("5 Mins", "Daily"), each a separate configuration.
 
-This module is the model: ``core.config_reader`` parses and validates a file into it and
-``core.config_writer`` saves it atomically; both import from here, never the reverse, so the
+This module is the model: ``core.settings.reader`` parses and validates a file into it and
+``core.settings.writer`` saves it atomically; both import from here, never the reverse, so the
 dataclasses can be used (by the settings dialog, the CLI, tests) without either.
 """
 
@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from platformdirs import user_config_dir
 
-from core.secrets import Secret
+from core.settings.secrets import Secret
 
 SETTINGS_FILE_NAME = "appsettings.json"
 DEFAULT_LOG_FOLDER = "logs"
@@ -145,7 +145,7 @@ class Settings:
     def secret_values(self) -> list[str]:
         """Return the client secret and every module's Secret options, revealed.
 
-        For ``core.run_log.remember_secrets``: whatever front end shows these settings must
+        For ``core.run.logs.remember_secrets``: whatever front end shows these settings must
         keep all of them out of every log, not only the ones of the module that runs.
         """
         client_secret = [self.halo.client_secret.reveal()] if self.halo.client_secret else []

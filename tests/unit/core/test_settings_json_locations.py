@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from core.json_locations import parse_with_lines
+from core.settings.json_locations import parse_with_lines
 
 
 def test_json_locations_records_key_and_element_lines() -> None:

@@ -18,16 +18,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.config import ModuleSettings, Settings
 from core.errors import AlreadyRunningError, ConfigError, IntegratorError
-from core.halo_client import HaloClient, folder_pacer
-from core.halo_status import report_failures, report_run
-from core.locks import module_lock
+from core.halo.client import HaloClient, folder_pacer
 from core.modules.base import RunContext, SyncModule
 from core.modules.options import parse_options
 from core.modules.registry import module_class
-from core.run_log import redact, run_log_file
-from core.state import RunCounts, StateStore
+from core.run.locks import module_lock
+from core.run.logs import redact, run_log_file
+from core.run.reporting import report_failures, report_run
+from core.settings.model import ModuleSettings, Settings
+from core.state.store import RunCounts, StateStore
 from core.sync.engine import SyncResult
 from core.sync.plan import RecordFailure
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core.config import (
+from core.errors import SecretKeyError
+from core.settings.model import (
     SETTINGS_FILE_NAME,
     HaloConnection,
     Interval,
@@ -17,10 +18,9 @@ from core.config import (
     Settings,
     resolve_settings_path,
 )
-from core.config_reader import load_settings
-from core.config_writer import save_settings
-from core.errors import SecretKeyError
-from core.secrets import KEY_FILE_NAME, Secret, is_encrypted
+from core.settings.reader import load_settings
+from core.settings.secrets import KEY_FILE_NAME, Secret, is_encrypted
+from core.settings.writer import save_settings
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
 CLIENT_SECRET = "s3cr3t-client-value"

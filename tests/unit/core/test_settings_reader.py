@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from core.config import SETTINGS_FILE_NAME, Settings
-from core.config_reader import load_settings
-from core.config_writer import save_settings
 from core.errors import ConfigError
-from core.secrets import KEY_FILE_NAME, Secret
+from core.settings.model import SETTINGS_FILE_NAME, Settings
+from core.settings.reader import load_settings
+from core.settings.secrets import KEY_FILE_NAME, Secret
+from core.settings.writer import save_settings
 
 PASTED_SECRET = "pasted-plaintext-secret"
 

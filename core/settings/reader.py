@@ -1,4 +1,4 @@
-"""Reading ``appsettings.json``: parse it once into ``core.config``'s dataclasses.
+"""Reading ``appsettings.json``: parse it once into ``core.settings.model``'s dataclasses.
 
 Loading never changes the file. It collects *every* problem and raises one ConfigError whose
 message lists them one per line as ``<file>, line <n>, field <path>: <what is wrong>``; the
@@ -17,7 +17,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from core.config import (
+from core.errors import ConfigError, SecretKeyError
+from core.settings.json_locations import MISSING, FieldReader, Problem, child_path, parse_with_lines
+from core.settings.model import (
     DEFAULT_LOG_FOLDER,
     HaloConnection,
     Interval,
@@ -27,9 +29,7 @@ from core.config import (
     resolve_settings_path,
     url_problem,
 )
-from core.errors import ConfigError, SecretKeyError
-from core.json_locations import MISSING, FieldReader, Problem, child_path, parse_with_lines
-from core.secrets import Secret, SecretBox, is_encrypted
+from core.settings.secrets import Secret, SecretBox, is_encrypted
 
 
 def load_settings(path: str | Path | None, *, forget_unreadable_secrets: bool = False) -> Settings:
@@ -254,7 +254,7 @@ def _check_unique_names(modules: list[ModuleSettings], reader: FieldReader) -> N
         seen.add(module.name)
 
 
-# The keys a file may hold, in the order core.config_writer writes them (test_config checks it).
+# The keys a file may hold, in the order core.settings.writer writes them (test_config checks it).
 _HALO_KEYS = (
     "Url", "AuthUrl", "Tenant", "ClientId", "ClientSecret", "Scope", "AllowInsecureHttp",
     "VerifyTls", "CaBundle", "RequestsPerWindow", "WindowSeconds", "BatchSize", "TimeoutSeconds",

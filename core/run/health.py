@@ -11,8 +11,8 @@ import datetime
 import time
 from dataclasses import asdict, dataclass
 
-from core.config import ModuleSettings, Settings
-from core.state import StateStore
+from core.settings.model import ModuleSettings, Settings
+from core.state.store import StateStore
 
 STALE_AFTER_INTERVALS = 2
 

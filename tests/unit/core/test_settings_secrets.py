@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import SecretKeyError
-from core.secrets import ENCRYPTED_PREFIX, KEY_FILE_NAME, Secret, SecretBox, is_encrypted
+from core.settings.secrets import ENCRYPTED_PREFIX, KEY_FILE_NAME, Secret, SecretBox, is_encrypted
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
 
@@ -111,6 +111,6 @@ def test_a_key_readable_by_others_logs_a_warning(
 ) -> None:
     SecretBox.for_folder(tmp_path, create=True)
     (tmp_path / KEY_FILE_NAME).chmod(0o644)
-    with caplog.at_level(logging.WARNING, logger="core.secrets"):
+    with caplog.at_level(logging.WARNING, logger="core.settings.secrets"):
         SecretBox.for_folder(tmp_path)
     assert "chmod 600" in caplog.text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.pacing import RequestPacer
+from core.halo.pacing import RequestPacer
 
 
 class FakeClock:

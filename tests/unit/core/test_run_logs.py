@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from core.run_log import RedactingFilter, prune, redact, run_log_file
+from core.run.logs import RedactingFilter, prune, redact, run_log_file
 
 
 def test_known_secrets_and_token_shapes_are_masked() -> None:
@@ -54,7 +54,7 @@ def test_every_handler_masks_remembered_secrets_in_tracebacks(tmp_path: Path) ->
     """Regression: a first handler must not hand later ones an unmasked traceback."""
     import io
 
-    from core.run_log import RedactingFormatter, remember_secrets
+    from core.run.logs import RedactingFormatter, remember_secrets
 
     remember_secrets(["stacked-secret-value"])
     stream = io.StringIO()
@@ -82,7 +82,7 @@ def test_every_handler_masks_remembered_secrets_in_tracebacks(tmp_path: Path) ->
 def test_a_log_file_role_installed_twice_writes_each_line_once(tmp_path: Path) -> None:
     import stat
 
-    from core.run_log import log_to_file
+    from core.run.logs import log_to_file
 
     root = logging.getLogger("halo_integrator")
     before = list(root.handlers)

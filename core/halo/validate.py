@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import httpx
 
-from core.config import HaloConnection, url_problem
 from core.errors import HaloNotFoundError, IntegratorError
-from core.halo_client import HaloClient, RetryPolicy
+from core.halo.client import HaloClient, RetryPolicy
+from core.settings.model import HaloConnection, url_problem
 
 # Validate answers an admin waiting in front of a dialog: fail fast, do not wait out 429s.
 VALIDATE_RETRY = RetryPolicy(

@@ -1,0 +1,1 @@
+"""Running modules: the runner, the run request and context, locks, run logs, reporting to Halo."""
