@@ -27,11 +27,11 @@ from pathlib import Path
 
 import httpx
 
-from core.config import HaloConnection
-from core.halo_client import HaloClient, RetryPolicy
-from core.pacing import RequestPacer
-from core.secrets import Secret
-from core.state import StateStore
+from core.halo.client import HaloClient, RetryPolicy
+from core.halo.pacing import RequestPacer
+from core.settings.model import HaloConnection
+from core.settings.secrets import Secret
+from core.state.store import StateStore
 from core.sync.engine import RecordSync
 from core.sync.records import USERS, SourceRecord
 from halo_emulator import Emulator

@@ -26,10 +26,10 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 
-from core.config import HaloConnection, Interval, ModuleSettings, Settings  # noqa: E402
-from core.config_writer import save_settings  # noqa: E402
-from core.secrets import Secret  # noqa: E402
-from core.state import StateStore  # noqa: E402
+from core.settings.model import HaloConnection, Interval, ModuleSettings, Settings  # noqa: E402
+from core.settings.secrets import Secret  # noqa: E402
+from core.settings.writer import save_settings  # noqa: E402
+from core.state.store import StateStore  # noqa: E402
 from halo_emulator import Emulator  # noqa: E402
 from tests.gui.desktop import Desktop  # noqa: E402
 

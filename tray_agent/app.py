@@ -34,12 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from core.agent import Agent
-from core.config import resolve_settings_path
 from core.errors import IntegratorError
 from core.private_files import private_folder
-from core.run_log import log_to_stderr
-from core.runner import RunEvent
-from core.status_report import ModuleHealth
+from core.run.health import ModuleHealth
+from core.run.logs import log_to_stderr
+from core.run.runner import RunEvent
+from core.settings.model import resolve_settings_path
 from tray_agent import tray_state
 from tray_agent.exit_codes import EXIT_OK
 from tray_agent.icons import state_icon

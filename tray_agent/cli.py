@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from core.agent import Agent
 from core.errors import ConfigError, IntegratorError
 from core.modules.registry import MODULES
-from core.run_log import log_to_file, log_to_stderr
-from core.runner import ModuleRunResult
+from core.run.logs import log_to_file, log_to_stderr
+from core.run.runner import ModuleRunResult
 from tray_agent import cli_setup
 from tray_agent.console import ProgressPrinter, print_results, print_status_table
 from tray_agent.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
@@ -239,7 +239,7 @@ def _run_emulator(args: argparse.Namespace) -> int:
 
 def _log_auto_runs(settings_path: str | None) -> None:
     """AUTO runs under a scheduler nobody watches: keep its messages in logs/auto.log too."""
-    from core.config import resolve_settings_path
+    from core.settings.model import resolve_settings_path
 
     log_to_file(resolve_settings_path(settings_path).parent / "logs" / "auto.log", role="auto")
 

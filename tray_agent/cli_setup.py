@@ -15,14 +15,20 @@ import os
 import sys
 from typing import Any
 
-from core.config import HaloConnection, Interval, ModuleSettings, Settings, resolve_settings_path
-from core.config_reader import load_settings
-from core.config_writer import save_settings
 from core.errors import ConfigError
-from core.halo_validate import validate_connection
+from core.halo.validate import validate_connection
 from core.modules.options import describe, parse_options
 from core.modules.registry import module_class
-from core.secrets import Secret
+from core.settings.model import (
+    HaloConnection,
+    Interval,
+    ModuleSettings,
+    Settings,
+    resolve_settings_path,
+)
+from core.settings.reader import load_settings
+from core.settings.secrets import Secret
+from core.settings.writer import save_settings
 from tray_agent.exit_codes import EXIT_FAILED
 
 SECRET_ENVIRONMENT_VARIABLE = "HALO_CLIENT_SECRET"  # noqa: S105 - a variable name

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TextIO
 
-from core.runner import ModuleRunResult, RunEvent, summary
-from core.status_report import ModuleHealth, iso
+from core.run.health import ModuleHealth, iso
+from core.run.runner import ModuleRunResult, RunEvent, summary
 from core.sync.plan import Plan
 
 

@@ -13,10 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from core.config import HaloConnection, ModuleSettings, Settings
-from core.config_writer import save_settings
-from core.halo_client import HaloClient
-from core.runner import Runner, summary
+from core.halo.client import HaloClient
+from core.run.runner import Runner, summary
+from core.settings.model import HaloConnection, ModuleSettings, Settings
+from core.settings.writer import save_settings
 
 DEMO_USERS = 60
 FIRST_NAMES = (
@@ -82,7 +82,7 @@ def run_demo(*, keep: bool = False) -> int:
 
 
 def write_demo_settings(folder: Path, url: str, client_id: str, client_secret: str) -> Settings:
-    from core.secrets import Secret
+    from core.settings.secrets import Secret
 
     connection = HaloConnection(url=url, client_id=client_id, client_secret=Secret(client_secret))
     settings = Settings.new(folder / "appsettings.json", connection)

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from core.status_report import ModuleHealth, iso
+from core.run.health import ModuleHealth, iso
 from tray_agent.tray_state import APP_TITLE, shorten
 
 log = logging.getLogger("halo_integrator.tray.notifier")

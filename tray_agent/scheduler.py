@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import schedule
 
-from core.config import Interval
+from core.settings.model import Interval
 
 log = logging.getLogger("halo_integrator.tray.scheduler")
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from core.errors import ConfigError, IntegratorError
-from core.status_report import ModuleHealth
+from core.run.health import ModuleHealth
 
 
 class TrayProblems:

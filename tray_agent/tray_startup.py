@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from core.run_log import log_to_file
+from core.run.logs import log_to_file
 from tray_agent.exit_codes import EXIT_FAILED, EXIT_OK
 from tray_agent.single_instance import SingleInstance
 

@@ -12,7 +12,7 @@ import datetime
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from core.status_report import ModuleHealth
+from core.run.health import ModuleHealth
 
 OK, SYNCING, WARNING, ERROR, PAUSED, NOT_CONFIGURED = (
     "ok",

@@ -20,8 +20,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from core.config import Interval, resolve_settings_path
 from core.errors import ConfigError
+from core.settings.model import Interval, resolve_settings_path
 from tray_agent.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from tray_agent.os_integration import autostart, cron, systemd, windows_task
 from tray_agent.os_integration.launch import Job, find_cli

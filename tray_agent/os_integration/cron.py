@@ -11,8 +11,8 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from core.config import SECONDS_PER_DAY
 from core.errors import ConfigError
+from core.settings.model import SECONDS_PER_DAY
 from tray_agent.os_integration.launch import Job
 
 MINUTE_STEPS = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30)  # the divisors of 60

@@ -18,7 +18,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.config import Interval, default_settings_folder
+from core.settings.model import Interval, default_settings_folder
 
 CLI_SCRIPT = "halo-integrator"
 TRAY_SCRIPT = "halo-integrator-tray"  # the GUI entry point: no console window on Windows

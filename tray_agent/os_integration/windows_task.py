@@ -26,8 +26,8 @@ import sys
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
-from core.config import SECONDS_PER_DAY
 from core.errors import ConfigError
+from core.settings.model import SECONDS_PER_DAY
 from tray_agent.os_integration.launch import Job, windows_command_line, windows_quote
 
 TASK_NAMESPACE = "http://schemas.microsoft.com/windows/2004/02/mit/task"

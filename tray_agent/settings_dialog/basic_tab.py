@@ -6,7 +6,7 @@ import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
 
-from core.halo_validate import ValidationResult
+from core.halo.validate import ValidationResult
 from tray_agent.settings_dialog.form import ConnectionForm, Problems
 from tray_agent.settings_dialog.option_fields import MASK_CHARACTER
 from tray_agent.settings_dialog.widgets import HINT_TEXT, PAD, Banner, FieldMessage

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from core import __version__
-from core.config import HaloConnection, Interval, ModuleSettings, Settings, url_problem
 from core.errors import ConfigError
 from core.modules.options import OptionInfo, describe, parse_options, to_settings
 from core.modules.registry import MODULES
-from core.secrets import Secret
-from core.state import STATE_FILE_NAME
+from core.settings.model import HaloConnection, Interval, ModuleSettings, Settings, url_problem
+from core.settings.secrets import Secret
+from core.state.store import STATE_FILE_NAME
 
 Problems = dict[str, str]
 LIBRARIES = ("httpx", "cryptography", "pystray", "Pillow", "plyer", "schedule")

@@ -11,8 +11,8 @@ import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
 
-from core.runner import RunEvent, summary
-from core.status_report import ModuleHealth
+from core.run.health import ModuleHealth
+from core.run.runner import RunEvent, summary
 from tray_agent.settings_dialog.widgets import BAR_STYLES, ERROR_TEXT, HINT_TEXT, OK_TEXT, PAD
 
 LOG_TAIL_LINES = 500

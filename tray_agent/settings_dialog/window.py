@@ -17,11 +17,11 @@ from tkinter import ttk
 from typing import Any
 
 from core.agent import Agent
-from core.config import Settings
 from core.errors import ConfigError, IntegratorError
-from core.halo_validate import ValidationResult
+from core.halo.validate import ValidationResult
 from core.modules.registry import MODULES
-from core.run_log import RedactingFormatter, remember_secrets
+from core.run.logs import RedactingFormatter, remember_secrets
+from core.settings.model import Settings
 from tray_agent.settings_dialog import form as forms
 from tray_agent.settings_dialog.about_tab import AboutTab
 from tray_agent.settings_dialog.basic_tab import BasicTab
