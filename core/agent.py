@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
 from pathlib import Path
 
+from core.errors import ConfigError
 from core.halo.validate import ValidationResult, validate_connection
+from core.run.checks import SourceCheck, check_sources
 from core.run.health import ModuleHealth, module_statuses
 from core.run.logs import remember_secrets
+from core.run.request import RunRequest
 from core.run.runner import Listener, ModuleRunResult, Runner
 from core.settings.model import HaloConnection, Settings, resolve_settings_path
 from core.settings.reader import load_settings
@@ -62,15 +64,22 @@ class Agent:
     def validate(self, connection: HaloConnection | None = None) -> ValidationResult:
         return validate_connection(connection or self.settings.halo)
 
-    def run(
-        self,
-        names: Sequence[str] | None = None,
-        *,
-        dry_run: bool = False,
-        allow_mass_deactivation: bool = False,
-    ) -> list[ModuleRunResult]:
+    def check_sources(self) -> list[SourceCheck]:
+        """Every enabled instance's source check (after ``validate`` for the connection)."""
+        return check_sources(self.settings)
+
+    def run(self, request: RunRequest | None = None) -> list[ModuleRunResult]:
         runner = Runner(self.settings, origin=self.origin, listeners=self._listeners)
-        return runner.run(names, dry_run=dry_run, allow_mass_deactivation=allow_mass_deactivation)
+        return runner.run(request)
+
+    def remove_module(self, name: str) -> None:
+        """Remove an instance from the settings and forget its state (its Halo records stay)."""
+        settings = self.settings
+        if settings.module(name) is None:
+            raise ConfigError(f"Module {name} is not configured.", path=str(settings.path))
+        settings.modules = [entry for entry in settings.modules if entry.name != name]
+        self.save(settings)
+        StateStore(settings.folder).forget_module(name)
 
     def statuses(self) -> list[ModuleHealth]:
         return module_statuses(self.settings, StateStore(self.settings.folder))

@@ -139,10 +139,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point for `python -m halo_emulator`."""
+def main(argv: Sequence[str] | None = None, *, prog: str = "python -m halo_emulator") -> int:
+    """Entry point for `python -m halo_emulator` and `halo-integrator emulator`."""
     parser = argparse.ArgumentParser(
-        prog="python -m halo_emulator", description="A local emulator of the Halo REST API."
+        prog=prog, description="A local emulator of the Halo REST API."
     )
     add_arguments(parser)
     return run(parser.parse_args(argv))

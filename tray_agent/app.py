@@ -35,9 +35,11 @@ from typing import Any
 
 from core.agent import Agent
 from core.errors import IntegratorError
+from core.outcomes import Outcome
 from core.private_files import private_folder
 from core.run.health import ModuleHealth
 from core.run.logs import log_to_stderr
+from core.run.request import RunRequest
 from core.run.runner import RunEvent
 from core.settings.model import resolve_settings_path
 from tray_agent import tray_state
@@ -171,7 +173,7 @@ class TrayApp:
         """On a worker thread: one module's run; True when it succeeded (or was skipped)."""
         self._dirty.set()
         try:
-            results = self.agent.run([name])
+            results = self.agent.run(RunRequest.of([name]))
         except IntegratorError as exc:  # the settings or the state DB cannot be used
             log.error("%s cannot run: %s", name, exc)
             if not self._recorded(name, exc):
@@ -180,7 +182,7 @@ class TrayApp:
         finally:
             self._dirty.set()
         self.problems.runs.pop(name, None)
-        return all(result.ok or result.outcome == "skipped" for result in results)
+        return all(result.ok for result in results)
 
     def _recorded(self, name: str, error: IntegratorError) -> bool:
         """True when the state DB holds ``error`` as the module's last one: the runner records
@@ -192,10 +194,10 @@ class TrayApp:
         return any(h.module == name and h.last_error == str(error) for h in healths)
 
     def _on_event(self, event: RunEvent) -> None:
-        if event.kind == "progress":
+        if event.kind == "safe-point":
             self.scheduler.at_safe_point(event.module)  # parks the worker when quitting
         elif event.kind == "finished" and event.result is not None:
-            if event.result.outcome == "skipped":
+            if event.result.outcome is Outcome.SKIPPED:
                 self._on_skipped(event.module)
             else:
                 self._skipped.discard(event.module)

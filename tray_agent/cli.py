@@ -17,6 +17,7 @@ from core.agent import Agent
 from core.errors import ConfigError, IntegratorError
 from core.modules.registry import MODULES
 from core.run.logs import log_to_file, log_to_stderr
+from core.run.request import RunRequest
 from core.run.runner import ModuleRunResult
 from tray_agent import cli_setup
 from tray_agent.console import ProgressPrinter, print_results, print_status_table
@@ -59,8 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="run every enabled module once, headless (for schedulers)",
     )
     auto.add_argument("settings_path", nargs="?", metavar="SETTINGS", help="appsettings.json")
+    auto.add_argument(
+        "--due",
+        action="store_true",
+        help="run only the modules whose interval has passed since their last run",
+    )
 
-    commands.add_parser("validate", parents=[common], help="check the Halo connection")
+    commands.add_parser(
+        "validate",
+        parents=[common],
+        help="check the Halo connection, then every enabled module's source",
+    )
 
     sync = commands.add_parser("sync", parents=[common], help="run modules now")
     sync.add_argument("modules", nargs="*", metavar="MODULE", help="default: every enabled one")
@@ -98,16 +108,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="default: windows-task on Windows, systemd on Linux",
     )
     install.add_argument("--every", default="15m", help="how often AUTO runs (5m, 1h, daily@02:00)")
+    install.add_argument(
+        "--due",
+        action="store_true",
+        help="schedule AUTO --due: each module then runs on its own interval "
+        "(use an --every as short as the shortest interval)",
+    )
     install.add_argument("--output", metavar="PATH", help="where to write the definition")
     autostart = commands.add_parser(
         "autostart", parents=[common], help="start the tray at login (on/off)"
     )
     autostart.add_argument("state", choices=("on", "off"))
 
-    emulator = commands.add_parser(
-        "emulator", parents=[common], help="run the local Halo API emulator"
+    # Listed for --help only: main() hands "emulator ..." to the emulator's own parser, so
+    # no other command loads the emulator (and aiohttp) just to build its arguments.
+    commands.add_parser(
+        "emulator", help="run the local Halo API emulator (see: emulator --help)", add_help=False
     )
-    _add_emulator_arguments(emulator)
     demo = commands.add_parser("demo", parents=[common], help="sync sample data into an emulator")
     demo.add_argument("--keep", action="store_true", help="keep the emulator running afterwards")
     return parser
@@ -121,7 +138,10 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_arguments(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["emulator"]:
+        return _run_emulator(arguments[1:])
+    args = parse_arguments(arguments)
     log_to_stderr(logging.INFO if args.verbose else logging.WARNING)
     if args.command in AUTO_WORDS:
         _log_auto_runs(args.settings_path or args.settings)
@@ -141,20 +161,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     command = args.command
     if command in AUTO_WORDS:
-        return run_modules(args.settings_path or args.settings, origin="auto", interactive=False)
+        request = RunRequest(only_due=args.due)
+        settings = args.settings_path or args.settings
+        return run_modules(settings, request, origin="auto", interactive=False)
     if command == "sync":
-        return run_modules(
-            args.settings,
-            names=args.modules,
+        request = RunRequest.of(
+            args.modules,
             dry_run=args.dry_run,
             allow_mass_deactivation=args.allow_mass_deactivation,
-            origin="cli",
-            interactive=sys.stderr.isatty(),
         )
+        return run_modules(args.settings, request, origin="cli", interactive=sys.stderr.isatty())
     if command == "validate":
-        result = Agent(args.settings).validate()
-        print(("OK: " if result.ok else "FAILED: ") + str(result))
-        return EXIT_OK if result.ok else EXIT_MODULE_FAILED
+        return validate(args.settings)
     if command == "status":
         statuses = Agent(args.settings).statuses()
         if args.json:
@@ -163,11 +181,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             print_status_table(statuses)
         return EXIT_OK
     if command == "modules":
-        for name, cls in MODULES.items():
-            print(f"{name:12} {cls.display_name}: {cls.description}")
+        print_module_types()
         return EXIT_OK
-    if command == "emulator":
-        return _run_emulator(args)
     if command == "tray":
         from tray_agent.app import run_tray
 
@@ -192,49 +207,57 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def run_modules(
-    settings_path: str | None,
-    *,
-    names: Sequence[str] | None = None,
-    dry_run: bool = False,
-    allow_mass_deactivation: bool = False,
-    origin: str,
-    interactive: bool,
+    settings_path: str | None, request: RunRequest, *, origin: str, interactive: bool
 ) -> int:
     """Run modules and print one line each; the exit code follows the worst outcome."""
     agent = Agent(settings_path, origin=origin)
     if interactive:
         agent.subscribe(ProgressPrinter(sys.stderr))
-    results = agent.run(names, dry_run=dry_run, allow_mass_deactivation=allow_mass_deactivation)
-    print_results(results, dry_run=dry_run)
+    results = agent.run(request)
+    print_results(results, dry_run=request.dry_run)
     return exit_code(results)
 
 
 def exit_code(results: Sequence[ModuleRunResult]) -> int:
-    return (
-        EXIT_OK
-        if all(result.ok or result.outcome == "skipped" for result in results)
-        else (EXIT_MODULE_FAILED)
-    )
+    """0 when nothing needs an admin (skipped and not-due runs included), else 1."""
+    return EXIT_OK if all(result.ok for result in results) else EXIT_MODULE_FAILED
 
 
-def _add_emulator_arguments(parser: argparse.ArgumentParser) -> None:
+def validate(settings_path: str | None) -> int:
+    """The Halo connection, then every enabled module's source: one line each, 0 if all pass."""
+    agent = Agent(settings_path)
+    connection = agent.validate()
+    print(("OK      " if connection.ok else "FAILED  ") + f"Halo: {connection}")
+    checks = agent.check_sources()
+    for check in checks:
+        print(("OK      " if check.ok else "FAILED  ") + str(check))
+    passed = connection.ok and all(check.ok for check in checks)
+    return EXIT_OK if passed else EXIT_MODULE_FAILED
+
+
+def print_module_types() -> None:
+    """Every module type, and whether this installation can run it."""
+    for type_name, cls in MODULES.items():
+        missing = cls.missing_extra()
+        note = f" [{missing}]" if missing else ""
+        shared = (
+            " Instances share one Halo status record."
+            if cls.status_record is not None and cls.status_record.shared
+            else ""
+        )
+        print(f"{type_name:12} {cls.display_name}: {cls.description}{shared}{note}")
+
+
+def _run_emulator(arguments: Sequence[str]) -> int:
     try:
-        from halo_emulator.cli import add_arguments
-    except ImportError:  # the emulator extra is not installed: the command explains itself
-        return
-    add_arguments(parser)
-
-
-def _run_emulator(args: argparse.Namespace) -> int:
-    try:
-        from halo_emulator.cli import run
+        from halo_emulator.cli import main as emulator_main
     except ImportError:
         print(
             "The emulator needs the 'emulator' extra: pip install 'halo-integrator[emulator]'",
             file=sys.stderr,
         )
         return EXIT_CONFIG
-    return run(args)
+    return emulator_main(arguments, prog="halo-integrator emulator")
 
 
 def _log_auto_runs(settings_path: str | None) -> None:

@@ -11,19 +11,22 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import getpass
+import json
 import os
 import sys
 from typing import Any
 
+from core.agent import Agent
 from core.errors import ConfigError
 from core.halo.validate import validate_connection
-from core.modules.options import describe, parse_options
+from core.modules.options import OptionInfo, describe, parse_options, to_json_value
 from core.modules.registry import module_class
 from core.settings.model import (
     HaloConnection,
     Interval,
     ModuleSettings,
     Settings,
+    instance_name_problem,
     resolve_settings_path,
 )
 from core.settings.reader import load_settings
@@ -51,13 +54,38 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     configure.add_argument("--no-validate", action="store_true", help="save without validating")
 
     module = commands.add_parser(
-        "module", parents=[common], help="enable, disable or show a module"
+        "module",
+        parents=[common],
+        help="add, change, disable, show or remove a module instance",
+        description="Module instances: a TYPE (csv, ...) under a NAME unique in the settings "
+        "file. Actions: enable TYPE [--name NAME], disable NAME, show NAME|TYPE, remove NAME.",
     )
     actions = module.add_subparsers(dest="module_action", required=True, metavar="ACTION")
-    enable = actions.add_parser("enable", parents=[common], help="enable and set options")
-    enable.add_argument("name")
+    enable = actions.add_parser(
+        "enable",
+        parents=[common],
+        help="add or change an instance of TYPE and enable it",
+        description="Add an instance of TYPE (named NAME, default TYPE) or change it.",
+    )
+    enable.add_argument(
+        "type", metavar="TYPE", help="the module type, see `halo-integrator modules`"
+    )
+    enable.add_argument("--name", help="instance name (letters, digits, - and _); default: TYPE")
     enable.add_argument("--interval", help="5m, 1h, daily@02:00 ...")
-    enable.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    enable.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set an option; lists, mappings and nested options take JSON (KEY=[...])",
+    )
+    enable.add_argument(
+        "--add",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="append one element (JSON or text) to a list option; repeatable",
+    )
     enable.add_argument(
         "--secret",
         action="append",
@@ -66,8 +94,12 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
         help=f"secret option; value from ${MODULE_SECRET_PREFIX}<KEY> or one line of stdin",
     )
     enable.add_argument("--halo-record-id", type=int, help="its Halo integration record id")
-    for action in ("disable", "show"):
-        actions.add_parser(action, parents=[common]).add_argument("name")
+    for action, text in (
+        ("disable", "stop running an instance (its settings stay)"),
+        ("show", "an instance's settings, or a type's options"),
+        ("remove", "remove an instance and forget its local state (Halo records stay)"),
+    ):
+        actions.add_parser(action, parents=[common], help=text).add_argument("name")
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -75,6 +107,11 @@ def dispatch(args: argparse.Namespace) -> int:
         return configure(args)
     if args.module_action == "show":
         return show_module(args.name, args.settings)
+    if args.module_action == "remove":
+        agent = Agent(args.settings)
+        agent.remove_module(args.name)
+        print(f"Removed {args.name} from {agent.settings_path}")
+        return 0
     if args.module_action == "disable":
         settings = load_settings(args.settings)
         entry = settings.module(args.name)
@@ -135,30 +172,38 @@ def _warn_about_forgotten_secrets(settings: Settings) -> None:
 
 def enable_module(args: argparse.Namespace) -> int:
     settings = load_settings(args.settings)
-    cls = module_class(args.name)
-    entry = settings.module(args.name)
+    cls = module_class(args.type)
+    name = args.name or args.type
+    if problem := instance_name_problem(name):
+        raise ConfigError(problem, field="--name")
+    entry = settings.module(name)
+    if entry is not None and entry.type != args.type:
+        raise ConfigError(
+            f"{name} is already an instance of {entry.type}, not {args.type}.",
+            hint="Choose another --name, or remove it first.",
+        )
     if entry is None:
-        entry = ModuleSettings(name=args.name)
+        entry = ModuleSettings(name=name, type=args.type)
         settings.modules.append(entry)
+    infos = {info.name: info for info in describe(cls.Options)}
     options = dict(entry.options)
-    secret_names = {info.name for info in describe(cls.Options) if info.secret}
     for assignment in args.set:
-        key, separator, value = assignment.partition("=")
-        if not separator:
-            raise ConfigError(f"--set {assignment!r} is not KEY=VALUE.")
-        if key.strip() in secret_names:
+        key, value = _assignment(assignment, infos)
+        options[key] = _option_value(value, infos.get(key))
+    for assignment in args.add:
+        key, value = _assignment(assignment, infos)
+        if key not in infos or infos[key].kind != "list":
             raise ConfigError(
-                f"{key.strip()} is a secret: it must not be given on the command line.",
-                hint=f"Use --secret {key.strip()} (value from ${MODULE_SECRET_PREFIX}"
-                f"{key.strip().upper()} or stdin). Nothing was saved.",
+                f"--add {key}: {key} is not a list option.", hint="Nothing was saved."
             )
-        options[key.strip()] = value
+        current = options.get(key) or []
+        options[key] = [*current, _list_element(value)]
     for key in args.secret:
         options[key] = _read_secret(f"{MODULE_SECRET_PREFIX}{key.upper()}", key)
     _, problems = parse_options(cls.Options, options)
     if problems:
-        listed = "; ".join(f"{name}: {message}" for name, message in problems)
-        raise ConfigError(f"Module {args.name} options: {listed}", hint="Nothing was saved.")
+        listed = "; ".join(f"{path}: {message}" for path, message in problems)
+        raise ConfigError(f"Module {name} options: {listed}", hint="Nothing was saved.")
     entry.options = options
     entry.enabled = True
     if args.interval:
@@ -169,29 +214,84 @@ def enable_module(args: argparse.Namespace) -> int:
     if args.halo_record_id is not None:
         entry.halo_record_id = args.halo_record_id
     save_settings(settings)
-    print(f"Enabled {args.name} (every {entry.interval.text}) in {settings.path}")
+    print(f"Enabled {name} ({args.type}, every {entry.interval.text}) in {settings.path}")
     return 0
+
+
+def _assignment(assignment: str, infos: dict[str, OptionInfo]) -> tuple[str, str]:
+    """KEY and VALUE of ``KEY=VALUE``; a secret never comes from an argument."""
+    key, separator, value = assignment.partition("=")
+    key = key.strip()
+    if not separator:
+        raise ConfigError(f"{assignment!r} is not KEY=VALUE.")
+    if key in infos and infos[key].secret:
+        raise ConfigError(
+            f"{key} is a secret: it must not be given on the command line.",
+            hint=f"Use --secret {key} (value from ${MODULE_SECRET_PREFIX}"
+            f"{key.upper()} or stdin). Nothing was saved.",
+        )
+    return key, value
+
+
+def _option_value(text: str, info: OptionInfo | None) -> Any:
+    """Text for plain options; JSON for lists, mappings and nested options."""
+    if info is None or not info.structured:
+        return text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{info.name} takes JSON (for example {json.dumps(info.example or [])}): {exc.msg} "
+            f"at character {exc.pos + 1}.",
+            hint="Quote the whole KEY=VALUE for the shell. Nothing was saved.",
+        ) from None
+
+
+def _list_element(text: str) -> Any:
+    """One element for --add: JSON when it parses (an object, a number), else the text."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
 
 
 def show_module(name: str, settings_path: str | None) -> int:
-    cls = module_class(name)
-    current: dict[str, Any] = {}
+    """An instance's settings and its type's options; or a type's options alone."""
+    entry = None
     if resolve_settings_path(settings_path).exists():
         entry = load_settings(settings_path).module(name)
-        if entry is not None:
-            current = entry.options
-            print(
-                f"{name}: {'enabled' if entry.enabled else 'disabled'}, every {entry.interval.text}"
-            )
-    print(f"{cls.display_name}: {cls.description}\n")
+    cls = module_class(entry.type if entry is not None else name)
+    current: dict[str, Any] = entry.options if entry is not None else {}
+    if entry is not None:
+        state = "enabled" if entry.enabled else "disabled"
+        print(f"{entry.name} ({entry.type}): {state}, every {entry.interval.text}")
+    print(f"{cls.display_name}: {cls.description}")
+    if missing := cls.missing_extra():
+        print(f"This installation {missing}.")
+    if cls.status_record is not None and cls.status_record.shared:
+        print(
+            "Every instance of this type reports Last Sync / Last Error on one shared Halo "
+            "record; Halo shows whichever ran last (status here is per instance)."
+        )
+    print()
     for info in describe(cls.Options):
         value = current.get(info.name)
-        shown = "********" if info.secret and value else value
-        default = "required" if info.required else f"default {info.default!r}"
+        shown = _shown(info, value)
+        default = "required" if info.required else f"default {_shown(info, info.default)}"
         choices = f" ({' | '.join(info.choices)})" if info.choices else ""
-        setting = f" = {shown!s}" if shown is not None else ""
+        setting = f" = {shown}" if value is not None else ""
         print(f"  {info.name}{setting}  [{info.kind}, {default}]{choices}\n      {info.help}")
+        if info.structured and info.example is not None:
+            print(f"      e.g. --set '{info.name}={json.dumps(info.example)}'")
     return 0
+
+
+def _shown(info: OptionInfo, value: Any) -> str:
+    if info.secret:
+        return "********" if value else "(not set)"
+    if info.structured:
+        return json.dumps(to_json_value(value), default=str)
+    return str(value) if value != "" else '""'
 
 
 def _read_secret(variable: str, prompt: str) -> Secret:

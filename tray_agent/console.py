@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TextIO
 
+from core.outcomes import summary
 from core.run.health import ModuleHealth, iso
-from core.run.runner import ModuleRunResult, RunEvent, summary
+from core.run.runner import ModuleRunResult, RunEvent
 from core.sync.plan import Plan
 
 
@@ -33,12 +34,18 @@ def print_results(results: Sequence[ModuleRunResult], *, dry_run: bool = False) 
     if not results:
         print("No module is enabled; add one with: halo-integrator module enable NAME")
     for result in results:
-        verb = "would make" if dry_run else result.outcome
-        line = f"{result.module}: {verb}: {summary(result.counts)}"
+        verb = "would make" if dry_run else result.outcome.value
+        line = f"{result.module}: {verb}: {result.summary()}"
+        if len(result.parts) > 1:
+            line += "".join(
+                f"\n  {part.entity}: {summary(part.counts, kinds={part.kind})}"
+                for part in result.parts
+            )
         if result.error:
             line += f"\n  error: {result.error}"
-        if dry_run and result.sync is not None and result.sync.plan is not None:
-            line += "".join(f"\n  would {change}" for change in planned_changes(result.sync.plan))
+        for part in result.parts if dry_run else ():
+            if isinstance(part.plan, Plan):
+                line += "".join(f"\n  would {change}" for change in planned_changes(part.plan))
         for failure in result.failures[:10]:
             line += f"\n  failed: {failure.label}: {failure.message}"
         if len(result.failures) > 10:
@@ -65,18 +72,21 @@ def print_status_table(statuses: Sequence[ModuleHealth]) -> None:
     if not statuses:
         print("No modules configured.")
         return
-    rows = [("MODULE", "HEALTH", "INTERVAL", "LAST SYNC", "LAST ERROR")]
+    rows = [("MODULE", "TYPE", "HEALTH", "INTERVAL", "LAST SYNC", "NEXT DUE", "LAST ERROR")]
     for status in statuses:
+        next_due = "now" if status.next_due_at is None else iso(status.next_due_at) or ""
         rows.append(
             (
                 status.module,
+                status.type,
                 status.health,
                 status.interval,
                 iso(status.last_success_at) or "never",
+                next_due if status.enabled else "-",
                 (status.last_error or "")[:80],
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        print("  ".join([*cells, row[4]]))
+        print("  ".join([*cells, row[-1]]))

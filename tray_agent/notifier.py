@@ -31,8 +31,6 @@ TITLE_MAX_UNITS = 63
 TEXT_MAX_UNITS = 255
 ERROR_REMINDER_SECONDS = 24 * 3_600
 NOTIFICATION_TIMEOUT_SECONDS = 10
-# core.sync.plan.DeactivationGuard's message; AUTO runs leave only this text in the state DB.
-GUARD_REFUSED_PREFIX = "Refused to deactivate"
 
 ERROR, REFUSED, RECOVERED, STALE = "error", "refused", "recovered", "stale"
 SETTINGS = "settings"  # the settings (or the state DB) cannot be used at all
@@ -147,7 +145,7 @@ class NotificationPolicy:
 
 def _error_kind(health: ModuleHealth) -> str:
     """REFUSED for a run the mass-deactivation guard stopped, else ERROR."""
-    return REFUSED if (health.last_error or "").startswith(GUARD_REFUSED_PREFIX) else ERROR
+    return REFUSED if health.refused else ERROR
 
 
 class Notifier:

@@ -1,26 +1,20 @@
-"""The one interface every integration implements, and what a run hands to it.
+"""The one interface every integration implements.
 
-A module reads its source and turns items into ``SourceRecord``s; ``RunContext.record_sync``
-gives it the shared engine (matching, fingerprints, guard, batches, dry run). Everything else
-a run needs (locks, logs, status in the state DB and in Halo) is the runner's job.
+A module is one small class: its options (a frozen dataclass, see ``core.modules.options``),
+``check()`` for Validate (can I reach and read my source?) and ``run()``, which reads the source
+and hands records to ``RunContext.sync_records`` or tallies a queue with ``RunContext.queue``.
+Its source library is imported only inside ``check``/``run`` (through a client in
+``core.sources``), so a missing extra fails that module alone.
 """
 
 from __future__ import annotations
 
-import logging
+import importlib.util
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
-from core.halo.client import HaloClient
-from core.state.store import StateStore
-from core.sync.engine import RecordSync, SyncResult
-from core.sync.plan import DeactivationGuard
-from core.sync.records import HaloTarget
-
-ProgressCallback = Callable[[str, int, int], None]
+from core.run.context import RunContext, SourceContext
 
 
 @dataclass(frozen=True)
@@ -28,66 +22,55 @@ class StatusRecord:
     """Where Halo shows this module's Last Sync / Last Error.
 
     Integrations with their own record (``LDAPConnection``, ``Mailbox`` ...) need the record's
-    id from the settings; integrations configured on the ``Control`` object use a field prefix
-    such as ``halointegrator_xlsimports_``.
+    id from the settings (``HaloRecordId``), so each instance reports on its own record.
+    Integrations configured on the ``Control`` object use a field prefix such as
+    ``halointegrator_xlsimports_``: that record is shared, so every instance of the type
+    writes the same two fields and Halo shows whichever ran last (``shared`` says so).
     """
 
     endpoint: str
     field_prefix: str = "halointegrator_"
     needs_id: bool = True
 
-
-@dataclass
-class RunContext:
-    """What a module may use during one run."""
-
-    client: HaloClient
-    state: StateStore
-    module: str
-    settings_folder: Path
-    dry_run: bool
-    allow_mass_deactivation: bool
-    progress: ProgressCallback
-    log: logging.Logger
-
-    def record_sync(
-        self,
-        target: HaloTarget,
-        *,
-        deactivate_missing: bool = True,
-        max_deactivate_percent: float = 10.0,
-    ) -> RecordSync:
-        """The shared engine, bound to this run and this module's part of the state DB."""
-        return RecordSync(
-            client=self.client,
-            state=self.state,
-            module=self.module,
-            target=target,
-            dry_run=self.dry_run,
-            deactivate_missing=deactivate_missing,
-            guard=DeactivationGuard(max_percent=max_deactivate_percent),
-            allow_mass_deactivation=self.allow_mass_deactivation,
-            progress=self.progress,
-        )
-
-    def resolve(self, path: str) -> Path:
-        """Relative paths in options are relative to the settings folder, as admins expect."""
-        candidate = Path(path).expanduser()
-        return candidate if candidate.is_absolute() else self.settings_folder / candidate
+    @property
+    def shared(self) -> bool:
+        return not self.needs_id
 
 
 class SyncModule(ABC):
     """Base class of every integration; subclasses set the class attributes and ``run``."""
 
-    name: ClassVar[str]
+    type_name: ClassVar[str]  # the registry key: ``Type`` in appsettings.json
     display_name: ClassVar[str]
     description: ClassVar[str]
     Options: ClassVar[type]
     status_record: ClassVar[StatusRecord | None] = None
+    # Import names of the third-party libraries it needs, and the extra that installs them.
+    requires: ClassVar[tuple[str, ...]] = ()
+    extra: ClassVar[str | None] = None
 
     def __init__(self, options: Any) -> None:
         self.options = options
 
+    @classmethod
+    def missing_extra(cls) -> str | None:
+        """ "needs the ldap extra" when a library is not installed; None when all are."""
+        missing = [name for name in cls.requires if importlib.util.find_spec(name) is None]
+        if not missing:
+            return None
+        return (
+            f'needs the {cls.extra} extra (pip install "halo-integrator[{cls.extra}]"; '
+            f"missing: {', '.join(missing)})"
+        )
+
+    def check(self, context: SourceContext) -> str:
+        """Can the source be reached and read? Returns what was found, in a few words.
+
+        Raises ``ModuleError`` (or another ``IntegratorError``) naming the cause and the next
+        step. The default says nothing was checked, so a module without a check is honest.
+        """
+        return "no source check for this module"
+
     @abstractmethod
-    def run(self, context: RunContext) -> SyncResult:
+    def run(self, context: RunContext) -> None:
         """Read the source and sync it; raise ``ModuleError`` when the source is unusable."""

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ModuleError
-from core.modules.base import RunContext, StatusRecord, SyncModule
+from core.modules.base import StatusRecord, SyncModule
 from core.modules.options import option
-from core.sync.engine import SyncResult
+from core.run.context import RunContext, SourceContext
 from core.sync.records import ASSETS, USERS, HaloTarget, SourceRecord
 
 TARGETS: dict[str, HaloTarget] = {"users": USERS, "assets": ASSETS}
@@ -45,12 +45,22 @@ class CsvOptions:
         True, help="Make a Halo record inactive when its row disappears from the file."
     )
     max_deactivate_percent: float = option(
-        10.0, help="Refuse a run that would deactivate more than this share of records.", minimum=0
+        10.0,
+        help="Refuse a run that would deactivate more than this share of records.",
+        minimum=0,
+        maximum=100,
     )
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Cross-field and shape checks the field types alone cannot express."""
+        found = []
+        if len(self.delimiter) != 1:
+            found.append(("delimiter", "must be exactly one character, such as , or ;"))
+        return found
 
 
 class CsvImport(SyncModule):
-    name = "csv"
+    type_name = "csv"
     display_name = "CSV import"
     description = "Users or assets from a CSV file (UTF-8, with or without BOM)."
     Options = CsvOptions
@@ -60,20 +70,26 @@ class CsvImport(SyncModule):
 
     options: CsvOptions
 
-    def run(self, context: RunContext) -> SyncResult:
+    def check(self, context: SourceContext) -> str:
+        path = context.resolve(self.options.path)
+        rows = sum(1 for _ in self.read(path))
+        return f"{path.name} is readable: {rows} rows"
+
+    def run(self, context: RunContext) -> None:
         path = context.resolve(self.options.path)
         # Headers are Halo field names, so the key column is also what Halo is searched by
         # when a row has no mapping yet (first run, lost state).
         key_column = self.options.key_column or DEFAULT_KEY_COLUMNS[self.options.target]
         target = dataclasses.replace(TARGETS[self.options.target], match_field=key_column)
-        engine = context.record_sync(
+        records = list(self.read(path))
+        context.log.info("Read %d rows from %s", len(records), path)
+        context.sync_records(
             target,
+            records,
+            complete=True,
             deactivate_missing=self.options.deactivate_missing,
             max_deactivate_percent=self.options.max_deactivate_percent,
         )
-        records = list(self.read(path))
-        context.log.info("Read %d rows from %s", len(records), path)
-        return engine.run(records, complete=True)
 
     def read(self, path: Path) -> Iterator[SourceRecord]:
         """The file's rows as records; ModuleError for a missing file or key column."""
@@ -91,6 +107,8 @@ class CsvImport(SyncModule):
                     yield self._record(row, key_column, reader.line_num)
         except FileNotFoundError as exc:
             raise ModuleError(f"The CSV file {path} does not exist.", hint="Check path.") from exc
+        except IsADirectoryError as exc:
+            raise ModuleError(f"{path} is a folder, not a CSV file.", hint="Check path.") from exc
         except UnicodeDecodeError as exc:
             raise ModuleError(
                 f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}).",
@@ -98,6 +116,11 @@ class CsvImport(SyncModule):
             ) from exc
         except csv.Error as exc:
             raise ModuleError(f"{path} is not a valid CSV file: {exc}.") from exc
+        except OSError as exc:
+            raise ModuleError(
+                f"Cannot read {path}: {exc.strerror}.",
+                hint="Run the integrator as an account that can read the file.",
+            ) from exc
 
     def _record(self, row: dict[str, Any], key_column: str, line: int) -> SourceRecord:
         fields = {

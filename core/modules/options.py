@@ -1,21 +1,31 @@
 """Module options as frozen dataclasses: one schema for defaults, help, secrets and checks.
 
 A module declares ``Options`` with ``option(...)`` fields; the same declaration validates the
-``Options`` object of ``appsettings.json`` (all problems at once, each with its field),
-drives ``halo-integrator module show`` and the settings dialog, and says which values are
-secrets to encrypt.
+``Options`` object of ``appsettings.json`` (all problems at once, each with its field path,
+``site_rules[1].site_id: must be at least 1``), drives ``halo-integrator module show`` and
+``--set``, and the settings dialog, and says which values are secrets to encrypt.
+
+Besides text, numbers and booleans an option may be a list (``list[T]`` / ``tuple[T, ...]``),
+a mapping (``dict[str, T]``) or a nested frozen dataclass (an OU -> site rule, a field map
+entry), at any depth. An options class (also a nested one) may define ``problems()`` for
+cross-field checks; they are reported like every other option problem.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
+from collections.abc import Callable
 from typing import Any
 
+from core.settings.json_locations import child_path
 from core.settings.secrets import Secret
 
-_MISSING = dataclasses.MISSING
+_MISSING: Any = dataclasses.MISSING
+Problem = tuple[str, str]  # (field path below Options, message)
+STRUCTURED_KINDS = ("list", "dict", "object")
 
 
 def option(
@@ -25,21 +35,43 @@ def option(
     choices: tuple[str, ...] = (),
     secret: bool = False,
     minimum: float | None = None,
+    maximum: float | None = None,
+    default_factory: Callable[[], Any] | None = None,
+    example: Any = None,
 ) -> Any:
-    """A dataclass field carrying the metadata the CLI and the settings dialog show."""
-    metadata = {"help": help, "choices": choices, "secret": secret, "minimum": minimum}
+    """A dataclass field carrying the metadata the CLI and the settings dialog show.
+
+    ``example`` (for lists, mappings and nested options) is shown by ``module show`` and as
+    the dialog's placeholder, so an admin sees the expected JSON shape.
+    """
+    metadata = {
+        "help": help,
+        "choices": choices,
+        "secret": secret,
+        "minimum": minimum,
+        "maximum": maximum,
+        "example": example,
+    }
+    if default_factory is not None:
+        return dataclasses.field(default_factory=default_factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
 
 
 @dataclasses.dataclass(frozen=True)
 class OptionInfo:
     name: str
-    kind: str
+    kind: str  # str | int | float | bool | Secret | list | dict | object
     default: Any
     required: bool
     help: str
     choices: tuple[str, ...]
     secret: bool
+    example: Any = None
+
+    @property
+    def structured(self) -> bool:
+        """Lists, mappings and nested options: JSON on the command line and in the dialog."""
+        return self.kind in STRUCTURED_KINDS
 
 
 def describe(options_class: type) -> list[OptionInfo]:
@@ -47,52 +79,136 @@ def describe(options_class: type) -> list[OptionInfo]:
     hints = typing.get_type_hints(options_class)
     described = []
     for entry in dataclasses.fields(options_class):
-        kind = _base_type(hints[entry.name])
+        kind = _kind(hints[entry.name])
         described.append(
             OptionInfo(
                 name=entry.name,
-                kind=kind.__name__,
-                default=None if entry.default is _MISSING else entry.default,
-                required=entry.default is _MISSING,
+                kind=kind,
+                default=_default_of(entry),
+                required=_required(entry, hints[entry.name]),
                 help=entry.metadata.get("help", ""),
                 choices=tuple(entry.metadata.get("choices", ())),
-                secret=entry.metadata.get("secret", False) or kind is Secret,
+                secret=entry.metadata.get("secret", False) or kind == "Secret",
+                example=entry.metadata.get("example"),
             )
         )
     return described
 
 
-def parse_options(options_class: type, raw: dict[str, Any]) -> tuple[Any, list[tuple[str, str]]]:
+def parse_options(options_class: type, raw: Any) -> tuple[Any, list[Problem]]:
     """Build ``options_class`` from settings values; returns (options or None, problems).
 
-    Problems are ``(option name, message)`` pairs, every one of them, so an admin fixes the
+    Problems are ``(field path, message)`` pairs, every one of them, so an admin fixes the
     file in one go.
     """
-    hints = typing.get_type_hints(options_class)
-    known = {entry.name: entry for entry in dataclasses.fields(options_class)}
-    problems = [(name, "unknown option") for name in raw if name not in known]
-    values: dict[str, Any] = {}
-    for name, entry in known.items():
-        if name not in raw or raw[name] is None:
-            if entry.default is _MISSING and not _optional(hints[name]):
-                problems.append((name, "required"))
-            continue
-        try:
-            values[name] = _coerce(raw[name], hints[name], entry.metadata)
-        except ValueError as exc:
-            problems.append((name, str(exc)))
-    if problems:
-        return None, problems
-    return options_class(**values), []
+    coercer = _Coercer()
+    options = coercer.dataclass(options_class, raw, "")
+    if coercer.problems:
+        return None, coercer.problems
+    return options, []
 
 
 def to_settings(options: Any) -> dict[str, Any]:
     """The options as they go back into ``appsettings.json`` (secrets stay ``Secret``)."""
-    return {entry.name: getattr(options, entry.name) for entry in dataclasses.fields(options)}
+    return {
+        entry.name: _to_json(getattr(options, entry.name)) for entry in dataclasses.fields(options)
+    }
 
 
-def _coerce(value: Any, hint: Any, metadata: typing.Mapping[str, Any]) -> Any:
-    kind = _base_type(hint)
+def to_json_value(value: Any) -> Any:
+    """A value (maybe nested dataclasses and tuples) as plain JSON data, secrets kept."""
+    return _to_json(value)
+
+
+def _to_json(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_settings(value)
+    if isinstance(value, list | tuple):
+        return [_to_json(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _to_json(item) for key, item in value.items()}
+    return value
+
+
+class _Coercer:
+    """Turns JSON values into typed options, collecting every problem with its path."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append((path, message))
+
+    def dataclass(self, cls: type, raw: Any, path: str) -> Any:
+        if not isinstance(raw, dict):
+            self.problem(path or "Options", "must be an object ({...})")
+            return None
+        hints = typing.get_type_hints(cls)
+        known = {entry.name: entry for entry in dataclasses.fields(cls)}
+        before = len(self.problems)
+        for name in raw:
+            if name not in known:
+                self.problem(child_path(path, name), "unknown option")
+        values: dict[str, Any] = {}
+        for name, entry in known.items():
+            field_path = child_path(path, name)
+            if name not in raw or raw[name] is None:
+                if _required(entry, hints[name]):
+                    self.problem(field_path, "required")
+                continue
+            values[name] = self.value(raw[name], hints[name], entry.metadata, field_path)
+        if len(self.problems) > before:
+            return None
+        built = cls(**values)
+        self._cross_field(built, path)
+        return built
+
+    def _cross_field(self, built: Any, path: str) -> None:
+        check = getattr(built, "problems", None)
+        if callable(check):
+            for name, message in check():
+                self.problem(child_path(path, name) if name else path or "Options", message)
+
+    def value(self, value: Any, hint: Any, metadata: typing.Mapping[str, Any], path: str) -> Any:
+        hint = _without_none(hint)
+        origin = typing.get_origin(hint)
+        if origin in (list, tuple):
+            return self._sequence(value, hint, path)
+        if origin is dict:
+            return self._mapping(value, hint, path)
+        if dataclasses.is_dataclass(hint):
+            return self.dataclass(typing.cast(type, hint), value, path)
+        try:
+            return _scalar(value, hint, metadata)
+        except ValueError as exc:
+            self.problem(path, str(exc))
+            return None
+
+    def _sequence(self, value: Any, hint: Any, path: str) -> Any:
+        if not isinstance(value, list | tuple):
+            self.problem(path, "must be a list ([...])")
+            return None
+        item_hint = typing.get_args(hint)[0] if typing.get_args(hint) else str
+        items = [
+            self.value(item, item_hint, {}, child_path(path, index))
+            for index, item in enumerate(value)
+        ]
+        return tuple(items) if typing.get_origin(hint) is tuple else items
+
+    def _mapping(self, value: Any, hint: Any, path: str) -> Any:
+        if not isinstance(value, dict):
+            self.problem(path, "must be an object ({...})")
+            return None
+        arguments = typing.get_args(hint)
+        item_hint = arguments[1] if len(arguments) == 2 else str
+        return {
+            str(key): self.value(item, item_hint, {}, child_path(path, str(key)))
+            for key, item in value.items()
+        }
+
+
+def _scalar(value: Any, hint: Any, metadata: typing.Mapping[str, Any]) -> Any:
+    kind = hint if isinstance(hint, type) else str
     if kind is bool:
         if isinstance(value, bool):
             return value
@@ -102,20 +218,15 @@ def _coerce(value: Any, hint: Any, metadata: typing.Mapping[str, Any]) -> Any:
             return False
         raise ValueError(f"{value!r} is not true or false")
     if kind in (int, float):
-        if isinstance(value, bool):
-            raise ValueError(f"{value!r} is not a number")
-        try:
-            number = kind(value)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"{value!r} is not a {'whole ' if kind is int else ''}number"
-            ) from None
-        minimum = metadata.get("minimum")
-        if minimum is not None and number < minimum:
-            raise ValueError(f"must be at least {minimum:g}")
-        return number
-    if kind is Secret:
-        return value if isinstance(value, Secret) else Secret(str(value))
+        return _number(value, kind, metadata)
+    if kind is Secret or metadata.get("secret"):
+        if isinstance(value, Secret):
+            return value
+        if not isinstance(value, str | int | float):
+            raise ValueError("must be text")
+        return Secret(str(value))
+    if isinstance(value, dict | list):
+        raise ValueError("must be text, not a list or an object")
     text = str(value)
     choices = metadata.get("choices") or ()
     if choices and text not in choices:
@@ -123,12 +234,51 @@ def _coerce(value: Any, hint: Any, metadata: typing.Mapping[str, Any]) -> Any:
     return text
 
 
-def _base_type(hint: Any) -> type:
-    """``int | None`` -> int; plain types stay as they are."""
+def _number(value: Any, kind: type, metadata: typing.Mapping[str, Any]) -> int | float:
+    if isinstance(value, bool | dict | list):
+        raise ValueError(f"{value!r} is not a number")
+    try:
+        number = kind(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{value!r} is not a {'whole ' if kind is int else ''}number") from None
+    if kind is int and isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"{value!r} is not a whole number")
+    if isinstance(number, float) and not math.isfinite(number):
+        raise ValueError(f"{value!r} is not a finite number")
+    minimum, maximum = metadata.get("minimum"), metadata.get("maximum")
+    if minimum is not None and number < minimum:
+        raise ValueError(f"must be at least {minimum:g}")
+    if maximum is not None and number > maximum:
+        raise ValueError(f"must be at most {maximum:g}")
+    return number
+
+
+def _kind(hint: Any) -> str:
+    hint = _without_none(hint)
+    origin = typing.get_origin(hint)
+    if origin in (list, tuple):
+        return "list"
+    if origin is dict:
+        return "dict"
+    if dataclasses.is_dataclass(hint):
+        return "object"
+    return hint.__name__ if isinstance(hint, type) else "str"
+
+
+def _without_none(hint: Any) -> Any:
+    """``int | None`` -> int; other hints stay as they are."""
     if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
         return next(arg for arg in typing.get_args(hint) if arg is not type(None))
-    return hint if isinstance(hint, type) else str
+    return hint
 
 
-def _optional(hint: Any) -> bool:
-    return type(None) in typing.get_args(hint)
+def _required(entry: dataclasses.Field[Any], hint: Any) -> bool:
+    no_default = entry.default is _MISSING and entry.default_factory is _MISSING
+    return no_default and type(None) not in typing.get_args(hint)
+
+
+def _default_of(entry: dataclasses.Field[Any]) -> Any:
+    if entry.default is not _MISSING:
+        return entry.default
+    factory: Any = entry.default_factory
+    return None if factory is _MISSING else _to_json(factory())

@@ -1,16 +1,19 @@
-"""Each configured module's health, read from the shared state DB.
+"""Each configured module instance's health, read from the shared state DB.
 
-The CLI's ``status`` and the tray's icon ask the same question: did every module succeed
-recently enough? A module whose last success is older than twice its interval is ``stale``
-(the dead-man's switch: it also catches AUTO runs that silently stopped happening).
+The CLI's ``status`` and the tray's icon ask the same question: did every instance succeed
+recently enough? One whose last success is older than twice its interval is ``stale`` (the
+dead-man's switch: it also catches AUTO runs that silently stopped happening).
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
+from core.outcomes import Outcome
+from core.run.due import next_due_at
 from core.settings.model import ModuleSettings, Settings
 from core.state.store import StateStore
 
@@ -27,11 +30,21 @@ class ModuleHealth:
     last_success_at: float | None
     last_error: str | None
     consecutive_failures: int
+    type: str = ""
+    last_outcome: Outcome | None = None
+    next_due_at: float | None = None  # None: due now (never ran)
+    # The last run's counts per Halo entity or queue, as the runner recorded them.
+    last_parts: list[dict[str, object]] = field(default_factory=list)
+
+    @property
+    def refused(self) -> bool:
+        return self.last_outcome is Outcome.REFUSED
 
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
-        for key in ("last_run_at", "last_success_at"):
+        for key in ("last_run_at", "last_success_at", "next_due_at"):
             data[key] = iso(data[key])
+        data["last_outcome"] = self.last_outcome.value if self.last_outcome else None
         return data
 
 
@@ -64,7 +77,24 @@ def health_of(entry: ModuleSettings, state: StateStore, now: float | None = None
         last_success_at=status.last_success_at if status else None,
         last_error=status.last_error if status else None,
         consecutive_failures=status.consecutive_failures if status else 0,
+        type=entry.type,
+        last_outcome=_outcome(status.last_outcome if status else None),
+        next_due_at=next_due_at(entry.interval, status.last_started_at if status else None),
+        last_parts=_last_parts(state, entry.name),
     )
+
+
+def _outcome(value: str | None) -> Outcome | None:
+    try:
+        return Outcome(value) if value else None
+    except ValueError:  # written by a newer version
+        return None
+
+
+def _last_parts(state: StateStore, module: str) -> list[dict[str, object]]:
+    runs = state.recent_runs(module, limit=1)
+    details = runs[0].get("details") if runs else None
+    return json.loads(str(details)) if details else []
 
 
 def iso(timestamp: float | None) -> str | None:

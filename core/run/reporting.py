@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from core.errors import HaloError
 from core.halo.client import HaloClient
 from core.modules.base import StatusRecord
-from core.sync.plan import RecordFailure
+from core.outcomes import RecordFailure
 
 log = logging.getLogger("halo_integrator.status")
 
@@ -47,10 +47,14 @@ def report_run(
 
 def report_failures(
     client: HaloClient, module: str, entity: str, failures: Sequence[RecordFailure]
-) -> int:
-    """Send per-record failures to /IntegrationError in one request; how many were sent."""
+) -> bool:
+    """Send per-record failures to /IntegrationError in one request; True when Halo took them.
+
+    At most ``MAX_REPORTED_FAILURES`` go in one run; the rest count as sent (a file with
+    10,000 bad rows must not flood Halo; the run log lists them all).
+    """
     if not failures:
-        return 0
+        return True
     now = utc_now()
     bodies = [
         {
@@ -67,8 +71,8 @@ def report_failures(
         client.post("IntegrationError", bodies)
     except HaloError as exc:
         log.warning("Could not report %d record errors to Halo: %s", len(bodies), exc)
-        return 0
-    return len(bodies)
+        return False
+    return True
 
 
 def utc_now() -> str:

@@ -1,16 +1,15 @@
 """The module runner: what happens around a module's ``run`` in the tray, AUTO and the CLI.
 
-For each chosen module: take its inter-process lock (or skip, "already running"), open a log
-file for the run, record the run in the state DB, run it against one shared Halo client
-(one token, one pacer), report Last Sync / Last Error and record failures to Halo, and tell
-listeners (the tray) what happened. A module failing at run time never stops the others;
-invalid options in the settings stop the whole run before it starts (exit code 2).
+For each chosen module instance: skip it when AUTO --due finds it not due, take its
+inter-process lock (or skip, "already running"), open a log file for the run, record the run
+in the state DB, run it against one shared Halo client (one token, one pacer), report Last
+Sync / Last Error and record failures to Halo, and tell listeners (the tray) what happened. A
+module failing at run time never stops the others; invalid options in the settings stop the
+whole run before it starts (exit code 2).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import sqlite3
 import time
@@ -18,47 +17,53 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.errors import AlreadyRunningError, ConfigError, IntegratorError
+from core.errors import AlreadyRunningError, ConfigError, HaloConnectionError, IntegratorError
 from core.halo.client import HaloClient, folder_pacer
-from core.modules.base import RunContext, SyncModule
+from core.modules.base import SyncModule
 from core.modules.options import parse_options
 from core.modules.registry import module_class
+from core.outcomes import EntityResult, Outcome, RecordFailure, RunCounts, summary, total
+from core.run.context import RunContext
+from core.run.due import is_due
 from core.run.locks import module_lock
 from core.run.logs import redact, run_log_file
 from core.run.reporting import report_failures, report_run
+from core.run.request import RunRequest
 from core.settings.model import ModuleSettings, Settings
-from core.state.store import RunCounts, StateStore
-from core.sync.engine import SyncResult
-from core.sync.plan import RecordFailure
+from core.state.store import StateStore
 
 log = logging.getLogger("halo_integrator.runner")
-
-SUCCEEDED, FAILED, SKIPPED, DRY_RUN = "succeeded", "failed", "skipped", "dry-run"
-REPORTED_FAILURES = "reported_failures"  # checkpoint name
 
 
 @dataclass
 class ModuleRunResult:
-    """What one module's run did, for summaries, exit codes and notifications."""
+    """What one module instance's run did, for summaries, exit codes and notifications."""
 
     module: str
-    outcome: str
+    outcome: Outcome
     counts: RunCounts = field(default_factory=RunCounts)
     error: str | None = None
-    failures: list[RecordFailure] = field(default_factory=list)
+    parts: list[EntityResult] = field(default_factory=list)
     log_file: Path | None = None
     duration_seconds: float = 0.0
     recovered: bool = False
-    sync: SyncResult | None = None
+    halo_unreachable: bool = False  # it failed because Halo never answered
 
     @property
     def ok(self) -> bool:
-        return self.outcome in (SUCCEEDED, DRY_RUN)
+        return self.outcome.ok
+
+    @property
+    def failures(self) -> list[RecordFailure]:
+        return [failure for part in self.parts for failure in part.failures]
+
+    def summary(self) -> str:
+        return summary(self.counts, kinds={part.kind for part in self.parts} or None)
 
 
 @dataclass(frozen=True)
 class RunEvent:
-    """``started`` / ``finished`` / ``progress``, for front ends; ``result`` when finished."""
+    """``started`` / ``progress`` / ``safe-point`` / ``finished``; ``result`` when finished."""
 
     kind: str
     module: str
@@ -71,8 +76,16 @@ class RunEvent:
 Listener = Callable[[RunEvent], None]
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A module instance ready to run: its settings entry and its module object."""
+
+    entry: ModuleSettings
+    module: SyncModule
+
+
 class Runner:
-    """Runs modules of one settings folder; safe to use from several threads."""
+    """Runs module instances of one settings folder; safe to use from several threads."""
 
     def __init__(
         self,
@@ -82,6 +95,7 @@ class Runner:
         state: StateStore | None = None,
         client_factory: Callable[[], HaloClient] | None = None,
         listeners: Sequence[Listener] = (),
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.origin = origin
@@ -90,29 +104,29 @@ class Runner:
             lambda: HaloClient(settings.halo, pacer=folder_pacer(settings.folder, settings.halo))
         )
         self.listeners = list(listeners)
+        self._clock = clock
 
     def prepare(
-        self, names: Sequence[str] | None = None, *, record_failures: bool = False
-    ) -> list[tuple[ModuleSettings, SyncModule]]:
-        """The modules to run, with validated options; ConfigError (line, field) otherwise.
+        self, names: Sequence[str] = (), *, record_failures: bool = False
+    ) -> list[Prepared]:
+        """The instances to run, with validated options; ConfigError (line, field) otherwise.
 
-        With ``record_failures``, each module whose options are invalid also gets a failed
+        With ``record_failures``, each instance whose options are invalid also gets a failed
         run in the state DB, so the tray turns red and notifies even when an unattended AUTO
         run was the one that found the problem.
         """
-        chosen = self._choose(names)
         prepared, problems = [], []
         broken: dict[str, list[tuple[str, str]]] = {}
-        for index, entry in chosen:
+        for index, entry in self._choose(names):
             try:
-                cls = module_class(entry.name)
+                cls = module_class(entry.type)
             except ConfigError as exc:
-                found = [(f"Modules[{index}].Name", exc.message + " " + exc.hint)]
+                found = [(f"Modules[{index}].Type", exc.message + " " + exc.hint)]
             else:
                 options, option_problems = parse_options(cls.Options, entry.options)
-                found = [(f"Modules[{index}].Options.{name}", m) for name, m in option_problems]
+                found = [(f"Modules[{index}].Options.{path}", m) for path, m in option_problems]
                 if options is not None:
-                    prepared.append((entry, cls(options)))
+                    prepared.append(Prepared(entry, cls(options)))
             if found:
                 problems += found
                 broken[entry.name] = found
@@ -125,136 +139,139 @@ class Runner:
 
     def _record_failure(self, module: str, message: str) -> None:
         run_id = self.state.start_run(module, self.origin)
-        self.state.finish_run(run_id, module, FAILED, RunCounts(), message)
+        self.state.finish_run(run_id, module, Outcome.FAILED, RunCounts(), message)
 
-    def run(
-        self,
-        names: Sequence[str] | None = None,
-        *,
-        dry_run: bool = False,
-        allow_mass_deactivation: bool = False,
-    ) -> list[ModuleRunResult]:
-        """Run the named modules (default: every enabled one) one after the other."""
-        prepared = self.prepare(names, record_failures=not dry_run)
-        client = self._client_factory()
+    def run(self, request: RunRequest | None = None) -> list[ModuleRunResult]:
+        """Run the requested instances (default: every enabled one) one after the other."""
+        request = request or RunRequest()
+        prepared = self.prepare(request.modules, record_failures=not request.dry_run)
+        results: list[ModuleRunResult] = []
+        client: HaloClient | None = None
         try:
-            return [
-                self._run_one(entry, module, client, dry_run, allow_mass_deactivation)
-                for entry, module in prepared
-            ]
+            for item in prepared:
+                if request.only_due and not self._due(item.entry):
+                    results.append(ModuleRunResult(item.entry.name, Outcome.NOT_DUE))
+                    continue
+                # Opened for the first instance that runs: a --due run with nothing due
+                # sends no request at all, not even for a token.
+                client = client or self._client_factory()
+                results.append(self._run_one(item, client, request))
         finally:
-            client.close()
+            if client is not None:
+                client.close()
+        return results
+
+    def _due(self, entry: ModuleSettings) -> bool:
+        status = self.state.status(entry.name)
+        return is_due(entry.interval, status.last_started_at if status else None, self._clock())
 
     # -- one module -------------------------------------------------------------------------
 
-    def _run_one(
-        self,
-        entry: ModuleSettings,
-        module: SyncModule,
-        client: HaloClient,
-        dry_run: bool,
-        allow_mass_deactivation: bool,
-    ) -> ModuleRunResult:
+    def _run_one(self, item: Prepared, client: HaloClient, request: RunRequest) -> ModuleRunResult:
         started = time.monotonic()
+        name = item.entry.name
         context = RunContext(
+            instance=name,
+            settings_folder=self.settings.folder,
+            log=logging.getLogger(f"halo_integrator.modules.{name}"),
             client=client,
             state=self.state,
-            module=entry.name,
-            settings_folder=self.settings.folder,
-            dry_run=dry_run,
-            allow_mass_deactivation=allow_mass_deactivation,
-            progress=lambda phase, done, total: self._emit(
-                RunEvent("progress", entry.name, phase=phase, done=done, total=total)
+            request=request,
+            progress=lambda phase, done, count: self._emit(
+                RunEvent("progress", name, phase=phase, done=done, total=count)
             ),
-            log=logging.getLogger(f"halo_integrator.modules.{entry.name}"),
+            safe_point=lambda: self._emit(RunEvent("safe-point", name)),
         )
         try:
-            with module_lock(self.settings.folder, entry.name):
-                result = self._run_locked(entry, module, context)
+            with module_lock(self.settings.folder, name):
+                result = self._run_locked(item, context)
         except AlreadyRunningError as exc:
             log.warning("%s", exc)
-            result = ModuleRunResult(entry.name, SKIPPED, error=str(exc))
+            result = ModuleRunResult(name, Outcome.SKIPPED, error=str(exc))
         except (OSError, sqlite3.Error) as exc:  # logs folder or state DB unusable
             message = f"Cannot write the run's log or state in {self.settings.folder}: {exc}"
             log.error("%s", message)
-            result = ModuleRunResult(entry.name, FAILED, error=message)
+            result = ModuleRunResult(name, Outcome.FAILED, error=message)
         result.duration_seconds = time.monotonic() - started
-        self._emit(RunEvent("finished", entry.name, result))
+        self._emit(RunEvent("finished", name, result))
         return result
 
-    def _run_locked(
-        self, entry: ModuleSettings, module: SyncModule, context: RunContext
-    ) -> ModuleRunResult:
+    def _run_locked(self, item: Prepared, context: RunContext) -> ModuleRunResult:
+        entry, client = item.entry, context.client
         secrets = self._secret_values(entry)
-        client = context.client
-        with run_log_file(self.settings.log_folder, entry.name, secrets) as log_path:
+        with run_log_file(self.settings.log_folder / entry.name, entry.name, secrets) as log_path:
             self._emit(RunEvent("started", entry.name))
             previous = self.state.status(entry.name)
-            run_id = None if context.dry_run else self.state.start_run(entry.name, self.origin)
+            dry_run = context.request.dry_run
+            run_id = None if dry_run else self.state.start_run(entry.name, self.origin)
             requests_before = client.stats.requests_sent
-            result = self._execute(entry, module, context, secrets)
-            result.log_file = log_path
-            requests = client.stats.requests_sent - requests_before
-            result.counts = dataclasses.replace(result.counts, requests=requests)
-            log.info("%s %s: %s", entry.name, result.outcome, summary(result.counts))
-            if run_id is not None:
-                self.state.finish_run(
-                    run_id, entry.name, result.outcome, result.counts, result.error
-                )
-                result.recovered = (
-                    result.ok and previous is not None and previous.consecutive_failures > 0
-                )
-                self._report(entry, module, client, result)
+            result = ModuleRunResult(entry.name, Outcome.FAILED, error="the run did not finish")
+            try:
+                result = self._execute(item, context, secrets)
+                result.log_file = log_path
+                requests = client.stats.requests_sent - requests_before
+                result.counts = total(result.parts) + RunCounts(requests=requests)
+                log.info("%s %s: %s", entry.name, result.outcome, result.summary())
+                if run_id is not None:
+                    result.recovered = (
+                        result.ok and previous is not None and previous.consecutive_failures > 0
+                    )
+                    self._report(item, client, result)
+            finally:
+                # Whatever happened above, the run's row never stays "running".
+                if run_id is not None:
+                    self.state.finish_run(
+                        run_id,
+                        entry.name,
+                        result.outcome,
+                        result.counts,
+                        result.error,
+                        [_detail(part) for part in result.parts],
+                    )
             return result
 
-    def _execute(
-        self, entry: ModuleSettings, module: SyncModule, context: RunContext, secrets: list[str]
-    ) -> ModuleRunResult:
-        outcome = DRY_RUN if context.dry_run else SUCCEEDED
+    def _execute(self, item: Prepared, context: RunContext, secrets: list[str]) -> ModuleRunResult:
+        name = item.entry.name
         try:
-            sync = module.run(context)
+            if missing := item.module.missing_extra():
+                raise ConfigError(f"{name} ({item.entry.type}) {missing}.")
+            item.module.run(context)
         except IntegratorError as exc:
-            log.error("%s failed: %s", entry.name, exc)
-            applied = exc.partial if isinstance(exc.partial, SyncResult) else None
-            return ModuleRunResult(
-                entry.name,
-                FAILED,
-                counts=applied.counts if applied else RunCounts(),
-                error=redact(str(exc), secrets),
-                failures=applied.failures if applied else [],
-                sync=applied,
-            )
+            log.error("%s failed: %s", name, exc)
+            error = redact(str(exc), secrets)
+            failed = ModuleRunResult(name, Outcome.FAILED, error=error, parts=context.results)
+            failed.halo_unreachable = isinstance(exc, HaloConnectionError)
+            return failed
         except Exception as exc:  # a bug in a module must not take the agent down
-            log.exception("%s failed with an unexpected error", entry.name)
-            message = f"Unexpected error in module {entry.name}: {type(exc).__name__}: {exc}"
-            return ModuleRunResult(entry.name, FAILED, error=redact(message, secrets))
-        result = ModuleRunResult(
-            entry.name, outcome, counts=sync.counts, failures=sync.failures, sync=sync
-        )
-        if sync.guard_error is not None:
-            result.outcome, result.error = FAILED, str(sync.guard_error)
-        return result
+            log.exception("%s failed with an unexpected error", name)
+            message = f"Unexpected error in module {name}: {type(exc).__name__}: {exc}"
+            error = redact(message, secrets)
+            return ModuleRunResult(name, Outcome.FAILED, error=error, parts=context.results)
+        refusals = [part.refusal for part in context.results if part.refusal]
+        if refusals:
+            return ModuleRunResult(
+                name, Outcome.REFUSED, error=" ".join(refusals), parts=context.results
+            )
+        outcome = Outcome.DRY_RUN if context.request.dry_run else Outcome.SUCCEEDED
+        return ModuleRunResult(name, outcome, parts=context.results)
 
-    def _report(
-        self, entry: ModuleSettings, module: SyncModule, client: HaloClient, result: ModuleRunResult
-    ) -> None:
-        report_run(client, module.status_record, entry.halo_record_id, error=result.error)
-        if result.sync is not None:
-            new = self._new_failures(entry.name, result.failures)
-            report_failures(client, entry.name, result.sync.entity, new)
+    def _report(self, item: Prepared, client: HaloClient, result: ModuleRunResult) -> None:
+        """Last Sync / Last Error and new record failures to Halo, unless Halo is unreachable.
 
-    def _new_failures(self, module: str, failures: list[RecordFailure]) -> list[RecordFailure]:
-        """Failures not reported by the previous run: a bad row in a 5-minute module must not
-        add 288 identical integration errors to Halo a day. A failure that goes away and
-        comes back is reported again."""
-        current = {f"{failure.key}\n{failure.message}" for failure in failures}
-        previous = set(json.loads(self.state.checkpoint(module, REPORTED_FAILURES) or "[]"))
-        self.state.set_checkpoint(module, REPORTED_FAILURES, json.dumps(sorted(current)))
-        return [f for f in failures if f"{f.key}\n{f.message}" not in previous]
+        A run that failed because Halo did not answer would only wait for it again.
+        """
+        if result.halo_unreachable:
+            return
+        entry = item.entry
+        report_run(client, item.module.status_record, entry.halo_record_id, error=result.error)
+        for part in result.parts:
+            new = self.state.unreported(entry.name, part.entity, part.failures)
+            sent = report_failures(client, entry.name, part.entity, new) if new else True
+            self.state.mark_reported(entry.name, part.entity, part.failures, sent=sent)
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _choose(self, names: Sequence[str] | None) -> list[tuple[int, ModuleSettings]]:
+    def _choose(self, names: Sequence[str]) -> list[tuple[int, ModuleSettings]]:
         indexed = list(enumerate(self.settings.modules))
         if not names:
             return [(index, entry) for index, entry in indexed if entry.enabled]
@@ -265,7 +282,7 @@ class Runner:
             raise ConfigError(
                 f"Not configured: {', '.join(missing)} (configured: {configured}).",
                 path=str(self.settings.path),
-                hint="Add it with: halo-integrator module enable NAME",
+                hint="Add it with: halo-integrator module enable TYPE --name NAME",
             )
         return [by_name[name] for name in names]
 
@@ -298,9 +315,8 @@ class Runner:
                 log.exception("A run listener failed")
 
 
-def summary(counts: RunCounts) -> str:
-    """One line an admin reads in a terminal, a log or a tooltip."""
-    return (
-        f"{counts.created} created, {counts.updated} updated, {counts.unchanged} unchanged, "
-        f"{counts.deactivated} deactivated, {counts.failed} failed, {counts.requests} requests"
+def _detail(part: EntityResult) -> dict[str, object]:
+    """One entity's share of a run, as the state DB's ``details`` keeps it for ``status``."""
+    return {"entity": part.entity, "kind": part.kind, **part.counts.as_dict()} | (
+        {"refusal": part.refusal} if part.refusal else {}
     )

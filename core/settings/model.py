@@ -105,15 +105,34 @@ class HaloConnection:
     timeout_seconds: float = 30.0
 
 
+INSTANCE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def instance_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a module instance (it names files: logs/<name>/, locks)."""
+    if INSTANCE_NAME_PATTERN.fullmatch(name):
+        return None
+    return f'"{name}" is not a module name; use letters, digits, - and _ (at most 64)'
+
+
 @dataclass
 class ModuleSettings:
-    """One entry of ``Modules``; ``options`` are the module's own (it validates them)."""
+    """One entry of ``Modules``: an instance ``name`` of a module ``type``.
+
+    State, locks, logs and status are keyed by the name, behaviour by the type; the type
+    defaults to the name, so files from before instances (``"Name": "csv"``) stay valid.
+    ``options`` are the module's own (it validates them).
+    """
 
     name: str
     enabled: bool = True
     interval: Interval = field(default_factory=default_interval)
     options: dict[str, Any] = field(default_factory=dict)
     halo_record_id: int | None = None
+    type: str = ""
+
+    def __post_init__(self) -> None:
+        self.type = self.type or self.name
 
     def secret_values(self) -> list[str]:
         """Return the revealed values of this module's Secret options, for logs to mask."""
@@ -139,7 +158,7 @@ class Settings:
         return self.path.parent
 
     def module(self, name: str) -> ModuleSettings | None:
-        """Return the module with this registry name, or None when it is not configured."""
+        """Return the module instance with this name, or None when it is not configured."""
         return next((module for module in self.modules if module.name == name), None)
 
     def secret_values(self) -> list[str]:

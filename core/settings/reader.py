@@ -26,6 +26,7 @@ from core.settings.model import (
     ModuleSettings,
     Settings,
     default_interval,
+    instance_name_problem,
     resolve_settings_path,
     url_problem,
 )
@@ -232,8 +233,12 @@ def _read_module(
         except ValueError as exc:
             reader.problem(f"{field_path}.Interval", str(exc))
     options = reader.as_object(section.get("Options", {}), f"{field_path}.Options")
+    name = reader.text(section, field_path, "Name", required=True) or ""
+    if name and (problem := instance_name_problem(name)):
+        reader.problem(f"{field_path}.Name", problem)
     return ModuleSettings(
-        name=reader.text(section, field_path, "Name", required=True) or "",
+        name=name,
+        type=reader.text(section, field_path, "Type") or name,
         enabled=reader.boolean(section, field_path, "Enabled", True),
         interval=interval,
         options=secrets.options(options, f"{field_path}.Options"),
@@ -245,13 +250,14 @@ def _check_unique_names(modules: list[ModuleSettings], reader: FieldReader) -> N
     """Two modules with one name would share state and locks, so each name may appear once."""
     seen: set[str] = set()
     for index, module in enumerate(modules):
-        if module.name and module.name in seen:
+        # Case-insensitively: on Windows "CSV" and "csv" would share log folder and lock.
+        if module.name and module.name.lower() in seen:
             reader.problem(
                 f"Modules[{index}].Name",
-                f'module "{module.name}" is listed twice; use another settings folder '
-                "for a second one",
+                f'module "{module.name}" is listed twice; give the second instance another '
+                'Name (and its type as "Type")',
             )
-        seen.add(module.name)
+        seen.add(module.name.lower())
 
 
 # The keys a file may hold, in the order core.settings.writer writes them (test_config checks it).
@@ -259,4 +265,4 @@ _HALO_KEYS = (
     "Url", "AuthUrl", "Tenant", "ClientId", "ClientSecret", "Scope", "AllowInsecureHttp",
     "VerifyTls", "CaBundle", "RequestsPerWindow", "WindowSeconds", "BatchSize", "TimeoutSeconds",
 )  # fmt: skip
-_MODULE_KEYS = ("Name", "Enabled", "Interval", "HaloRecordId", "Options")
+_MODULE_KEYS = ("Name", "Type", "Enabled", "Interval", "HaloRecordId", "Options")

@@ -45,6 +45,7 @@ def settings_to_json(settings: Settings, box: SecretBox) -> dict[str, Any]:
         "Modules": [
             {
                 "Name": module.name,
+                "Type": module.type,
                 "Enabled": module.enabled,
                 "Interval": module.interval.text,
                 "HaloRecordId": module.halo_record_id,

@@ -10,62 +10,23 @@ processes read while one writes; every write is its own short transaction.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import ConfigError
+from core.outcomes import Outcome, RecordFailure, RunCounts
 from core.private_files import private_folder
+from core.state.migrations import migrate
 
 STATE_FILE_NAME = "state.db"
 BUSY_TIMEOUT_MILLISECONDS = 30_000
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    module TEXT NOT NULL,
-    origin TEXT NOT NULL,
-    started_at REAL NOT NULL,
-    finished_at REAL,
-    outcome TEXT NOT NULL DEFAULT 'running',
-    created INTEGER NOT NULL DEFAULT 0,
-    updated INTEGER NOT NULL DEFAULT 0,
-    unchanged INTEGER NOT NULL DEFAULT 0,
-    deactivated INTEGER NOT NULL DEFAULT 0,
-    failed INTEGER NOT NULL DEFAULT 0,
-    requests INTEGER NOT NULL DEFAULT 0,
-    error TEXT
-);
-CREATE INDEX IF NOT EXISTS runs_by_module ON runs (module, started_at);
-CREATE TABLE IF NOT EXISTS module_status (
-    module TEXT PRIMARY KEY,
-    last_run_at REAL,
-    last_outcome TEXT,
-    last_success_at REAL,
-    last_error TEXT,
-    last_error_at REAL,
-    consecutive_failures INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS checkpoints (
-    module TEXT NOT NULL,
-    name TEXT NOT NULL,
-    value TEXT NOT NULL,
-    PRIMARY KEY (module, name)
-);
-CREATE TABLE IF NOT EXISTS record_map (
-    module TEXT NOT NULL,
-    entity TEXT NOT NULL,
-    source_key TEXT NOT NULL,
-    halo_id INTEGER NOT NULL,
-    fingerprint TEXT NOT NULL,
-    active INTEGER NOT NULL DEFAULT 1,
-    updated_at REAL NOT NULL,
-    PRIMARY KEY (module, entity, source_key)
-);
-"""
+KEEP_RUNS_PER_MODULE = 1_000
 
 
 @dataclass(frozen=True)
@@ -89,16 +50,7 @@ class ModuleStatus:
     last_error: str | None
     last_error_at: float | None
     consecutive_failures: int
-
-
-@dataclass(frozen=True)
-class RunCounts:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    deactivated: int = 0
-    failed: int = 0
-    requests: int = 0
+    last_started_at: float | None = None
 
 
 class StateStore:
@@ -110,7 +62,12 @@ class StateStore:
             private_folder(self.path.parent)
             with self._connect() as db:
                 db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(SCHEMA)
+            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MILLISECONDS / 1000)
+            db.isolation_level = None
+            try:
+                migrate(db, str(self.path))
+            finally:
+                db.close()
         except sqlite3.DatabaseError as exc:
             raise ConfigError(
                 f"The state database cannot be opened: {exc}.",
@@ -132,37 +89,55 @@ class StateStore:
     def start_run(self, module: str, origin: str) -> int:
         """Record a run's start; called under the module's lock, so an older 'running' row
         belongs to a process that died, and is closed as 'interrupted'."""
+        now = time.time()
         with self._connect() as db:
             db.execute(
-                "UPDATE runs SET outcome='interrupted' WHERE module=? AND outcome='running'",
-                (module,),
+                "UPDATE runs SET outcome=? WHERE module=? AND outcome='running'",
+                (Outcome.INTERRUPTED.value, module),
             )
             cursor = db.execute(
                 "INSERT INTO runs (module, origin, started_at) VALUES (?, ?, ?)",
-                (module, origin, time.time()),
+                (module, origin, now),
+            )
+            db.execute(
+                "INSERT INTO module_status (module, last_started_at) VALUES (?, ?) "
+                "ON CONFLICT(module) DO UPDATE SET last_started_at=excluded.last_started_at",
+                (module, now),
             )
             return int(cursor.lastrowid or 0)
 
     def finish_run(
-        self, run_id: int, module: str, outcome: str, counts: RunCounts, error: str | None
+        self,
+        run_id: int,
+        module: str,
+        outcome: Outcome | str,
+        counts: RunCounts,
+        error: str | None,
+        details: Sequence[dict[str, object]] = (),
     ) -> None:
-        """Record a run's end and fold it into the module's status, in one transaction."""
+        """Record a run's end and fold it into the module's status, in one transaction.
+
+        Old runs of the module are pruned here, so the history never grows without bound.
+        """
+        outcome = Outcome(outcome)
         now = time.time()
-        succeeded = outcome == "succeeded"
         with self._connect() as db:
             db.execute(
                 "UPDATE runs SET finished_at=?, outcome=?, created=?, updated=?, unchanged=?, "
-                "deactivated=?, failed=?, requests=?, error=? WHERE id=?",
+                "deactivated=?, processed=?, failed=?, requests=?, error=?, details=? "
+                "WHERE id=?",
                 (
                     now,
-                    outcome,
+                    outcome.value,
                     counts.created,
                     counts.updated,
                     counts.unchanged,
                     counts.deactivated,
+                    counts.processed,
                     counts.failed,
                     counts.requests,
                     error,
+                    json.dumps(list(details)) if details else None,
                     run_id,
                 ),
             )
@@ -170,25 +145,31 @@ class StateStore:
                 "INSERT INTO module_status (module) VALUES (?) ON CONFLICT(module) DO NOTHING",
                 (module,),
             )
-            if succeeded:
+            if not outcome.counts_as_failure:
                 db.execute(
                     "UPDATE module_status SET last_run_at=?, last_outcome=?, last_success_at=?, "
                     "last_error=NULL, consecutive_failures=0 WHERE module=?",
-                    (now, outcome, now, module),
+                    (now, outcome.value, now, module),
                 )
             else:
                 db.execute(
                     "UPDATE module_status SET last_run_at=?, last_outcome=?, last_error=?, "
                     "last_error_at=?, consecutive_failures=consecutive_failures+1 "
                     "WHERE module=?",
-                    (now, outcome, error, now, module),
+                    (now, outcome.value, error, now, module),
                 )
+            db.execute(
+                "DELETE FROM runs WHERE module=? AND id <= ("
+                "SELECT id FROM runs WHERE module=? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                (module, module, KEEP_RUNS_PER_MODULE),
+            )
 
     def status(self, module: str) -> ModuleStatus | None:
         with self._connect() as db:
             row = db.execute(
                 "SELECT module, last_run_at, last_outcome, last_success_at, last_error, "
-                "last_error_at, consecutive_failures FROM module_status WHERE module=?",
+                "last_error_at, consecutive_failures, last_started_at FROM module_status "
+                "WHERE module=?",
                 (module,),
             ).fetchone()
         return ModuleStatus(*row) if row else None
@@ -218,7 +199,66 @@ class StateStore:
                 (module, name, value),
             )
 
+    # -- failures reported to Halo --------------------------------------------------------
+
+    def unreported(
+        self, module: str, entity: str, failures: Sequence[RecordFailure]
+    ) -> list[RecordFailure]:
+        """The failures Halo has not been told about; a bad row in a 5-minute module must not
+        add 288 identical integration errors to Halo a day."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT source_key, message FROM reported_failures WHERE module=? AND entity=?",
+                (module, entity),
+            ).fetchall()
+        known = {(row[0], row[1]) for row in rows}
+        return [f for f in failures if (f.key, f.message) not in known]
+
+    def mark_reported(
+        self, module: str, entity: str, current: Sequence[RecordFailure], *, sent: bool
+    ) -> None:
+        """Keep only the current failures as reported (one that went away and comes back is
+        reported again); the new ones count as reported only when Halo accepted them."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT source_key, message FROM reported_failures WHERE module=? AND entity=?",
+                (module, entity),
+            ).fetchall()
+            now_failing = {(f.key, f.message) for f in current}
+            keep = {row for row in map(tuple, rows) if row in now_failing}
+            if sent:
+                keep |= now_failing
+            db.execute(
+                "DELETE FROM reported_failures WHERE module=? AND entity=?", (module, entity)
+            )
+            db.executemany(
+                "INSERT INTO reported_failures (module, entity, source_key, message) "
+                "VALUES (?, ?, ?, ?)",
+                [(module, entity, key, message) for key, message in sorted(keep)],
+            )
+
     # -- the source-to-Halo record map ------------------------------------------------------
+
+    def owners(self, entity: str, halo_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """Which module instance (and source key) holds each of these Halo records."""
+        found: dict[int, tuple[str, str]] = {}
+        with self._connect() as db:
+            for start in range(0, len(halo_ids), 500):
+                chunk = list(halo_ids[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                rows = db.execute(
+                    "SELECT halo_id, module, source_key FROM record_map "  # noqa: S608
+                    f"WHERE entity=? AND halo_id IN ({marks})",
+                    (entity, *chunk),
+                ).fetchall()
+                found.update({int(row[0]): (row[1], row[2]) for row in rows})
+        return found
+
+    def forget_module(self, module: str) -> None:
+        """Drop everything a removed module instance left: its records may be taken over."""
+        with self._connect() as db:
+            for table in ("record_map", "checkpoints", "reported_failures", "module_status"):
+                db.execute(f"DELETE FROM {table} WHERE module=?", (module,))  # noqa: S608
 
     def mapped_records(self, module: str, entity: str) -> dict[str, MappedRecord]:
         with self._connect() as db:

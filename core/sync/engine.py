@@ -24,14 +24,10 @@ from core.errors import (
     IntegratorError,
 )
 from core.halo.client import HaloClient
-from core.state.store import MappedRecord, RunCounts, StateStore
-from core.sync.plan import (
-    DeactivationGuard,
-    Plan,
-    RecordFailure,
-    adopt_existing,
-    plan_against_map,
-)
+from core.outcomes import RECORDS, EntityResult, RecordFailure, RunCounts
+from core.run.request import RunRequest
+from core.state.store import MappedRecord, StateStore
+from core.sync.plan import DeactivationGuard, Plan, adopt_existing, plan_against_map
 from core.sync.records import HaloTarget, SourceRecord
 
 log = logging.getLogger("halo_integrator.sync")
@@ -43,17 +39,9 @@ LISTING_PAGE_SIZE = 1000
 SEARCH_PAGE_SIZE = 100
 
 Progress = Callable[[str, int, int], None]
+SafePoint = Callable[[], None]
 # Answers that refuse particular records of a batch rather than the whole run.
 REFUSALS = (HaloValidationError, HaloNotFoundError)
-
-
-@dataclass
-class SyncResult:
-    counts: RunCounts
-    entity: str = ""
-    failures: list[RecordFailure] = field(default_factory=list)
-    guard_error: GuardRefusedError | None = None
-    plan: Plan | None = None
 
 
 @dataclass
@@ -74,26 +62,28 @@ class RecordSync:
         state: StateStore,
         module: str,
         target: HaloTarget,
-        dry_run: bool = False,
+        request: RunRequest | None = None,
         deactivate_missing: bool = True,
         guard: DeactivationGuard | None = None,
-        allow_mass_deactivation: bool = False,
         batch_size: int | None = None,
         progress: Progress | None = None,
+        safe_point: SafePoint | None = None,
     ) -> None:
         self.client = client
         self.state = state
         self.module = module
         self.target = target
-        self.dry_run = dry_run
+        request = request or RunRequest()
+        self.dry_run = request.dry_run
+        self.allow_mass_deactivation = request.allow_mass_deactivation
         self.deactivate_missing = deactivate_missing
         self.guard = guard or DeactivationGuard()
-        self.allow_mass_deactivation = allow_mass_deactivation
         self.batch_size = batch_size or client.connection.batch_size
         self.progress = progress or (lambda phase, done, total: None)
+        self.safe_point = safe_point or (lambda: None)
         self._tally = _Tally()
 
-    def run(self, records: Iterable[SourceRecord], *, complete: bool = True) -> SyncResult:
+    def run(self, records: Iterable[SourceRecord], *, complete: bool = True) -> EntityResult:
         """Plan, guard and apply; ``complete`` says the records are the whole source."""
         mapped = self.state.mapped_records(self.module, self.target.entity)
         plan = plan_against_map(
@@ -101,6 +91,7 @@ class RecordSync:
         )
         if plan.creates:
             adopt_existing(plan, self.target, self._find_in_halo(plan.creates))
+        self._leave_records_of_other_modules(plan)
         guard_error = self._check_guard(plan, mapped)
         if guard_error:
             plan.deactivations = []
@@ -114,14 +105,53 @@ class RecordSync:
                 raise
         return self._result(plan, guard_error)
 
-    def _result(self, plan: Plan, guard_error: GuardRefusedError | None) -> SyncResult:
-        return SyncResult(
-            counts=self._counts(plan),
+    def _result(self, plan: Plan, guard_error: GuardRefusedError | None) -> EntityResult:
+        return EntityResult(
             entity=self.target.entity,
+            kind=RECORDS,
+            counts=self._counts(plan),
             failures=self._tally.failures,
-            guard_error=guard_error,
+            refusal=str(guard_error) if guard_error else None,
             plan=plan,
         )
+
+    def _leave_records_of_other_modules(self, plan: Plan) -> None:
+        """A Halo record belongs to one module instance: another one that matches it reports
+        a failure naming the owner, instead of both overwriting each other every run.
+
+        The same module holding it under another source key means the key changed (a new
+        employee number, the same e-mail): the record moves to the new key instead of being
+        deactivated under the old one.
+        """
+        candidates: dict[int, str] = {}
+        for pairs in (plan.adopted, plan.updates):
+            for record, halo_id in list(pairs):
+                if halo_id in candidates:
+                    message = f"matches the same Halo record {halo_id} as {candidates[halo_id]}"
+                    plan.failures.append(RecordFailure(record.key, record.name, message))
+                    pairs.remove((record, halo_id))
+                else:
+                    candidates[halo_id] = record.key
+        owners = self.state.owners(self.target.entity, list(candidates))
+        leaving = {entry.source_key for entry in plan.deactivations}
+        refused: set[int] = set()
+        for halo_id, (module, source_key) in owners.items():
+            if source_key == candidates[halo_id] and module == self.module:
+                continue
+            if module == self.module and source_key in leaving:
+                plan.rekeyed.append(source_key)
+                plan.deactivations = [e for e in plan.deactivations if e.source_key != source_key]
+            else:
+                refused.add(halo_id)
+        for pairs in (plan.adopted, plan.updates):
+            for record, halo_id in [pair for pair in pairs if pair[1] in refused]:
+                module = owners[halo_id][0]
+                message = (
+                    f"Halo {self.target.entity} record {halo_id} belongs to the module "
+                    f"{module}; not changed by this one"
+                )
+                plan.failures.append(RecordFailure(record.key, record.name, message))
+            pairs[:] = [pair for pair in pairs if pair[1] not in refused]
 
     # -- planning helpers -------------------------------------------------------------------
 
@@ -173,6 +203,8 @@ class RecordSync:
     # -- applying ---------------------------------------------------------------------------
 
     def _apply(self, plan: Plan) -> None:
+        if plan.rekeyed:
+            self.state.forget_mappings(self.module, self.target.entity, plan.rekeyed)
         self._save(
             [MappedRecord(r.key, halo_id, r.fingerprint, True) for r, halo_id in plan.adopted]
         )
@@ -183,7 +215,9 @@ class RecordSync:
     def _in_batches(self, phase: str, items: list[Any], apply: Callable[[list[Any]], None]) -> None:
         for start in range(0, len(items), self.batch_size):
             apply(items[start : start + self.batch_size])
+            # The batch and its id map are committed: a stop here loses and repeats nothing.
             self.progress(phase, min(start + self.batch_size, len(items)), len(items))
+            self.safe_point()
 
     def _create_batch(self, batch: list[SourceRecord], *, second_try: bool = False) -> None:
         try:

@@ -11,17 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import GuardRefusedError
+from core.outcomes import RecordFailure
 from core.state.store import MappedRecord
 from core.sync.records import HaloTarget, SourceRecord, normalise
 
-
-@dataclass(frozen=True)
-class RecordFailure:
-    """One record Halo (or the source) refused; the run goes on without it."""
-
-    key: str
-    label: str
-    message: str
+__all__ = ["DeactivationGuard", "Plan", "RecordFailure", "adopt_existing", "plan_against_map"]
 
 
 @dataclass
@@ -34,6 +28,8 @@ class Plan:
     deactivations: list[MappedRecord] = field(default_factory=list)
     failures: list[RecordFailure] = field(default_factory=list)
     source_count: int = 0
+    # Source keys whose Halo record now belongs to another key of the same module.
+    rekeyed: list[str] = field(default_factory=list)
 
 
 def plan_against_map(

@@ -166,7 +166,7 @@ def test_concurrent_runs_of_one_module_one_runs_one_is_skipped(
         text=True,
     )
     deadline = time.monotonic() + 20
-    while not list((folder / "logs").glob("csv-*.log")) and time.monotonic() < deadline:
+    while not list((folder / "logs").glob("csv/csv-*.log")) and time.monotonic() < deadline:
         time.sleep(0.05)  # the first run has its lock once its run log exists
     second = cli("AUTO", str(folder))
     first_output, _ = first.communicate(timeout=60)
@@ -188,7 +188,9 @@ def test_dry_run_from_the_command_line_changes_nothing(tmp_path: Path, emulator:
 def test_validate_reports_green_and_red(tmp_path: Path, emulator: Emulator) -> None:
     folder = configured_folder(tmp_path, emulator)
     good = cli("validate", "--settings", str(folder))
-    assert good.returncode == 0 and good.stdout.startswith("OK: Connected")
+    assert good.returncode == 0
+    assert good.stdout.splitlines()[0].split()[:3] == ["OK", "Halo:", "Connected"]
+    assert good.stdout.splitlines()[1].split()[:3] == ["OK", "csv", "(csv):"]
     emulator_two = Emulator(client_secret="another-secret", rate_limit=None).start()
     try:
         text = (folder / "appsettings.json").read_text()

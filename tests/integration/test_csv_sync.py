@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from core.halo.client import HaloClient
+from core.outcomes import Outcome
+from core.run.request import RunRequest
 from core.run.runner import Runner
 from core.settings.model import Settings
 from core.state.store import StateStore
@@ -80,11 +82,11 @@ def test_mass_deactivation_is_refused_and_nothing_is_deactivated(
 
     write_csv(settings.folder / "users.csv", rows[:40])  # an export cut short
     [result] = runner_for(settings).run()
-    assert result.outcome == "failed"
+    assert result.outcome is Outcome.REFUSED and not result.ok
     assert "Refused to deactivate 60 of 100" in (result.error or "")
     assert not any(u.get("inactive") for u in imported(emulator).values())
 
-    [forced] = runner_for(settings).run(allow_mass_deactivation=True)
+    [forced] = runner_for(settings).run(RunRequest(allow_mass_deactivation=True))
     assert forced.counts.deactivated == 60
 
 
@@ -92,7 +94,7 @@ def test_dry_run_writes_nothing(emulator: Emulator, make_settings: MakeSettings)
     settings = make_settings()
     write_csv(settings.folder / "users.csv", user_rows(30))
     emulator.reset_stats()
-    [result] = runner_for(settings).run(dry_run=True)
+    [result] = runner_for(settings).run(RunRequest(dry_run=True))
     assert (result.outcome, result.counts.created) == ("dry-run", 30)
     assert imported(emulator) == {}
     posts = [key for key in emulator.stats()["by_endpoint"] if key.startswith("POST /api")]

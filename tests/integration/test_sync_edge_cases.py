@@ -136,7 +136,7 @@ def test_an_empty_source_never_deactivates_everything(
     runner_with(settings).run()
     (settings.folder / "users.csv").write_text("emailaddress,firstname\n", encoding="utf-8")
     [result] = runner_with(settings).run()
-    assert result.outcome == "failed" and "no records at all" in (result.error or "")
+    assert result.outcome == "refused" and "no records at all" in (result.error or "")
     assert not any(u.get("inactive") for u in csv_users(emulator))
 
 

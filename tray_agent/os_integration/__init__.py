@@ -43,7 +43,12 @@ def install_schedule(args: argparse.Namespace) -> int:
     """
     try:
         settings_path = resolve_settings_path(args.settings)
-        job = Job(settings_path, find_cli(), _parse_interval(args.every))
+        job = Job(
+            settings_path,
+            find_cli(),
+            _parse_interval(args.every),
+            only_due=getattr(args, "due", False),
+        )
         install = INSTALLERS[resolve_kind(args.kind)]
         if not settings_path.exists():
             print(

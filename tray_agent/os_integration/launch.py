@@ -46,6 +46,7 @@ class Job:
     settings_path: Path
     cli: Command
     interval: Interval
+    only_due: bool = False  # AUTO --due: each module on its own interval
 
     @property
     def folder(self) -> Path:
@@ -60,7 +61,8 @@ class Job:
         return slug(self.folder)
 
     def argv(self) -> tuple[str, ...]:
-        return self.cli.argv("AUTO", str(self.settings_path))
+        due = ("--due",) if self.only_due else ()
+        return self.cli.argv("AUTO", *due, str(self.settings_path))
 
 
 def find_cli() -> Command:

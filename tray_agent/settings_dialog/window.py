@@ -21,6 +21,7 @@ from core.errors import ConfigError, IntegratorError
 from core.halo.validate import ValidationResult
 from core.modules.registry import MODULES
 from core.run.logs import RedactingFormatter, remember_secrets
+from core.run.request import RunRequest
 from core.settings.model import Settings
 from tray_agent.settings_dialog import form as forms
 from tray_agent.settings_dialog.about_tab import AboutTab
@@ -245,7 +246,8 @@ class SettingsWindow:
         if self.run_now is not None:
             self.run_now(names)
             return
-        self.in_background(lambda: self.agent.run(names), self._run_done, self._run_failed)
+        request = RunRequest.of(names)
+        self.in_background(lambda: self.agent.run(request), self._run_done, self._run_failed)
 
     def _run_done(self, _results: object) -> None:
         self.refresh_statuses()

@@ -103,6 +103,7 @@ def test_the_on_disk_shape_uses_the_documented_keys(tmp_path: Path) -> None:
     assert document["Modules"][0]["Interval"] == "5m"
     assert list(document["Modules"][0]) == [
         "Name",
+        "Type",
         "Enabled",
         "Interval",
         "HaloRecordId",

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from core.agent import Agent
+from core.outcomes import RunCounts
 from core.settings.model import HaloConnection, ModuleSettings, Settings
 from core.settings.secrets import Secret
 from core.settings.writer import save_settings
-from core.state.store import RunCounts, StateStore
+from core.state.store import StateStore
 from tray_agent.app import TrayApp
 from tray_agent.tray_state import ERROR, NOT_CONFIGURED, OK
 

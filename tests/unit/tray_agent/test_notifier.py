@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.outcomes import Outcome
 from core.run.health import ModuleHealth
 from tray_agent.notifier import (
     ERROR,
@@ -19,9 +20,20 @@ from tray_agent.tray_state import utf16_units
 GUARD_TEXT = "Refused to deactivate 40 of 50 records in Halo (the limit is 10%, 5 records)."
 
 
-def health(state: str, error: str | None = None, module: str = "csv") -> ModuleHealth:
+def health(
+    state: str, error: str | None = None, module: str = "csv", *, refused: bool = False
+) -> ModuleHealth:
+    outcome = Outcome.REFUSED if refused else Outcome.FAILED if state == "error" else None
     return ModuleHealth(
-        module, True, "5m", state, 1000.0, 900.0, error, 1 if state == "error" else 0
+        module,
+        True,
+        "5m",
+        state,
+        1000.0,
+        900.0,
+        error,
+        1 if state == "error" else 0,
+        last_outcome=outcome,
     )
 
 
@@ -55,10 +67,16 @@ def test_recovery_notifies_once_and_only_after_an_error() -> None:
 def test_a_refused_mass_deactivation_notifies_with_the_guard_text_even_when_failing() -> None:
     policy = NotificationPolicy()
     policy.observe([health("error", "users.csv is missing")], now=0)
-    [notice] = policy.observe([health("error", GUARD_TEXT)], now=60)
+    [notice] = policy.observe([health("error", GUARD_TEXT, refused=True)], now=60)
     assert notice.kind == REFUSED
     assert notice.text == GUARD_TEXT
     assert "refused" in notice.title
+
+
+def test_a_failure_whose_text_reads_like_a_refusal_is_an_error_not_a_refusal() -> None:
+    policy = NotificationPolicy()
+    [notice] = policy.observe([health("error", GUARD_TEXT)], now=0)
+    assert notice.kind == ERROR
 
 
 def test_a_too_old_success_notifies_once_per_episode() -> None:
@@ -114,8 +132,12 @@ def test_errors_the_state_db_had_at_start_are_not_notified_again() -> None:
     policy.seed([health("error", "users.csv is missing"), health("stale", module="b")], now=0)
     assert policy.observe([health("error", "users.csv is missing")], now=60) == []
     # A different kind of failure, the reminder and the dead-man's switch still speak.
-    assert kinds(policy.observe([health("error", GUARD_TEXT)], now=120)) == [(REFUSED, "csv")]
-    assert kinds(policy.observe([health("error", GUARD_TEXT)], now=86_600)) == [(REFUSED, "csv")]
+    assert kinds(policy.observe([health("error", GUARD_TEXT, refused=True)], now=120)) == [
+        (REFUSED, "csv")
+    ]
+    assert kinds(policy.observe([health("error", GUARD_TEXT, refused=True)], now=86_600)) == [
+        (REFUSED, "csv")
+    ]
     assert kinds(policy.observe([health("stale", module="b")], now=60)) == [(STALE, "b")]
 
 

@@ -1,0 +1,117 @@
+"""``RunContext``: what a module may use during one run, and where its results are collected.
+
+A module reads its source and hands records to ``sync_records`` (the shared engine: matching,
+fingerprints, guard, batches, dry run), or works off a queue and tallies it with ``queue``.
+Each call adds one ``EntityResult``, so a module that syncs sites and then users reports
+both. Everything else (locks, logs, status in the state DB and in Halo) is the runner's job.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.errors import IntegratorError
+from core.halo.client import HaloClient
+from core.outcomes import QUEUE, EntityResult, RecordFailure, RunCounts
+from core.run.request import RunRequest
+from core.state.store import StateStore
+from core.sync.engine import RecordSync
+from core.sync.plan import DeactivationGuard
+from core.sync.records import HaloTarget, SourceRecord
+
+ProgressCallback = Callable[[str, int, int], None]
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass
+class SourceContext:
+    """What ``check()`` gets: enough to find and open the source, nothing that writes."""
+
+    instance: str
+    settings_folder: Path
+    log: logging.Logger
+
+    def resolve(self, path: str) -> Path:
+        """Relative paths in options are relative to the settings folder, as admins expect."""
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else self.settings_folder / candidate
+
+
+@dataclass
+class RunContext(SourceContext):
+    """One run of one module instance (``instance`` keys its state, locks and logs)."""
+
+    client: HaloClient = field(kw_only=True)
+    state: StateStore = field(kw_only=True)
+    request: RunRequest = field(default_factory=RunRequest, kw_only=True)
+    progress: ProgressCallback = field(default=lambda phase, done, total: None, kw_only=True)
+    # Called where stopping loses and repeats nothing; the tray's Quit parks a run there.
+    safe_point: Callable[[], None] = field(default=_nothing, kw_only=True)
+    results: list[EntityResult] = field(default_factory=list, kw_only=True)
+
+    @property
+    def dry_run(self) -> bool:
+        return self.request.dry_run
+
+    def sync_records(
+        self,
+        target: HaloTarget,
+        records: Iterable[SourceRecord],
+        *,
+        complete: bool = True,
+        deactivate_missing: bool = True,
+        max_deactivate_percent: float = 10.0,
+    ) -> EntityResult:
+        """Sync ``records`` into one Halo entity; ``complete`` says they are the whole source.
+
+        The result (also a partial one, when the engine stops on an error) is kept for the
+        runner's summary, status and reports.
+        """
+        engine = RecordSync(
+            client=self.client,
+            state=self.state,
+            module=self.instance,
+            target=target,
+            request=self.request,
+            deactivate_missing=deactivate_missing,
+            guard=DeactivationGuard(max_percent=max_deactivate_percent),
+            progress=self.progress,
+            safe_point=self.safe_point,
+        )
+        try:
+            result = engine.run(records, complete=complete)
+        except IntegratorError as exc:
+            if isinstance(exc.partial, EntityResult):
+                self.results.append(exc.partial)
+            raise
+        self.results.append(result)
+        return result
+
+    def queue(self, entity: str) -> QueueTally:
+        """A tally for a queue this run works off (mails, scripts): counted, not mirrored."""
+        result = EntityResult(entity=entity, kind=QUEUE)
+        self.results.append(result)
+        return QueueTally(result)
+
+
+@dataclass
+class QueueTally:
+    """Counts one queue's items as they are done; failures are reported like record ones."""
+
+    result: EntityResult
+
+    def done(self, count: int = 1) -> None:
+        self._add(RunCounts(processed=count))
+
+    def failed(self, key: str, label: str, message: str) -> None:
+        self.result.failures.append(RecordFailure(key, label, message))
+        self._add(RunCounts(failed=1))
+
+    def _add(self, counts: RunCounts) -> None:
+        self.result.counts = self.result.counts + counts

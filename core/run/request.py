@@ -1,0 +1,29 @@
+"""``RunRequest``: what a run was asked to do, carried whole from the front end to the module.
+
+Adding a flag touches this object and the one place that reads it, never the layers in
+between (the CLI, the tray, the runner and the engine pass it on as it is).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One run: which module instances (empty: every enabled one) and how.
+
+    ``only_due`` is AUTO --due: run an instance only when its interval has passed since its
+    last run, so one scheduled task every 5 minutes serves a 5-minute mailbox and a nightly
+    directory import side by side.
+    """
+
+    modules: tuple[str, ...] = ()
+    dry_run: bool = False
+    allow_mass_deactivation: bool = False
+    only_due: bool = False
+
+    @classmethod
+    def of(cls, modules: Sequence[str] | None = None, **flags: bool) -> RunRequest:
+        return cls(modules=tuple(modules or ()), **flags)
