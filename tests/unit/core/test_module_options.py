@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.modules.csv_import import CsvOptions
-from core.modules.options import describe, option, parse_options
+from core.modules.options import describe, option, parse_options, to_settings
 from core.settings.secrets import Secret
 
 
@@ -57,3 +57,100 @@ def test_csv_options_schema_is_complete() -> None:
     names = [info.name for info in describe(CsvOptions)]
     assert names[0] == "path" and "max_deactivate_percent" in names
     assert all(info.help for info in describe(CsvOptions))
+
+
+@dataclass(frozen=True)
+class SiteRule:
+    ou: str = option(help="OU, e.g. OU=Leeds,DC=acme,DC=local")
+    site_id: int = option(help="Halo site id", minimum=1)
+
+
+@dataclass(frozen=True)
+class NestedOptions:
+    api_key: str = option(help="an API key", secret=True)
+    site_rules: tuple[SiteRule, ...] = option(
+        default_factory=tuple, help="OU -> site", example=[{"ou": "OU=Leeds", "site_id": 3}]
+    )
+    field_map: dict[str, str] = option(default_factory=dict, help="source -> Halo field")
+    folders: list[str] = option(default_factory=list, help="mail folders")
+    first: int = option(1, help="first")
+    last: int = option(10, help="last")
+
+    def problems(self) -> list[tuple[str, str]]:
+        return [("last", "must not be below first")] if self.last < self.first else []
+
+
+def test_a_secret_text_option_is_a_secret_value_not_its_mask() -> None:
+    options, problems = parse_options(NestedOptions, {"api_key": "k-1234567890"})
+    assert problems == []
+    assert isinstance(options.api_key, Secret)
+    assert options.api_key.reveal() == "k-1234567890"
+    assert "k-1234567890" not in repr(options) and "k-1234567890" not in str(options.api_key)
+    assert to_settings(options)["api_key"] == options.api_key  # stays a Secret: encrypted on save
+    assert {info.name: info.secret for info in describe(NestedOptions)}["api_key"]
+
+
+def test_lists_mappings_and_nested_options_are_built_and_round_trip() -> None:
+    raw = {
+        "api_key": "k-1234567890",
+        "site_rules": [{"ou": "OU=Leeds", "site_id": 3}, {"ou": "OU=York", "site_id": "4"}],
+        "field_map": {"mail": "emailaddress"},
+        "folders": ["INBOX", "Support"],
+    }
+    options, problems = parse_options(NestedOptions, raw)
+    assert problems == []
+    assert options.site_rules == (SiteRule("OU=Leeds", 3), SiteRule("OU=York", 4))
+    assert options.field_map == {"mail": "emailaddress"} and options.folders == ["INBOX", "Support"]
+    saved = to_settings(options)
+    assert saved["site_rules"] == [
+        {"ou": "OU=Leeds", "site_id": 3},
+        {"ou": "OU=York", "site_id": 4},
+    ]
+    again, _ = parse_options(NestedOptions, saved)
+    assert again == options
+
+
+def test_nested_problems_name_their_path_and_all_are_reported() -> None:
+    raw = {
+        "api_key": "k-1234567890",
+        "site_rules": [
+            {"ou": "OU=Leeds", "site_id": 3},
+            {"ou": "OU=York", "site_id": 0},
+            {"site": 2},
+        ],
+        "field_map": {"mail": ["not", "text"]},
+        "folders": "INBOX",
+        "first": 5,
+        "last": 2,
+    }
+    options, problems = parse_options(NestedOptions, raw)
+    assert options is None
+    assert dict(problems) == {
+        "site_rules[1].site_id": "must be at least 1",
+        "site_rules[2].site": "unknown option",
+        "site_rules[2].ou": "required",
+        "site_rules[2].site_id": "required",
+        "field_map.mail": "must be text, not a list or an object",
+        "folders": "must be a list ([...])",
+    }
+    # Cross-field checks run once the fields themselves are valid.
+    _, cross = parse_options(NestedOptions, {"api_key": "k-1234567890", "first": 5, "last": 2})
+    assert cross == [("last", "must not be below first")]
+
+
+def test_numbers_that_are_not_finite_or_not_whole_are_refused() -> None:
+    _, problems = parse_options(
+        NestedOptions, {"api_key": "k-1234567890", "first": 1e999, "last": 2.5}
+    )
+    assert dict(problems) == {
+        "first": "inf is not a whole number",
+        "last": "2.5 is not a whole number",
+    }
+
+
+def test_a_csv_delimiter_must_be_one_character() -> None:
+    for delimiter in ("", ";;"):
+        _, problems = parse_options(CsvOptions, {"path": "u.csv", "delimiter": delimiter})
+        assert problems == [("delimiter", "must be exactly one character, such as , or ;")]
+    _, problems = parse_options(CsvOptions, {"path": "u.csv", "max_deactivate_percent": 150})
+    assert problems == [("max_deactivate_percent", "must be at most 100")]
