@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from core.errors import ConfigError
@@ -48,10 +49,15 @@ class Agent:
             self._settings = self._load()
             return self._settings
 
-    def save(self, settings: Settings) -> None:
+    def save(self, settings: Settings, *, removed: Sequence[str] = ()) -> None:
+        """Save the settings; instances in ``removed`` also lose their local state."""
         save_settings(settings)
         with self._lock:
             self._settings = settings
+        if removed:
+            state = StateStore(settings.folder)
+            for name in removed:
+                state.forget_module(name)
 
     def subscribe(self, listener: Listener) -> None:
         """Receive every run's events (started, progress, finished) from any thread."""
@@ -78,8 +84,7 @@ class Agent:
         if settings.module(name) is None:
             raise ConfigError(f"Module {name} is not configured.", path=str(settings.path))
         settings.modules = [entry for entry in settings.modules if entry.name != name]
-        self.save(settings)
-        StateStore(settings.folder).forget_module(name)
+        self.save(settings, removed=[name])
 
     def statuses(self) -> list[ModuleHealth]:
         return module_statuses(self.settings, StateStore(self.settings.folder))

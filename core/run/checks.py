@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from core.errors import IntegratorError
 from core.modules.options import parse_options
@@ -35,10 +36,10 @@ class SourceCheck:
 
 def check_sources(settings: Settings) -> list[SourceCheck]:
     """Check every enabled instance's source, in settings order."""
-    return [check_source(entry, settings) for entry in settings.modules if entry.enabled]
+    return [check_source(entry, settings.folder) for entry in settings.modules if entry.enabled]
 
 
-def check_source(entry: ModuleSettings, settings: Settings) -> SourceCheck:
+def check_source(entry: ModuleSettings, settings_folder: Path) -> SourceCheck:
     """Check one instance (also one that is not saved yet: the dialog checks its form)."""
     try:
         cls = module_class(entry.type)
@@ -52,7 +53,7 @@ def check_source(entry: ModuleSettings, settings: Settings) -> SourceCheck:
         return SourceCheck(entry.name, entry.type, False, f"invalid options: {listed}.")
     context = SourceContext(
         instance=entry.name,
-        settings_folder=settings.folder,
+        settings_folder=settings_folder,
         log=logging.getLogger(f"halo_integrator.modules.{entry.name}"),
     )
     try:

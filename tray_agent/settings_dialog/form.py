@@ -3,13 +3,16 @@
 The Tk tabs only copy widget contents into these plain dataclasses and show the problems
 this module returns next to the fields they name, so every rule (required fields, blank
 secret keeps the stored one, interval syntax, module option checks) is tested without X.
-Problem keys are field paths: ``Halo.Url``, ``csv.Interval``, ``csv.Options.path``.
+Problem keys are field paths: ``Halo.Url``, ``csv.Interval``, ``csv.Options.path`` (the
+instance name first, then the path inside it, ``ad.Options.site_rules[1].site_id``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import platform
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -17,9 +20,16 @@ from typing import Any, TypedDict
 
 from core import __version__
 from core.errors import ConfigError
-from core.modules.options import OptionInfo, describe, parse_options, to_settings
+from core.modules.options import OptionInfo, describe, parse_options, to_json_value, to_settings
 from core.modules.registry import MODULES
-from core.settings.model import HaloConnection, Interval, ModuleSettings, Settings, url_problem
+from core.settings.model import (
+    HaloConnection,
+    Interval,
+    ModuleSettings,
+    Settings,
+    instance_name_problem,
+    url_problem,
+)
 from core.settings.secrets import Secret
 from core.state.store import STATE_FILE_NAME
 
@@ -50,12 +60,20 @@ class _ConnectionFields(TypedDict):
 
 @dataclass
 class ModuleForm:
-    """One module on the Integrations tab; option values are text, or bool for checkboxes."""
+    """One module instance on the Integrations tab.
+
+    Option values are text, a bool for checkboxes, or JSON text for lists, mappings and
+    nested options. ``type`` defaults to ``name`` (the first instance of a type).
+    """
 
     name: str
     enabled: bool = False
     interval: str = "1h"
     options: dict[str, Any] = field(default_factory=dict)
+    type: str = ""
+
+    def __post_init__(self) -> None:
+        self.type = self.type or self.name
 
 
 def connection_form(settings: Settings | None) -> ConnectionForm:
@@ -66,17 +84,41 @@ def connection_form(settings: Settings | None) -> ConnectionForm:
     return ConnectionForm(halo.url, halo.client_id, "", halo.tenant or "", halo.auth_url or "")
 
 
-def module_form(name: str, settings: Settings | None) -> ModuleForm:
-    """The fields to show for one registry module: stored values, else the schema defaults."""
+def module_form(name: str, settings: Settings | None, type_name: str | None = None) -> ModuleForm:
+    """The fields to show for one instance: stored values, else the schema defaults."""
     entry = settings.module(name) if settings is not None else None
+    type_name = entry.type if entry is not None else (type_name or name)
     stored = entry.options if entry is not None else {}
     options = {}
-    for info in describe(MODULES[name].Options):
+    for info in describe(MODULES[type_name].Options):
         value = stored.get(info.name, info.default)
         options[info.name] = _display_value(info, value)
     if entry is None:
-        return ModuleForm(name, False, "1h", options)
-    return ModuleForm(name, entry.enabled, entry.interval.text, options)
+        return ModuleForm(name, False, "1h", options, type_name)
+    return ModuleForm(name, entry.enabled, entry.interval.text, options, type_name)
+
+
+def module_forms(settings: Settings | None) -> list[ModuleForm]:
+    """The Integrations tab's sections: every configured instance of a known type.
+
+    A folder with none shows one (disabled) section per type, so a first-time admin sees
+    what there is; modules of types this version does not know are kept, not shown.
+    """
+    configured = [
+        module_form(entry.name, settings)
+        for entry in (settings.modules if settings is not None else [])
+        if entry.type in MODULES
+    ]
+    return configured or [module_form(type_name, None) for type_name in MODULES]
+
+
+def new_instance_problem(name: str, taken: list[str]) -> str | None:
+    """Why ``name`` cannot name a new instance beside ``taken``; None when it can."""
+    if problem := instance_name_problem(name):
+        return problem
+    if name.lower() in {other.lower() for other in taken}:
+        return f'"{name}" is already used; instance names are unique (in any case)'
+    return None
 
 
 def _display_value(info: OptionInfo, value: Any) -> Any:
@@ -84,9 +126,28 @@ def _display_value(info: OptionInfo, value: Any) -> Any:
         return bool(value)
     if info.secret or value is None:
         return ""  # secrets are never put back into a widget
+    if info.structured:
+        return json.dumps(to_json_value(value), ensure_ascii=False)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def option_problem(type_name: str, name: str, text: str) -> str | None:
+    """The problem of one structured option's JSON text, for the dialog's on-the-fly check."""
+    if not text.strip():
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"not valid JSON: {exc.msg} (character {exc.pos + 1})"
+    _, problems = parse_options(MODULES[type_name].Options, {name: value})
+    own = [
+        f"{path}: {message}"
+        for path, message in problems
+        if path == name or path.startswith((f"{name}[", f"{name}."))
+    ]
+    return "; ".join(own) or None
 
 
 def connection_from_form(
@@ -126,14 +187,15 @@ def connection_from_form(
 
 
 def module_from_form(
-    form: ModuleForm, stored: ModuleSettings | None
+    form: ModuleForm, stored: ModuleSettings | None, *, force: bool = False
 ) -> tuple[ModuleSettings | None, Problems]:
-    """Build one module's settings; None when it is off and was never configured.
+    """Build one module's settings; None when it is off and was never configured (unless
+    ``force``: the dialog's source check builds it anyway).
 
     A blank secret option keeps the stored secret, and a blank text option falls back to
     the schema's default, exactly as an absent key in ``appsettings.json`` would.
     """
-    if stored is None and not form.enabled:
+    if stored is None and not form.enabled and not force:
         return None, {}
     problems: Problems = {}
     try:
@@ -141,14 +203,16 @@ def module_from_form(
     except ValueError as exc:
         problems[f"{form.name}.Interval"] = str(exc)
         interval = stored.interval if stored else Interval.parse("1h")
-    raw = _raw_options(form, stored)
-    options, option_problems = parse_options(MODULES[form.name].Options, raw)
-    for name, message in option_problems:
-        problems[f"{form.name}.Options.{name}"] = message
+    options_class = MODULES[form.type].Options
+    raw = _raw_options(form, stored, describe(options_class), problems)
+    options, option_problems = parse_options(options_class, raw)
+    for path, message in option_problems:
+        problems.setdefault(f"{form.name}.Options.{path}", message)
     if problems or options is None:
         return None, problems
     entry = ModuleSettings(
         name=form.name,
+        type=form.type,
         enabled=form.enabled,
         interval=interval,
         options=to_settings(options),
@@ -157,12 +221,22 @@ def module_from_form(
     return entry, {}
 
 
-def _raw_options(form: ModuleForm, stored: ModuleSettings | None) -> dict[str, Any]:
+def _raw_options(
+    form: ModuleForm, stored: ModuleSettings | None, infos: list[OptionInfo], problems: Problems
+) -> dict[str, Any]:
     stored_options = stored.options if stored else {}
+    structured = {info.name for info in infos if info.structured}
     raw: dict[str, Any] = {}
     for name, value in form.options.items():
         if isinstance(value, bool):
             raw[name] = value
+        elif name in structured and str(value).strip():
+            try:
+                raw[name] = json.loads(str(value))
+            except json.JSONDecodeError as exc:
+                problems[f"{form.name}.Options.{name}"] = (
+                    f"not valid JSON: {exc.msg} (character {exc.pos + 1})"
+                )
         elif str(value).strip():
             raw[name] = str(value).strip()
         elif isinstance(stored_options.get(name), Secret):
@@ -175,10 +249,12 @@ def settings_from_form(
     stored: Settings | None,
     connection: ConnectionForm,
     modules: list[ModuleForm],
+    removed: Sequence[str] = (),
 ) -> tuple[Settings | None, Problems]:
     """The whole dialog as Settings ready for ``Agent.save``, or None and every problem.
 
-    Modules the registry does not know (a newer version wrote them) are kept untouched.
+    Instances named in ``removed`` are dropped; modules the registry does not know (a newer
+    version wrote them) are kept untouched.
     """
     halo, problems = connection_from_form(connection, stored.halo if stored else None)
     by_name: dict[str, ModuleSettings] = {}
@@ -190,7 +266,9 @@ def settings_from_form(
             by_name[form.name] = entry
     if problems:
         return None, problems
-    kept = [by_name.pop(m.name, m) for m in stored.modules] if stored else []
+    kept = [
+        by_name.pop(m.name, m) for m in (stored.modules if stored else []) if m.name not in removed
+    ]
     if stored is None:
         settings = Settings.new(path, halo)
     else:

@@ -1,30 +1,58 @@
-"""Integrations: every module the agent knows, with Enabled, interval and its own options.
+"""Integrations: every configured module instance, with Enabled, interval and its own options.
 
-The option widgets come from each module's options schema, so a new module appears here
-without any dialog code; the tab scrolls once there are more than fit.
+The option widgets come from each module type's options schema, so a new module type appears
+here without any dialog code. Instances are added (type + name) and removed here; each one
+can check its source before it is saved. The tab scrolls once there are more than fit.
 """
 
 from __future__ import annotations
 
 import tkinter as tk
+from collections.abc import Callable
 from tkinter import ttk
 
 from core.modules.options import describe
 from core.modules.registry import MODULES
-from tray_agent.settings_dialog.form import ModuleForm, Problems
+from core.run.checks import SourceCheck
+from tray_agent.settings_dialog.form import (
+    ModuleForm,
+    Problems,
+    module_form,
+    new_instance_problem,
+    option_problem,
+)
 from tray_agent.settings_dialog.option_fields import OptionField
-from tray_agent.settings_dialog.widgets import HINT_TEXT, PAD, FieldMessage, ScrollableFrame
+from tray_agent.settings_dialog.widgets import (
+    ERROR_TEXT,
+    HINT_TEXT,
+    OK_TEXT,
+    PAD,
+    FieldMessage,
+    ScrollableFrame,
+)
+
+CheckSource = Callable[["ModuleSection"], None]
 
 
 class ModuleSection(ttk.LabelFrame):
-    """One module: Enabled, Interval, then a row per option."""
+    """One instance: Enabled, Interval, a row per option, then Check source and Remove."""
 
-    def __init__(self, parent: tk.Misc, form: ModuleForm) -> None:
-        cls = MODULES[form.name]
-        super().__init__(parent, text=f"{cls.display_name} ({form.name})", padding=PAD)
-        self.name = form.name
+    def __init__(
+        self,
+        parent: tk.Misc,
+        form: ModuleForm,
+        on_check: CheckSource,
+        on_remove: Callable[[ModuleSection], None],
+    ) -> None:
+        cls = MODULES[form.type]
+        title = cls.display_name if form.name == form.type else f"{cls.display_name}: {form.name}"
+        super().__init__(parent, text=title, padding=PAD)
+        self.name, self.type = form.name, form.type
         self.columnconfigure(1, weight=1)
-        ttk.Label(self, text=cls.description, foreground=HINT_TEXT).grid(
+        description = cls.description
+        if missing := cls.missing_extra():
+            description += f" This installation {missing}."
+        ttk.Label(self, text=description, foreground=HINT_TEXT, wraplength=700).grid(
             row=0, column=0, columnspan=3, sticky="w", pady=(0, PAD)
         )
         self.enabled = tk.BooleanVar(self, value=form.enabled)
@@ -44,35 +72,127 @@ class ModuleSection(ttk.LabelFrame):
         self.fields: dict[str, OptionField] = {}
         row = 3
         for info in describe(cls.Options):
-            self.fields[info.name] = OptionField(self, info, form.options.get(info.name), row)
+            self.fields[info.name] = OptionField(
+                self,
+                info,
+                form.options.get(info.name),
+                row,
+                check_json=lambda name, text: option_problem(self.type, name, text),
+            )
             row += 2
+        self._build_actions(row, on_check, on_remove)
+
+    def _build_actions(
+        self, row: int, on_check: CheckSource, on_remove: Callable[[ModuleSection], None]
+    ) -> None:
+        actions = ttk.Frame(self)
+        actions.grid(row=row, column=0, columnspan=3, sticky="ew", pady=(PAD, 0))
+        actions.columnconfigure(1, weight=1)
+        self.check_button = ttk.Button(actions, text="Check source", command=lambda: on_check(self))
+        self.check_button.grid(row=0, column=0, sticky="w")
+        self.check_result = ttk.Label(actions, text="", wraplength=520, justify="left")
+        self.check_result.grid(row=0, column=1, sticky="w", padx=PAD)
+        ttk.Button(actions, text="Remove", command=lambda: on_remove(self)).grid(
+            row=0, column=2, sticky="e"
+        )
 
     def form(self) -> ModuleForm:
         options = {name: field.value() for name, field in self.fields.items()}
-        return ModuleForm(self.name, self.enabled.get(), self.interval.get(), options)
+        return ModuleForm(self.name, self.enabled.get(), self.interval.get(), options, self.type)
 
     def show_problems(self, problems: Problems) -> None:
         self.interval_message.show(problems.get(f"{self.name}.Interval"))
+        prefix = f"{self.name}.Options."
         for name, field in self.fields.items():
-            field.show_problem(problems.get(f"{self.name}.Options.{name}"))
+            own = [
+                f"{key[len(prefix) :]}: {message}" if key != prefix + name else message
+                for key, message in problems.items()
+                if key == prefix + name or key.startswith((f"{prefix}{name}[", f"{prefix}{name}."))
+            ]
+            field.show_problem("; ".join(own) or None)
+
+    def checking(self) -> None:
+        self.check_button.state(["disabled"])
+        self.check_result.configure(text="Checking…", foreground=HINT_TEXT)
+
+    def show_check(self, check: SourceCheck) -> None:
+        self.check_button.state(["!disabled"])
+        mark = "✔" if check.ok else "✘"
+        self.check_result.configure(
+            text=f"{mark} {check.message}", foreground=OK_TEXT if check.ok else ERROR_TEXT
+        )
 
 
 class IntegrationsTab(ttk.Frame):
-    """All module sections, in registry order."""
+    """The instance sections, then a row to add another instance of any type."""
 
-    def __init__(self, parent: tk.Misc, forms: list[ModuleForm]) -> None:
+    def __init__(self, parent: tk.Misc, forms: list[ModuleForm], on_check: CheckSource) -> None:
         super().__init__(parent)
+        self.on_check = on_check
+        self.removed: list[str] = []
         scroller = ScrollableFrame(self)
         scroller.pack(fill="both", expand=True)
-        scroller.body.columnconfigure(0, weight=1)
+        self.body = scroller.body
+        self.body.columnconfigure(0, weight=1)
         ttk.Label(
-            scroller.body,
+            self.body,
             text="A field marked * is required for an enabled module. Save applies the changes.",
             foreground=HINT_TEXT,
         ).grid(row=0, column=0, sticky="w", pady=(0, PAD))
-        self.sections = [ModuleSection(scroller.body, form) for form in forms]
+        self.sections = [self._section(form) for form in forms]
+        self._build_add_row()
+        self._layout()
+
+    def _section(self, form: ModuleForm) -> ModuleSection:
+        return ModuleSection(self.body, form, self.on_check, self.remove)
+
+    def _build_add_row(self) -> None:
+        self.add_row = ttk.LabelFrame(self.body, text="Add an integration", padding=PAD)
+        types = list(MODULES)
+        self.new_type = tk.StringVar(self, value=types[0] if types else "")
+        ttk.Combobox(
+            self.add_row, textvariable=self.new_type, values=types, state="readonly", width=16
+        ).grid(row=0, column=0, padx=(0, PAD))
+        ttk.Label(self.add_row, text="named").grid(row=0, column=1, padx=(0, PAD))
+        self.new_name = tk.StringVar(self, value="")
+        ttk.Entry(self.add_row, textvariable=self.new_name, width=24).grid(row=0, column=2)
+        ttk.Button(self.add_row, text="Add", command=self.add_from_row).grid(
+            row=0, column=3, padx=PAD
+        )
+        self.add_message = FieldMessage(self.add_row, wraplength=600)
+        self.add_message.grid(row=1, column=0, columnspan=4, sticky="w")
+
+    def _layout(self) -> None:
         for row, section in enumerate(self.sections, start=1):
             section.grid(row=row, column=0, sticky="ew", pady=(0, PAD))
+        self.add_row.grid(row=len(self.sections) + 1, column=0, sticky="ew", pady=(PAD, 0))
+
+    def add_from_row(self) -> None:
+        type_name = self.new_type.get()
+        name = self.new_name.get().strip() or type_name
+        problem = new_instance_problem(name, [section.name for section in self.sections])
+        self.add_message.show(problem)
+        if problem is None:
+            self.add(type_name, name)
+            self.new_name.set("")
+
+    def add(self, type_name: str, name: str) -> ModuleSection:
+        """A new, enabled instance (saved with the rest on Save)."""
+        form = module_form(name, None, type_name)
+        form.enabled = True
+        section = self._section(form)
+        self.sections.append(section)
+        if name in self.removed:
+            self.removed.remove(name)
+        self._layout()
+        return section
+
+    def remove(self, section: ModuleSection) -> None:
+        """Drop an instance; Save removes it from the settings and forgets its state."""
+        self.sections.remove(section)
+        self.removed.append(section.name)
+        section.destroy()
+        self._layout()
 
     def forms(self) -> list[ModuleForm]:
         return [section.form() for section in self.sections]

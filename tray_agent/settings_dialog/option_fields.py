@@ -1,12 +1,14 @@
 """One widget per module option, chosen from the option's schema (``core.modules.options``).
 
 str/int/float -> Entry, bool -> Checkbutton, choices -> read-only Combobox, secret -> masked
-Entry (blank keeps the stored secret). Each field owns the red message line under it.
+Entry (blank keeps the stored secret), list/mapping/nested -> a small JSON text box checked as
+the admin types. Each field owns the red message line under it.
 """
 
 from __future__ import annotations
 
 import tkinter as tk
+from collections.abc import Callable
 from tkinter import ttk
 from typing import Any
 
@@ -19,8 +21,17 @@ MASK_CHARACTER = "•"
 class OptionField:
     """Label, input, help and message for one option, laid out on ``row`` of a grid."""
 
-    def __init__(self, parent: tk.Misc, info: OptionInfo, value: Any, row: int) -> None:
+    def __init__(
+        self,
+        parent: tk.Misc,
+        info: OptionInfo,
+        value: Any,
+        row: int,
+        check_json: Callable[[str, str], str | None] | None = None,
+    ) -> None:
         self.info = info
+        self.check_json = check_json
+        self.text: tk.Text | None = None
         label = info.name.replace("_", " ") + ("" if not info.required else " *")
         ttk.Label(parent, text=label).grid(row=row, column=0, sticky="nw", padx=(0, PAD), pady=2)
         self.variable: tk.Variable
@@ -40,6 +51,8 @@ class OptionField:
         if info.kind == "bool":
             self.variable = tk.BooleanVar(parent, value=bool(value))
             return ttk.Checkbutton(parent, variable=self.variable)
+        if info.structured:
+            return self._make_json_box(parent, str(value))
         self.variable = tk.StringVar(parent, value=str(value))
         if info.choices:
             return ttk.Combobox(
@@ -52,9 +65,32 @@ class OptionField:
             show=MASK_CHARACTER if info.secret else "",
         )
 
+    def _make_json_box(self, parent: tk.Misc, value: str) -> tk.Widget:
+        """JSON in a few lines of text, checked on every key so a typo shows at once."""
+        self.variable = tk.StringVar(parent, value=value)
+        self.text = tk.Text(parent, height=3, width=30, wrap="word", undo=True, font="TkFixedFont")
+        self.text.insert("1.0", value)
+        self.text.bind("<KeyRelease>", lambda _event: self._check_json())
+        self.text.bind("<Tab>", _focus_next)
+        return self.text
+
+    def _check_json(self) -> None:
+        if self.check_json is not None:
+            self.show_problem(self.check_json(self.info.name, self.value()))
+
     def value(self) -> Any:
         """Text as typed, or a bool for a checkbox: ``form.module_from_form`` interprets it."""
+        if self.text is not None:
+            return self.text.get("1.0", "end-1c")
         return self.variable.get()
 
     def show_problem(self, message: str | None) -> None:
         self.message.show(message)
+
+
+def _focus_next(event: tk.Event) -> str:
+    """Tab in a text box moves on, as in every other input, instead of typing a tab."""
+    following = event.widget.tk_focusNext()
+    if following is not None:
+        following.focus_set()
+    return "break"

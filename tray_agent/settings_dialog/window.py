@@ -19,14 +19,14 @@ from typing import Any
 from core.agent import Agent
 from core.errors import ConfigError, IntegratorError
 from core.halo.validate import ValidationResult
-from core.modules.registry import MODULES
+from core.run.checks import SourceCheck, check_source
 from core.run.logs import RedactingFormatter, remember_secrets
 from core.run.request import RunRequest
 from core.settings.model import Settings
 from tray_agent.settings_dialog import form as forms
 from tray_agent.settings_dialog.about_tab import AboutTab
 from tray_agent.settings_dialog.basic_tab import BasicTab
-from tray_agent.settings_dialog.integrations_tab import IntegrationsTab
+from tray_agent.settings_dialog.integrations_tab import IntegrationsTab, ModuleSection
 from tray_agent.settings_dialog.processing_tab import ProcessingTab
 from tray_agent.settings_dialog.widgets import PAD, Banner, configure_styles
 from tray_agent.tk_inbox import TkInbox
@@ -110,7 +110,7 @@ class SettingsWindow:
             self.notebook, forms.connection_form(stored), has_secret, self.validate
         )
         self.integrations = IntegrationsTab(
-            self.notebook, [forms.module_form(name, stored) for name in MODULES]
+            self.notebook, forms.module_forms(stored), self.check_module
         )
         self.processing = ProcessingTab(self.notebook, self.start)
         self.processing.set_modules([module.name for module in stored.modules] if stored else [])
@@ -198,9 +198,33 @@ class SettingsWindow:
         else:
             log.warning("Validation failed: %s", result)
 
+    def check_module(self, section: ModuleSection) -> None:
+        """The Integrations tab's Check source: this instance's form, checked as it stands."""
+        stored = self.stored.module(section.name) if self.stored else None
+        entry, problems = forms.module_from_form(section.form(), stored, force=True)
+        section.show_problems(problems)
+        if entry is None:
+            message = "Fix the marked fields, then check again."
+            section.show_check(SourceCheck(section.name, section.type, False, message))
+            return
+        section.checking()
+        folder = self.agent.settings_path.parent
+        self.in_background(
+            lambda: check_source(entry, folder),
+            section.show_check,
+            lambda exc: section.show_check(
+                SourceCheck(section.name, section.type, False, str(exc))
+            ),
+        )
+
     def save(self) -> None:
+        removed = list(self.integrations.removed)
         settings, problems = forms.settings_from_form(
-            self.agent.settings_path, self.stored, self.basic.form(), self.integrations.forms()
+            self.agent.settings_path,
+            self.stored,
+            self.basic.form(),
+            self.integrations.forms(),
+            removed,
         )
         self.basic.show_problems(problems)
         self.integrations.show_problems(problems)
@@ -210,7 +234,9 @@ class SettingsWindow:
         self.save_button.state(["disabled"])
         self.status.show("Saving…", "busy")
         self.in_background(
-            lambda: self.agent.save(settings), lambda _: self._saved(settings), self._save_failed
+            lambda: self.agent.save(settings, removed=removed),
+            lambda _: self._saved(settings),
+            self._save_failed,
         )
 
     def _show_unsaved(self, problems: forms.Problems) -> None:
@@ -225,6 +251,7 @@ class SettingsWindow:
 
     def _saved(self, settings: Settings) -> None:
         self.stored = settings
+        self.integrations.removed.clear()
         remember_secrets(settings.secret_values())  # a new secret is masked from now on
         self.save_button.state(["!disabled"])
         self.basic.stored_secret_kept()
