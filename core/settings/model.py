@@ -167,7 +167,14 @@ def url_problem(url: str, *, allow_insecure: bool = False) -> str | None:
 
     Plain http would send the client secret and tokens readable on the wire, so it is only
     accepted for loopback (a local emulator or proxy) or when the admin sets AllowInsecureHttp.
+    A user name or password (``user:pw@host``) is refused before anything else, and without
+    repeating the address: it would only end up in retry warnings and error messages.
     """
+    if "@" in url:
+        return (
+            'a Halo address holds no user name or password (no "@"); use one like '
+            "https://acme.halopsa.com: the client ID and secret are what signs in"
+        )
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         return f'"{url}" is not a web address; use one like https://acme.halopsa.com'

@@ -25,6 +25,10 @@ from core.private_files import private_folder
 KEY_FILE_NAME = "appsettings.key"
 ENCRYPTED_PREFIX = "enc:v1:"
 KEY_FILE_MODE = 0o600
+# Logs mask secrets by their value; a shorter one would be masked inside ordinary words
+# ("pro********y" for "x"), which mangles the message and gives the secret away, so
+# configure refuses it and the logs never try. Halo's client secrets are far longer.
+MIN_SECRET_LENGTH = 8
 _MASK = "********"
 
 logger = logging.getLogger(__name__)
