@@ -22,6 +22,7 @@ from core.private_files import private_folder
 from core.settings.model import Settings
 from core.settings.reader import every_secret_option_name, secret_option_names
 from core.settings.secrets import ENCRYPTED_PREFIX, Secret, SecretBox, is_encrypted
+from core.settings.windows_protection import FileProtection, platform_protection
 
 BACKUP_SUFFIX = ".bak"
 SETTINGS_FILE_MODE = 0o600
@@ -88,23 +89,26 @@ def _encrypt_secrets(value: Any, box: SecretBox) -> Any:
     return value
 
 
-def save_settings(settings: Settings) -> None:
-    """Write the settings atomically (0600), keeping the previous file as ``.bak``.
+def save_settings(settings: Settings, *, protection: FileProtection | None = None) -> None:
+    """Write the settings atomically and owner-only, keeping the previous file as ``.bak``.
 
     Creates the folder (0700) and the key file when missing. A crash at any moment leaves
-    either the old or the new complete file in place, never a mix.
+    either the old or the new complete file in place, never a mix. ``protection`` defaults
+    to the platform's: on Windows the files get an owner-only ACL and the key is sealed with
+    DPAPI; on POSIX mode 0600 does the job.
     """
+    protection = protection or platform_protection()
     folder = settings.folder
     private_folder(folder)
-    box = SecretBox.for_folder(folder, create=True)
+    box = SecretBox.for_folder(folder, create=True, protection=protection)
     text = json.dumps(settings_to_json(settings, box), indent=2, ensure_ascii=False) + "\n"
     if settings.path.exists():
-        _keep_backup(settings.path, box)
-    _write_atomically(settings.path, text.encode("utf-8"))
+        _keep_backup(settings.path, box, protection)
+    _write_atomically(settings.path, text.encode("utf-8"), protection)
     settings.has_plaintext_secrets = False
 
 
-def _keep_backup(path: Path, box: SecretBox) -> None:
+def _keep_backup(path: Path, box: SecretBox, protection: FileProtection | None) -> None:
     """Keep the file about to be replaced as ``.bak``, any secret pasted into it encrypted.
 
     When the file is too broken to tell whether a secret is still in clear, the older
@@ -120,7 +124,7 @@ def _keep_backup(path: Path, box: SecretBox) -> None:
             backup.name,
         )
         return
-    _write_atomically(backup, kept)
+    _write_atomically(backup, kept, protection)
 
 
 def _without_plaintext_secrets(previous: bytes, box: SecretBox) -> bytes | None:
@@ -192,13 +196,19 @@ def _encrypt_in_broken_text(text: str, box: SecretBox) -> bytes | None:
     return None if re.search(in_clear, scrubbed) else scrubbed.encode("utf-8")
 
 
-def _write_atomically(target: Path, data: bytes) -> None:
-    """Write a private temp file in the target's folder, fsync it, then rename it over."""
+def _write_atomically(target: Path, data: bytes, protection: FileProtection | None) -> None:
+    """Write a private temp file in the target's folder, fsync it, then rename it over.
+
+    The temp file is made owner-only (mode 0600, or its ACL on Windows) while still empty,
+    and a rename keeps that, so the target is never readable by others for a moment.
+    """
     descriptor, temporary_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
-        if hasattr(os, "fchmod"):
-            os.fchmod(descriptor, SETTINGS_FILE_MODE)
         with os.fdopen(descriptor, "wb") as temporary_file:
+            if hasattr(os, "fchmod"):
+                os.fchmod(descriptor, SETTINGS_FILE_MODE)
+            if protection is not None:
+                protection.restrict_to_owner(Path(temporary_name))
             temporary_file.write(data)
             temporary_file.flush()
             os.fsync(temporary_file.fileno())
