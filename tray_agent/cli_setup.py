@@ -3,7 +3,8 @@
 For admins who deploy many jump boxes from a script, the way ServiceNow's MID Server installs
 silently. Secrets never come from an argument (other users see process arguments): the
 client secret comes from ``HALO_CLIENT_SECRET`` or stdin, a module secret from
-``HALO_SECRET_<KEY>`` or one line of stdin.
+``HALO_SECRET_<KEY>`` or one line of stdin. A secret shorter than ``MIN_SECRET_LENGTH`` and a
+URL with a user name or password in it are refused before anything is saved.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from core.settings.model import (
     Settings,
     instance_name_problem,
     resolve_settings_path,
+    url_problem,
 )
 from core.settings.reader import load_settings
-from core.settings.secrets import Secret
+from core.settings.secrets import MIN_SECRET_LENGTH, Secret
 from core.settings.writer import save_settings
 from tray_agent.exit_codes import EXIT_FAILED
 
@@ -128,6 +130,7 @@ def configure(args: argparse.Namespace) -> int:
     """Set the connection; settings already in the folder (modules, CaBundle, limits) are
     kept, and validation uses them too, so a proxy's CA bundle counts before saving."""
     path = resolve_settings_path(args.settings)
+    _check_urls(args)
     given = {
         "url": args.url.rstrip("/"),
         "client_id": args.client_id,
@@ -151,6 +154,15 @@ def configure(args: argparse.Namespace) -> int:
     save_settings(settings)
     print(f"Saved {path}")
     return 0
+
+
+def _check_urls(args: argparse.Namespace) -> None:
+    """Refuse a URL the settings reader would refuse, even with --no-validate, before the
+    secret is asked for: saved, a user:password@ URL would leak its password into logs."""
+    for option, url in (("--url", args.url), ("--auth-url", args.auth_url)):
+        problem = url and url_problem(url, allow_insecure=args.allow_insecure_http)
+        if problem:
+            raise ConfigError(problem, field=option, hint="Nothing was saved.")
 
 
 def _warn_about_forgotten_secrets(settings: Settings) -> None:
@@ -304,5 +316,13 @@ def _read_secret(variable: str, prompt: str) -> Secret:
     if not value:
         raise ConfigError(
             f"No {prompt.lower()} given.", hint=f"Set {variable} or pipe it on stdin."
+        )
+    if len(value) < MIN_SECRET_LENGTH:
+        # The logs could not mask it without mangling ordinary words (see core.run.logs).
+        raise ConfigError(
+            f"The {prompt.lower()} is shorter than {MIN_SECRET_LENGTH} characters: too short "
+            "to keep out of the logs.",
+            hint="Paste the whole secret (Halo's client secrets are much longer) or choose "
+            "a longer one. Nothing was saved.",
         )
     return Secret(value)

@@ -18,13 +18,13 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 from core.private_files import private_folder
+from core.settings.secrets import MIN_SECRET_LENGTH
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 KEEP_RUN_LOGS_PER_MODULE = 50
 MASK = "********"
 ENGINE_LOGGER = "halo_integrator"
 ROTATE_AT_BYTES = 1_000_000
-MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
 PATTERNS = (
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
     re.compile(r"(?i)((?:client_secret|access_token|password)[\"']?\s*[=:]\s*[\"']?)[^\s&\"',}]+"),
@@ -39,10 +39,11 @@ def remember_secrets(values: Iterable[str]) -> None:
     """Every log handler of this process masks these values from now on.
 
     Process-wide on purpose: a secret must be masked by *every* handler (stderr, auto.log,
-    run logs, the tray's log tail), whichever of them formats a record first.
+    run logs, the tray's log tail), whichever of them formats a record first. Values shorter
+    than ``MIN_SECRET_LENGTH`` are ignored (configure refuses them): see ``redact``.
     """
     with _known_secrets_lock:
-        _known_secrets.update(value for value in values if len(value) >= MIN_SECRET_LENGTH)
+        _known_secrets.update(_maskable(values))
 
 
 class RedactingFormatter(logging.Formatter):
@@ -78,14 +79,23 @@ class RedactingFilter(logging.Filter):
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with the given and the remembered secrets, and token-like strings, masked."""
+    """``text`` with the given and the remembered secrets, and token-like strings, masked.
+
+    A value shorter than ``MIN_SECRET_LENGTH`` is never substituted, given or remembered:
+    masking "x" would turn "proxy" into "pro********y", mangling the message and showing
+    where the secret was.
+    """
     with _known_secrets_lock:
-        every_secret = set(secrets) | _known_secrets
+        every_secret = _maskable(secrets) | _known_secrets
     for secret in sorted(every_secret, key=len, reverse=True):
         text = text.replace(secret, MASK)
     for pattern in PATTERNS:
         text = pattern.sub(lambda match: match.group(1) + MASK, text)
     return text
+
+
+def _maskable(values: Iterable[str]) -> set[str]:
+    return {value for value in values if len(value) >= MIN_SECRET_LENGTH}
 
 
 @contextmanager

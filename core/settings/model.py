@@ -135,8 +135,19 @@ class ModuleSettings:
         self.type = self.type or self.name
 
     def secret_values(self) -> list[str]:
-        """Return the revealed values of this module's Secret options, for logs to mask."""
-        return [value.reveal() for value in self.options.values() if isinstance(value, Secret)]
+        """Return the revealed values of this module's Secret options (at any depth), for
+        logs to mask."""
+        return [secret.reveal() for secret in _secrets_in(self.options)]
+
+
+def _secrets_in(value: Any) -> list[Secret]:
+    if isinstance(value, Secret):
+        return [value]
+    if isinstance(value, dict):
+        return [secret for item in value.values() for secret in _secrets_in(item)]
+    if isinstance(value, list | tuple):
+        return [secret for item in value for secret in _secrets_in(item)]
+    return []
 
 
 @dataclass
@@ -186,7 +197,14 @@ def url_problem(url: str, *, allow_insecure: bool = False) -> str | None:
 
     Plain http would send the client secret and tokens readable on the wire, so it is only
     accepted for loopback (a local emulator or proxy) or when the admin sets AllowInsecureHttp.
+    A user name or password (``user:pw@host``) is refused before anything else, and without
+    repeating the address: it would only end up in retry warnings and error messages.
     """
+    if "@" in url:
+        return (
+            'a Halo address holds no user name or password (no "@"); use one like '
+            "https://acme.halopsa.com: the client ID and secret are what signs in"
+        )
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         return f'"{url}" is not a web address; use one like https://acme.halopsa.com'

@@ -7,8 +7,9 @@ exception's ``line``/``field`` are those of the first problem. Unknown keys in t
 that is silently ignored is worse for an admin than an error; ``Options`` belong to the
 modules, which validate them and can use ``Settings.line_of`` to report lines too.
 
-An admin may paste a plaintext ``ClientSecret`` into the file: it is accepted, and
-``Settings.has_plaintext_secrets`` tells the CLI to save the settings again (encrypting it).
+An admin may paste a plaintext ``ClientSecret``, or a plaintext value into a module's secret
+option, into the file: it is accepted as a Secret, and ``Settings.has_plaintext_secrets``
+tells the CLI to save the settings again (encrypting it).
 """
 
 from __future__ import annotations
@@ -147,6 +148,17 @@ class _SecretReader:
             self.hint = exc.hint
             return None
 
+    def module_options(
+        self, options: dict[str, Any], field_path: str, secret_names: frozenset[str]
+    ) -> dict[str, Any]:
+        """Return a module's options decrypted; plaintext in a secret option counts as pasted."""
+        decrypted: dict[str, Any] = self.options(options, field_path)
+        for name in secret_names & decrypted.keys():
+            if isinstance(decrypted[name], str) and decrypted[name]:
+                self.found_plaintext = True
+                decrypted[name] = Secret(decrypted[name])
+        return decrypted
+
     def options(self, value: Any, field_path: str) -> Any:
         """Return module options with every ``enc:v1:`` string (at any depth) decrypted."""
         if isinstance(value, dict):
@@ -236,14 +248,40 @@ def _read_module(
     name = reader.text(section, field_path, "Name", required=True) or ""
     if name and (problem := instance_name_problem(name)):
         reader.problem(f"{field_path}.Name", problem)
+    type_name = reader.text(section, field_path, "Type") or name
     return ModuleSettings(
         name=name,
-        type=reader.text(section, field_path, "Type") or name,
+        type=type_name,
         enabled=reader.boolean(section, field_path, "Enabled", True),
         interval=interval,
-        options=secrets.options(options, f"{field_path}.Options"),
+        options=secrets.module_options(
+            options, f"{field_path}.Options", secret_option_names(type_name)
+        ),
         halo_record_id=reader.optional_id(section, field_path, "HaloRecordId"),
     )
+
+
+def secret_option_names(type_name: str) -> frozenset[str]:
+    """Return the names of a module type's secret options (none for an unknown type).
+
+    The schema lives with the modules, which sit above the settings (they import Secret from
+    here), so the registry is imported at call time rather than with this module.
+    """
+    from core.modules.options import describe
+    from core.modules.registry import MODULES
+
+    module = MODULES.get(type_name)
+    if module is None:
+        return frozenset()
+    return frozenset(info.name for info in describe(module.Options) if info.secret)
+
+
+def every_secret_option_name() -> frozenset[str]:
+    """Return the secret option names of every registered module, for text that no longer
+    parses (so which module an option belongs to cannot be told)."""
+    from core.modules.registry import MODULES
+
+    return frozenset().union(*(secret_option_names(name) for name in MODULES))
 
 
 def _check_unique_names(modules: list[ModuleSettings], reader: FieldReader) -> None:

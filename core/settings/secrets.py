@@ -3,28 +3,40 @@
 Each settings folder has its own key file, ``appsettings.key``, beside ``appsettings.json``.
 The key never goes into the settings file, so copying a settings file to another folder (or
 attaching it to a support ticket) reveals nothing. On POSIX the key file is created 0600 and a
-warning is logged when group or others can read it. Windows has no such permission bits: there
-the key file inherits the folder's ACL, which for the default per-user config folder already
-limits it to the owner; admins who choose another folder must restrict it themselves.
+warning is logged when group or others can read it. Windows ignores those bits, so there the
+key is sealed with DPAPI for the account that saves the settings and the file gets an
+owner-only ACL (``core.settings.windows_protection``); a plain key file from an older version
+is still read, and sealed the next time settings are saved.
 """
 
 from __future__ import annotations
 
+import binascii
 import hmac
 import logging
 import os
 import stat
 import tempfile
+from base64 import b64decode, b64encode
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from core.errors import SecretKeyError
+from core.errors import ConfigError, SecretKeyError
 from core.private_files import private_folder
+from core.settings.windows_protection import (
+    PROTECTED_KEY_HEADER,
+    FileProtection,
+    platform_protection,
+)
 
 KEY_FILE_NAME = "appsettings.key"
 ENCRYPTED_PREFIX = "enc:v1:"
 KEY_FILE_MODE = 0o600
+# Logs mask secrets by their value; a shorter one would be masked inside ordinary words
+# ("pro********y" for "x"), which mangles the message and gives the secret away, so
+# configure refuses it and the logs never try. Halo's client secrets are far longer.
+MIN_SECRET_LENGTH = 8
 _MASK = "********"
 
 logger = logging.getLogger(__name__)
@@ -93,17 +105,26 @@ class SecretBox:
         return f"SecretBox(key_path={str(self.key_path)!r})"
 
     @classmethod
-    def for_folder(cls, folder: Path, *, create: bool = False) -> SecretBox:
+    def for_folder(
+        cls, folder: Path, *, create: bool = False, protection: FileProtection | None = None
+    ) -> SecretBox:
         """Return the box for a settings folder, reading its key file.
 
-        With ``create=True`` a missing key is generated (0600, never overwriting one another
-        process made at the same moment). Raises SecretKeyError when the key is missing
-        (and not created) or unreadable, naming the key file and what to do.
+        ``create=True`` is for a caller about to save: a missing key is generated (private,
+        never overwriting one another process made at the same moment), and on Windows a
+        plain key from an older version is sealed. ``protection`` defaults to the platform's
+        (DPAPI and ACLs on Windows, none on POSIX). Raises SecretKeyError when the key is
+        missing (and not created) or unreadable, naming the key file and what to do.
         """
+        protection = protection or platform_protection()
         key_path = Path(folder) / KEY_FILE_NAME
         if create and not key_path.exists():
-            _create_key_file(key_path)
-        return cls(_read_key_file(key_path), key_path)
+            _create_key_file(key_path, protection)
+        stored = _read_key_file(key_path)
+        box = cls(_unseal(stored, key_path, protection), key_path)
+        if create and protection and not stored.startswith(PROTECTED_KEY_HEADER):
+            _seal_plain_key(key_path, stored, protection)
+        return box
 
     def encrypt(self, secret: Secret | str) -> str:
         """Return ``enc:v1:<fernet token>`` for a secret; Fernet adds a fresh IV each time."""
@@ -167,24 +188,89 @@ def _warn_if_readable_by_others(key_path: Path) -> None:
         )
 
 
-def _create_key_file(key_path: Path) -> None:
+def _unseal(stored: bytes, key_path: Path, protection: FileProtection | None) -> bytes:
+    """Return the Fernet key in a key file's bytes: as is, or unsealed with DPAPI."""
+    if not stored.startswith(PROTECTED_KEY_HEADER):
+        return stored
+    if protection is None:
+        raise SecretKeyError(
+            f"the key file {key_path} is sealed with Windows DPAPI and can only be read on "
+            "the Windows machine and account that saved it",
+            hint="Run the integrator there, or delete the key file and enter the secrets "
+            "again with `halo-integrator configure`.",
+        )
+    try:
+        return protection.unprotect(b64decode(stored[len(PROTECTED_KEY_HEADER) :], validate=True))
+    except (binascii.Error, OSError) as exc:
+        raise SecretKeyError(
+            f"cannot unseal the key file {key_path}: it was sealed for another Windows "
+            "account or machine, or is damaged",
+            hint="Run the integrator as the account that saved the settings, or delete the "
+            "key file and enter the secrets again with `halo-integrator configure`.",
+        ) from exc
+
+
+def _sealed(key: bytes, protection: FileProtection | None) -> bytes:
+    """Return what goes into the key file for ``key``: sealed on Windows, plain on POSIX."""
+    if protection is None:
+        return key + b"\n"
+    try:
+        return PROTECTED_KEY_HEADER + b64encode(protection.protect(key)) + b"\n"
+    except OSError as exc:
+        raise SecretKeyError(
+            f"cannot seal a key with Windows DPAPI: {exc}",
+            hint="Run the integrator as an ordinary Windows account with a loaded profile.",
+        ) from exc
+
+
+def _create_key_file(key_path: Path, protection: FileProtection | None) -> None:
     """Write a new key to a private temporary file, then link it into place.
 
     Linking fails when the key already exists, so two processes saving at once both end up
     with the same key, and no reader ever sees a half-written key file.
     """
     private_folder(key_path.parent)
-    descriptor, temporary_name = tempfile.mkstemp(prefix=".appsettings.key.", dir=key_path.parent)
+    temporary = _private_temporary(key_path, _sealed(Fernet.generate_key(), protection), protection)
     try:
-        if hasattr(os, "fchmod"):
-            os.fchmod(descriptor, KEY_FILE_MODE)  # mkstemp already uses 0600; keep it explicit
+        os.link(temporary, key_path)
+    except FileExistsError:
+        logger.debug("Another process created %s first; using its key", key_path)
+    finally:
+        temporary.unlink()
+
+
+def _seal_plain_key(key_path: Path, key: bytes, protection: FileProtection) -> None:
+    """Replace a plain key file (an older version's) by the same key, sealed and owner-only.
+
+    Only a caller about to save does this, so a scheduled run as another account never seals
+    the key away from the admin. A failure leaves the plain key working, with a warning.
+    """
+    try:
+        temporary = _private_temporary(key_path, _sealed(key, protection), protection)
+    except (OSError, ConfigError) as exc:
+        logger.warning("Could not seal the key file %s with DPAPI: %s", key_path, exc)
+        return
+    try:
+        os.replace(temporary, key_path)
+    except OSError as exc:  # e.g. another process has the key file open
+        temporary.unlink(missing_ok=True)
+        logger.warning("Could not seal the key file %s with DPAPI: %s", key_path, exc)
+
+
+def _private_temporary(key_path: Path, data: bytes, protection: FileProtection | None) -> Path:
+    """Write ``data`` to a new owner-only file beside the key (its ACL set while empty)."""
+    descriptor, name = tempfile.mkstemp(prefix=f".{key_path.name}.", dir=key_path.parent)
+    temporary = Path(name)
+    try:
         with os.fdopen(descriptor, "wb") as key_file:
-            key_file.write(Fernet.generate_key() + b"\n")
+            if hasattr(os, "fchmod"):
+                os.fchmod(descriptor, KEY_FILE_MODE)  # mkstemp uses 0600; keep it explicit
+            if protection is not None:
+                protection.restrict_to_owner(temporary)
+            key_file.write(data)
             key_file.flush()
             os.fsync(key_file.fileno())
-        try:
-            os.link(temporary_name, key_path)
-        except FileExistsError:
-            logger.debug("Another process created %s first; using its key", key_path)
-    finally:
-        os.unlink(temporary_name)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return temporary

@@ -227,3 +227,51 @@ def test_configure_recovers_a_folder_whose_key_was_lost(tmp_path: Path, emulator
     assert "could not be decrypted" in fixed.stderr
     assert "csv" in (folder / "appsettings.json").read_text()  # the modules were kept
     assert cli("AUTO", str(folder)).returncode == 0
+
+
+def test_configure_refuses_a_secret_too_short_to_mask_and_saves_nothing(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    folder = tmp_path / "s"
+    for given in ({"secret": "x7Q"}, {"stdin": "x7Q\n"}):
+        done = cli(
+            "configure",
+            "--settings",
+            str(folder),
+            "--url",
+            emulator.base_url,
+            "--client-id",
+            emulator.client_id,
+            **given,
+        )
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "shorter than 8 characters" in done.stderr
+        assert "x7Q" not in done.stdout + done.stderr
+        assert not folder.exists()
+
+
+def test_configure_refuses_a_url_with_a_password_and_never_shows_it(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    folder = tmp_path / "s"
+    with_password = emulator.base_url.replace("://", "://admin:pa55-word@")
+    attempts = [
+        ["--url", with_password],
+        ["--url", emulator.base_url, "--auth-url", with_password],
+    ]
+    for url_arguments in attempts:
+        for extra in ([], ["--no-validate"]):
+            done = cli(
+                "configure",
+                "--settings",
+                str(folder),
+                *url_arguments,
+                "--client-id",
+                emulator.client_id,
+                *extra,
+                secret=emulator.client_secret,
+            )
+            assert done.returncode == 2, done.stdout + done.stderr
+            assert "user name or password" in done.stderr
+            assert "pa55-word" not in done.stdout + done.stderr
+            assert not folder.exists()

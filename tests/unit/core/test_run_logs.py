@@ -5,7 +5,16 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from core.run.logs import RedactingFilter, prune, redact, run_log_file
+import pytest
+
+from core.run.logs import (
+    MIN_SECRET_LENGTH,
+    RedactingFilter,
+    prune,
+    redact,
+    remember_secrets,
+    run_log_file,
+)
 
 
 def test_known_secrets_and_token_shapes_are_masked() -> None:
@@ -99,3 +108,20 @@ def test_a_log_file_role_installed_twice_writes_each_line_once(tmp_path: Path) -
         for handler in set(root.handlers) - set(before):
             root.removeHandler(handler)
             handler.close()
+
+
+@pytest.mark.parametrize("short", ["x", "ro", "fire", "a" * (MIN_SECRET_LENGTH - 1)])
+def test_a_value_too_short_to_mask_is_never_substituted_inside_words(short: str) -> None:
+    """Regression: "x" gave "any pro********y or firewall", mangling it and showing the x."""
+    text = f"Check any proxy or firewall between here and Halo ({'a' * 12})"
+    remember_secrets([short])
+    assert redact(text, [short]) == text
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, text, None, None)
+    RedactingFilter([short]).filter(record)
+    assert record.getMessage() == text
+
+
+def test_a_secret_of_the_minimum_length_is_masked_wherever_it_appears() -> None:
+    secret = "Q7w!e9Rt"
+    assert len(secret) == MIN_SECRET_LENGTH
+    assert redact(f"sent {secret} and x{secret}y", [secret]) == "sent ******** and x********y"

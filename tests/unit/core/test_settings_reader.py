@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from core.errors import ConfigError
-from core.settings.model import SETTINGS_FILE_NAME, Settings
+from core.settings.model import SETTINGS_FILE_NAME, Settings, url_problem
 from core.settings.reader import load_settings
 from core.settings.secrets import KEY_FILE_NAME, Secret
 from core.settings.writer import save_settings
@@ -177,6 +177,32 @@ def test_urls_that_are_not_an_instance_address_are_rejected(tmp_path: Path, url:
 def test_the_auth_url_follows_the_same_rules(tmp_path: Path) -> None:
     path = write_json(tmp_path, minimal_document(AuthUrl="http://auth.example.com"))
     assert load_error(path).field == "Halo.AuthUrl"
+
+
+@pytest.mark.parametrize(
+    ("key", "url"),
+    [
+        ("Url", "http://admin:pa55-word@127.0.0.1:8080"),
+        ("Url", "https://admin:pa55-word@acme.halopsa.com"),
+        ("Url", "https://pa55-word@acme.halopsa.com"),
+        ("Url", "admin:pa55-word@acme.halopsa.com"),  # no scheme: still not echoed
+        ("AuthUrl", "https://admin:pa55-word@auth.haloservicedesk.com"),
+    ],
+)
+def test_a_url_with_a_user_or_password_is_refused_without_echoing_it(
+    tmp_path: Path, key: str, url: str
+) -> None:
+    error = load_error(write_json(tmp_path, minimal_document(**{key: url})))
+    assert error.field == f"Halo.{key}"
+    assert "user name or password" in str(error)
+    assert "pa55-word" not in f"{error} {error.hint}"
+
+
+def test_url_problem_accepts_an_instance_address_and_names_user_info() -> None:
+    assert url_problem("https://acme.halopsa.com") is None
+    assert url_problem("http://127.0.0.1:8080") is None
+    problem = url_problem("http://admin:pa55-word@127.0.0.1:8080")
+    assert problem is not None and "pa55-word" not in problem and "admin" not in problem
 
 
 def test_line_of_finds_module_options_for_module_validation(tmp_path: Path) -> None:

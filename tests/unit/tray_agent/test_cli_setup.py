@@ -1,0 +1,78 @@
+"""``module enable --secret`` refuses a secret too short for the logs to mask safely."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from core.errors import ConfigError
+from core.modules import registry
+from core.modules.base import SyncModule
+from core.modules.options import option
+from core.run.context import RunContext
+from core.settings.model import SETTINGS_FILE_NAME, HaloConnection, Settings
+from core.settings.reader import load_settings
+from core.settings.secrets import MIN_SECRET_LENGTH, Secret
+from core.settings.writer import save_settings
+from tray_agent.cli import parse_arguments
+from tray_agent.cli_setup import dispatch
+
+
+@dataclass(frozen=True)
+class TokenOptions:
+    token: Secret = option(help="The source's API token.")
+
+
+class TokenModule(SyncModule):
+    """A module with a secret option; the registry has none yet, so the test brings one."""
+
+    type_name = "tokens"
+    display_name = "Token source"
+    description = "For tests."
+    Options = TokenOptions
+
+    def run(self, context: RunContext) -> None:
+        raise NotImplementedError
+
+
+@pytest.fixture
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setitem(registry.MODULES, TokenModule.type_name, TokenModule)
+    halo = HaloConnection("https://acme.halopsa.com", "client-id", Secret("client-secret-1"))
+    save_settings(Settings.new(tmp_path / SETTINGS_FILE_NAME, halo))
+    return tmp_path
+
+
+def enable(folder: Path) -> int:
+    """``module enable tokens --secret token``, its value from $HALO_SECRET_TOKEN."""
+    arguments = ["module", "enable", TokenModule.type_name, "--settings", str(folder)]
+    return dispatch(parse_arguments([*arguments, "--secret", "token"]))
+
+
+def test_a_module_secret_shorter_than_the_minimum_is_refused_and_nothing_saved(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = (folder / SETTINGS_FILE_NAME).read_bytes()
+    short = "t0k" + "n" * (MIN_SECRET_LENGTH - 4)
+    monkeypatch.setenv("HALO_SECRET_TOKEN", short)
+    with pytest.raises(ConfigError) as refused:
+        enable(folder)
+    assert f"shorter than {MIN_SECRET_LENGTH} characters" in str(refused.value)
+    assert "Nothing was saved" in refused.value.hint
+    assert short not in f"{refused.value} {refused.value.hint}"
+    assert (folder / SETTINGS_FILE_NAME).read_bytes() == before
+
+
+def test_a_module_secret_of_the_minimum_length_is_stored_encrypted(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "t0k" + "n" * (MIN_SECRET_LENGTH - 3)
+    monkeypatch.setenv("HALO_SECRET_TOKEN", secret)
+    assert enable(folder) == 0
+    assert secret not in (folder / SETTINGS_FILE_NAME).read_text()
+    stored = json.loads((folder / SETTINGS_FILE_NAME).read_text())["Modules"][0]["Options"]
+    assert stored["token"].startswith("enc:v1:")
+    assert load_settings(folder).modules[0].options["token"] == Secret(secret)
