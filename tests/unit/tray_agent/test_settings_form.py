@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from core.errors import ConfigError
+from core.modules.base import SyncModule
+from core.modules.options import option
+from core.modules.registry import MODULES
+from core.run.context import RunContext
 from core.settings.model import HaloConnection, Interval, ModuleSettings, Settings
 from core.settings.reader import load_settings
 from core.settings.secrets import Secret
@@ -146,3 +153,76 @@ def test_the_form_logic_and_the_package_import_without_tkinter() -> None:
         "sys.exit('tkinter' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_each_configured_instance_gets_a_section_and_a_new_folder_one_per_type(
+    tmp_path: Path,
+) -> None:
+    assert [f.name for f in form.module_forms(None)] == list(MODULES)
+    stored = stored_settings(tmp_path)
+    stored.modules.append(
+        ModuleSettings("inventory", True, Interval.parse("1d"), {"path": "a.csv"}, type="csv")
+    )
+    sections = form.module_forms(stored)
+    # The unknown type from a newer version is kept in the file but not shown.
+    assert [(f.name, f.type) for f in sections] == [("csv", "csv"), ("inventory", "csv")]
+    assert sections[1].options["path"] == "a.csv" and sections[1].interval == "1d"
+
+
+def test_a_new_instance_needs_a_free_valid_name() -> None:
+    assert form.new_instance_problem("assets", ["csv"]) is None
+    assert "already used" in (form.new_instance_problem("CSV", ["csv"]) or "")
+    assert "not a module name" in (form.new_instance_problem("my csv", []) or "")
+
+
+def test_added_and_removed_instances_are_saved_as_such(tmp_path: Path) -> None:
+    stored = stored_settings(tmp_path)
+    added = form.module_form("inventory", None, "csv")
+    added.enabled = True
+    added.options.update(path="assets.csv", target="assets")
+    settings, problems = form.settings_from_form(
+        stored.path, stored, ConnectionForm(URL, "client"), [added], removed=["csv"]
+    )
+    assert problems == {} and settings is not None
+    assert [(m.name, m.type) for m in settings.modules] == [
+        ("ldap-from-a-newer-version", "ldap-from-a-newer-version"),
+        ("inventory", "csv"),
+    ]
+    assert settings.modules[1].options["target"] == "assets"
+
+
+@dataclass(frozen=True)
+class Rule:
+    ou: str = option(help="OU")
+    site_id: int = option(help="site", minimum=1)
+
+
+@dataclass(frozen=True)
+class RuleOptions:
+    rules: list[Rule] = option(default_factory=list, help="OU -> site")
+
+
+class Rules(SyncModule):
+    type_name, display_name, description, Options = "rules", "Rules", "rules", RuleOptions
+
+    def run(self, context: RunContext) -> None:
+        raise NotImplementedError
+
+
+def test_structured_options_are_json_text_checked_with_their_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(MODULES, "rules", Rules)
+    shown = form.module_form("directory", None, "rules")
+    assert shown.options["rules"] == "[]"
+    assert "not valid JSON" in (form.option_problem("rules", "rules", '[{"ou": ') or "")
+    wrong = '[{"ou": "OU=Leeds", "site_id": 0}]'
+    assert form.option_problem("rules", "rules", wrong) == "rules[0].site_id: must be at least 1"
+    shown.enabled = True
+    shown.options["rules"] = wrong
+    _, problems = form.module_from_form(shown, None)
+    assert problems == {"directory.Options.rules[0].site_id": "must be at least 1"}
+    shown.options["rules"] = '[{"ou": "OU=Leeds", "site_id": 3}]'
+    entry, problems = form.module_from_form(shown, None)
+    assert problems == {} and entry is not None
+    assert entry.options["rules"] == [{"ou": "OU=Leeds", "site_id": 3}]
