@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,3 +111,39 @@ def test_a_folder_others_can_open_is_reported_once_per_process(
     [warning] = caplog.records
     assert str(shared) in warning.getMessage() and "755" in warning.getMessage()
     assert "chmod 700" in warning.getMessage()
+
+
+RUN_FILES_SCRIPT = """
+import logging, sys
+from pathlib import Path
+from core.run.locks import module_lock
+from core.run.logs import log_to_file, run_log_file
+folder = Path(sys.argv[1])
+log = logging.getLogger("halo_integrator.test")
+assert log_to_file(folder / "logs" / "auto.log", role="auto")
+with module_lock(folder, "csv"), run_log_file(folder / "logs", "csv"):
+    log.warning("a line for every file")
+[auto_log] = [h for h in logging.getLogger("halo_integrator").handlers if h.halo_role == "auto"]
+auto_log.doRollover()
+log.warning("a line for the new auto.log")
+"""
+
+
+def test_logs_rotated_logs_and_lock_files_are_owner_only_under_umask_0(tmp_path: Path) -> None:
+    """In a child process: the test process's own umask stays as it is."""
+    folder = tmp_path / "settings"
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_FILES_SCRIPT, str(folder)],
+        umask=0,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    modes = {path.relative_to(folder).as_posix(): mode(path) for path in folder.rglob("*")}
+    files = {name for name in modes if (folder / name).is_file()}
+    assert {"logs/auto.log", "logs/auto.log.1", "locks/csv.lock"} <= files
+    assert any(name.startswith("logs/csv-") for name in files)
+    assert "a line for the new auto.log" in (folder / "logs" / "auto.log").read_text()
+    assert {name: modes[name] for name in files} == dict.fromkeys(files, 0o600)
+    assert modes["logs"] == modes["locks"] == 0o700
