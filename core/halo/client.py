@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import ssl
 import threading
 import time
@@ -25,7 +26,14 @@ from core import __version__
 from core.errors import HaloError, HaloRateLimitError
 from core.halo.auth import TokenSource, token_url
 from core.halo.errors import connection_error, response_error, retry_after_seconds
-from core.halo.pacing import PACING_FILE_NAME, Pacer, RequestPacer, SharedRequestPacer
+from core.halo.pacing import (
+    PACING_FILE_NAME,
+    STATE_FOLDER_VARIABLE,
+    Pacer,
+    RequestPacer,
+    SharedRequestPacer,
+    user_state_folder,
+)
 from core.settings.model import HaloConnection
 
 log = logging.getLogger("halo_integrator.client")
@@ -326,15 +334,31 @@ def shared_pacer(connection: HaloConnection) -> RequestPacer:
         return _SHARED_PACERS[key]
 
 
-def folder_pacer(folder: Path, connection: HaloConnection) -> SharedRequestPacer:
-    """The pacer every process using this settings folder shares for this Halo application."""
-    application = f"{connection.url.rstrip('/').lower()} {connection.client_id}"
-    return SharedRequestPacer(
-        folder / PACING_FILE_NAME,
-        application,
-        connection.requests_per_window,
-        connection.window_seconds,
-    )
+def application_pacer(connection: HaloConnection, state_folder: Path | None = None) -> Pacer:
+    """The pacer every process of this account shares for this Halo application.
+
+    The file lives in the user's state folder, keyed by the application (URL and client ID),
+    so two settings folders on one application ("5 Mins", "Daily") stay under its limit
+    together. When that folder cannot be written at all, this process paces alone, with a
+    warning, rather than not running.
+    """
+    path = (state_folder or user_state_folder()) / PACING_FILE_NAME
+    try:
+        return SharedRequestPacer(
+            path,
+            f"{connection.url.rstrip('/').lower()} {connection.client_id}",
+            connection.requests_per_window,
+            connection.window_seconds,
+        )
+    except (OSError, sqlite3.Error) as exc:
+        log.warning(
+            "Cannot keep the pacing history in %s (%s); this run paces on its own. Set %s to "
+            "a folder this account can write.",
+            path,
+            exc,
+            STATE_FOLDER_VARIABLE,
+        )
+        return shared_pacer(connection)
 
 
 def tls_verification(connection: HaloConnection) -> ssl.SSLContext | bool:

@@ -8,21 +8,31 @@ stretched by a safety margin: the server counts a request when it *arrives*, the
 is *sent*, so without the margin a slow request could leave the pacer's window before the
 server's.
 ``RequestPacer`` keeps the window in memory (one process); ``SharedRequestPacer`` keeps it in
-a file beside the settings, so the tray, AUTO runs and the CLI share one budget.
+a file in the user's state folder, one budget per Halo application, so the tray, AUTO runs,
+the CLI and every settings folder on that application ("5 Mins", "Daily") share it.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
+import logging
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-from core.private_files import private_folder
+from platformdirs import user_state_dir
+
+from core.private_files import create_private_file, private_folder
+
+log = logging.getLogger("halo_integrator.pacing")
+
+T = TypeVar("T")
 
 
 class RequestPacer:
@@ -107,17 +117,33 @@ class Pacer(Protocol):
 
 
 PACING_FILE_NAME = "pacing.db"
+STATE_FOLDER_VARIABLE = "HALO_INTEGRATOR_STATE_DIR"
 BUSY_TIMEOUT_SECONDS = 30.0
+SET_ASIDE_SUFFIX = ".unreadable"
+SIDE_FILE_SUFFIXES = ("-journal", "-wal", "-shm")
+
+
+def user_state_folder() -> Path:
+    """The folder for what the agent keeps per user account rather than per settings folder.
+
+    ``HALO_INTEGRATOR_STATE_DIR`` overrides the platform's (``~/.local/state/halo-integrator``,
+    ``%LOCALAPPDATA%\\halo-integrator``): a service account without a home, or a test.
+    """
+    override = os.environ.get(STATE_FOLDER_VARIABLE)
+    if override:
+        return Path(override).expanduser().absolute()
+    return Path(user_state_dir("halo-integrator", appauthor=False))
 
 
 class SharedRequestPacer:
-    """The same sliding window, kept in a small SQLite file beside the settings.
+    """The same sliding window, kept in a small SQLite file all of an account's processes open.
 
     The tray, an AUTO run from Task Scheduler, a CLI ``sync`` and the settings dialog are
-    separate processes using one Halo API application: each with its own in-memory window
-    would together send several times the instance's limit. Here every send time is a row in
-    one file, claimed inside an exclusive transaction, so they share one budget. Losing the
-    file loses nothing but a few minutes of pacing history.
+    separate processes, and several settings folders may use one Halo API application: each
+    with its own in-memory window would together send several times the instance's limit.
+    Here every send time is a row in one file, claimed inside an exclusive transaction, so
+    they share one budget. Losing the file loses nothing but a few minutes of pacing history,
+    so a file SQLite cannot use is set aside and started afresh instead of stopping the run.
     """
 
     def __init__(
@@ -144,15 +170,7 @@ class SharedRequestPacer:
         self._clock = clock
         self._sleep = sleep
         private_folder(self.path.parent)
-        with self._transaction() as db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS sent (application TEXT NOT NULL, at REAL NOT NULL)"
-            )
-            db.execute("CREATE INDEX IF NOT EXISTS sent_by_time ON sent (application, at)")
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS hold "
-                "(application TEXT PRIMARY KEY, until REAL NOT NULL)"
-            )
+        self._write(_create_tables)
 
     def acquire(self) -> float:
         """Wait until this application may send one more request; the seconds waited."""
@@ -168,38 +186,76 @@ class SharedRequestPacer:
     def hold_off(self, seconds: float) -> None:
         """After a 429: no process sends for this application during ``seconds``."""
         until = self._clock() + seconds
-        with self._transaction() as db:
+
+        def hold(db: sqlite3.Connection) -> None:
             db.execute(
                 "INSERT INTO hold (application, until) VALUES (?, ?) ON CONFLICT(application) "
                 "DO UPDATE SET until = max(until, excluded.until)",
                 (self.application, until),
             )
 
+        self._write(hold)
+
     def _claim(self) -> float:
         """Record a send and return 0, or return how long to wait; one exclusive transaction."""
+        return self._write(self._claim_in)
+
+    def _claim_in(self, db: sqlite3.Connection) -> float:
+        now = self._clock()
+        row = db.execute(
+            "SELECT until FROM hold WHERE application = ?", (self.application,)
+        ).fetchone()
+        if row and row[0] > now:
+            return float(row[0] - now)
+        db.execute(
+            "DELETE FROM sent WHERE application = ? AND at <= ?",
+            (self.application, now - self.window_seconds),
+        )
+        count, oldest = db.execute(
+            "SELECT count(*), min(at) FROM sent WHERE application = ?", (self.application,)
+        ).fetchone()
+        if count < self.budget:
+            db.execute("INSERT INTO sent (application, at) VALUES (?, ?)", (self.application, now))
+            return 0.0
+        return float(oldest + self.window_seconds - now)
+
+    def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work`` in one exclusive transaction; a file SQLite cannot use is replaced once.
+
+        Busy (another process held the file for the whole timeout) is not damage and is
+        raised; so is an OSError when the damaged file cannot be moved.
+        """
+        try:
+            with self._transaction() as db:
+                return work(db)
+        except sqlite3.DatabaseError as exc:
+            if _is_busy(exc):
+                raise
+            self._start_afresh(exc)
         with self._transaction() as db:
-            now = self._clock()
-            row = db.execute(
-                "SELECT until FROM hold WHERE application = ?", (self.application,)
-            ).fetchone()
-            if row and row[0] > now:
-                return float(row[0] - now)
-            db.execute(
-                "DELETE FROM sent WHERE application = ? AND at <= ?",
-                (self.application, now - self.window_seconds),
-            )
-            count, oldest = db.execute(
-                "SELECT count(*), min(at) FROM sent WHERE application = ?", (self.application,)
-            ).fetchone()
-            if count < self.budget:
-                db.execute(
-                    "INSERT INTO sent (application, at) VALUES (?, ?)", (self.application, now)
-                )
-                return 0.0
-            return float(oldest + self.window_seconds - now)
+            return work(db)
+
+    def _start_afresh(self, error: sqlite3.DatabaseError) -> None:
+        """Set the damaged file aside (one copy, for a support ticket) and create a new one."""
+        set_aside = self.path.with_name(self.path.name + SET_ASIDE_SUFFIX)
+        log.warning(
+            "The pacing history %s cannot be used (%s); it was moved to %s and a new one "
+            "started. Only the last few minutes of request times are lost.",
+            self.path,
+            error,
+            set_aside.name,
+        )
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(self.path, set_aside)
+        # A journal left beside the old file would be "rolled back" into the new one.
+        for suffix in SIDE_FILE_SUFFIXES:
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        with self._transaction() as db:
+            _create_tables(db)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        create_private_file(self.path)  # sqlite3 would create it with the umask's mode
         db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
         try:
             db.execute("PRAGMA synchronous = OFF")  # pacing history is not worth an fsync
@@ -207,8 +263,22 @@ class SharedRequestPacer:
             try:
                 yield db
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:  # SQLite itself rolls back after some errors
+                    db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
         finally:
             db.close()
+
+
+def _create_tables(db: sqlite3.Connection) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS sent (application TEXT NOT NULL, at REAL NOT NULL)")
+    db.execute("CREATE INDEX IF NOT EXISTS sent_by_time ON sent (application, at)")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS hold (application TEXT PRIMARY KEY, until REAL NOT NULL)"
+    )
+
+
+def _is_busy(error: sqlite3.DatabaseError) -> bool:
+    primary_code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+    return primary_code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)

@@ -15,7 +15,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from core.errors import AlreadyRunningError
-from core.private_files import private_folder
+from core.private_files import PRIVATE_FILE_MODE, private_folder
 
 LOCKS_FOLDER_NAME = "locks"
 
@@ -25,7 +25,7 @@ def module_lock(settings_folder: Path, module: str) -> Iterator[None]:
     """Hold ``module``'s lock for the block; AlreadyRunningError at once if another holds it."""
     folder = Path(settings_folder) / LOCKS_FOLDER_NAME
     private_folder(folder)
-    lock = FileLock(str(folder / f"{module}.lock"), timeout=0)
+    lock = FileLock(str(folder / f"{module}.lock"), timeout=0, mode=PRIVATE_FILE_MODE)
     try:
         lock.acquire()
     except Timeout:

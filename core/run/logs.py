@@ -8,6 +8,7 @@ that looks like a bearer token or a ``client_secret=`` form field.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import threading
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
-from core.private_files import private_folder
+from core.private_files import create_private_file, private_folder
 from core.settings.secrets import MIN_SECRET_LENGTH
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -105,6 +106,7 @@ def run_log_file(log_folder: Path, module: str, secrets: Iterable[str] = ()) -> 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = log_folder / f"{module}-{stamp}-{time.monotonic_ns() % 1_000_000:06d}.log"
     remember_secrets(secrets)
+    create_private_file(path)
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(RedactingFormatter(LOG_FORMAT))
     root = logging.getLogger("halo_integrator")
@@ -128,15 +130,25 @@ def log_to_file(path: Path, *, role: str, log_format: str = LOG_FORMAT, backups:
     """
     try:
         private_folder(path.parent)
-        handler: logging.Handler = RotatingFileHandler(
+        create_private_file(path)
+        handler = RotatingFileHandler(
             path, maxBytes=ROTATE_AT_BYTES, backupCount=backups, encoding="utf-8"
         )
     except OSError:
         return False
+    handler.rotator = _rotate_privately
     handler.setFormatter(RedactingFormatter(log_format))
     handler.setLevel(logging.INFO)
     _install(handler, role)
     return True
+
+
+def _rotate_privately(source: str, destination: str) -> None:
+    """RotatingFileHandler's rename, then the new file is created owner-only before it
+    reopens it (it would otherwise be created with the umask's mode)."""
+    if os.path.exists(source):
+        os.replace(source, destination)
+    create_private_file(Path(source))
 
 
 def log_to_stderr(level: int = logging.WARNING, *, role: str = "console") -> None:

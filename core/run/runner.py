@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import AlreadyRunningError, ConfigError, HaloConnectionError, IntegratorError
-from core.halo.client import HaloClient, folder_pacer
+from core.halo.client import HaloClient, application_pacer
 from core.modules.base import SyncModule
 from core.modules.options import parse_options
 from core.modules.registry import module_class
@@ -101,7 +101,7 @@ class Runner:
         self.origin = origin
         self.state = state or StateStore(settings.folder)
         self._client_factory = client_factory or (
-            lambda: HaloClient(settings.halo, pacer=folder_pacer(settings.folder, settings.halo))
+            lambda: HaloClient(settings.halo, pacer=application_pacer(settings.halo))
         )
         self.listeners = list(listeners)
         self._clock = clock

@@ -11,6 +11,7 @@ processes read while one writes; every write is its own short transaction.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from core.errors import ConfigError
 from core.outcomes import Outcome, RecordFailure, RunCounts
-from core.private_files import private_folder
+from core.private_files import create_private_file, private_folder, warn_if_open_to_others
 from core.state.migrations import migrate
 
 STATE_FILE_NAME = "state.db"
@@ -60,14 +61,11 @@ class StateStore:
         self.path = Path(folder) / STATE_FILE_NAME
         try:
             private_folder(self.path.parent)
+            warn_if_open_to_others(self.path.parent)
             with self._connect() as db:
                 db.execute("PRAGMA journal_mode=WAL")
-            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MILLISECONDS / 1000)
-            db.isolation_level = None
-            try:
+                db.isolation_level = None  # the migrations run their own transaction
                 migrate(db, str(self.path))
-            finally:
-                db.close()
         except sqlite3.DatabaseError as exc:
             raise ConfigError(
                 f"The state database cannot be opened: {exc}.",
@@ -77,12 +75,17 @@ class StateStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MILLISECONDS / 1000)
+        """One connection for one transaction; a file that cannot be used is a ConfigError."""
         try:
-            with db:
-                yield db
-        finally:
-            db.close()
+            create_private_file(self.path)  # SQLite gives -wal and -shm the file's mode
+            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MILLISECONDS / 1000)
+            try:
+                with db:
+                    yield db
+            finally:
+                db.close()
+        except (sqlite3.OperationalError, PermissionError) as exc:
+            raise unusable_state_error(self.path, exc) from exc
 
     # -- runs and status --------------------------------------------------------------------
 
@@ -292,3 +295,48 @@ class StateStore:
                     for r in records
                 ],
             )
+
+
+def unusable_state_error(path: Path, error: OSError | sqlite3.Error) -> ConfigError:
+    """What an admin must do about a state DB SQLite cannot open or write, naming the file.
+
+    SQLite says "readonly" whichever of the file, a leftover ``-shm``/``-wal`` (from a run
+    under another account) or the folder is at fault, so the file system is asked which.
+    """
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return ConfigError(
+            "another process kept the state database locked for "
+            f"{BUSY_TIMEOUT_MILLISECONDS // 1000} s.",
+            path=str(path),
+            hint="Close whatever holds it open (a database browser, a backup, a stuck "
+            "halo-integrator) and run again.",
+        )
+    give_access = "Give the account that runs halo-integrator write access to it."
+    for blocked, problem, hint in (
+        (
+            path,
+            "the state database is read-only for this account.",
+            "Give the account that runs halo-integrator write access to it (and to "
+            f"{path.name}-wal and {path.name}-shm beside it, when there).",
+        ),
+        (
+            Path(f"{path}-shm"),
+            "SQLite's shared-memory file is read-only for this account (left over from a run "
+            "under another one).",
+            "Delete it while no halo-integrator is running; SQLite makes a new one.",
+        ),
+        (
+            Path(f"{path}-wal"),
+            "the state database's log is read-only for this account.",
+            give_access,
+        ),
+        (path.parent, "this account cannot create the state database's files here.", give_access),
+    ):
+        if blocked.exists() and not os.access(blocked, os.W_OK):
+            return ConfigError(problem, path=str(blocked), hint=hint)
+    return ConfigError(
+        f"the state database cannot be used: {error}.",
+        path=str(path),
+        hint="Check the disk it is on (free space, errors) and the permissions of its folder.",
+    )

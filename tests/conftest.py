@@ -1,0 +1,23 @@
+"""Fixtures for the whole suite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.halo.pacing import STATE_FOLDER_VARIABLE
+
+
+@pytest.fixture(autouse=True, scope="session")
+def user_state_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """No test (nor a process it starts) writes the pacing history into the real home.
+
+    Session-wide, so processes started by session fixtures (the GUI's tray) inherit it too;
+    a test that needs its own folder sets the variable again.
+    """
+    folder = tmp_path_factory.mktemp("user-state")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(STATE_FOLDER_VARIABLE, str(folder))
+        yield folder
