@@ -331,3 +331,88 @@ def test_the_tray_entry_point_focuses_one_window_and_uses_the_trays_callbacks(
         _open_windows[root].close()
     finally:
         root.destroy()
+
+
+def test_instances_are_added_checked_and_removed_on_the_integrations_tab(
+    desktop: Desktop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, artifacts: Path
+) -> None:
+    """In this process, on a real display: what the tab does, then a screenshot to look at."""
+    import tkinter
+
+    from core.agent import Agent
+    from core.outcomes import RunCounts
+    from core.settings.reader import load_settings
+    from core.state.store import StateStore
+    from tray_agent.settings_dialog import open_settings_window
+    from tray_agent.settings_dialog.window import _open_windows
+
+    monkeypatch.setenv("DISPLAY", desktop.display)
+    folder = tmp_path / "instances"
+    connection = HaloConnection("https://acme.halopsa.com", "client", Secret(SECRET))
+    settings = Settings.new(folder / "appsettings.json", connection)
+    settings.modules += [
+        ModuleSettings(name="hr-users", type="csv", options={"path": "users.csv"}),
+        ModuleSettings(name="old-assets", type="csv", options={"path": "assets.csv"}),
+    ]
+    save_settings(settings)
+    (folder / "users.csv").write_text(USERS_CSV, encoding="utf-8")
+    state = StateStore(folder)
+    state.finish_run(state.start_run("old-assets", "cli"), "old-assets", "failed", RunCounts(), "x")
+    root = tkinter.Tk()
+    root.withdraw()
+
+    def pump_until(condition: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + TIMEOUT_SECONDS
+        while not condition():
+            assert time.monotonic() < deadline, "the window did not get there"
+            root.update()
+            time.sleep(0.02)
+
+    try:
+        top = open_settings_window(root, Agent(folder))
+        window = _open_windows[root]
+        tab = window.integrations
+        window.notebook.select(tab)
+        assert [(s.name, s.type) for s in tab.sections] == [
+            ("hr-users", "csv"),
+            ("old-assets", "csv"),
+        ]
+        # A name already taken is refused; a new one adds an enabled section.
+        tab.new_name.set("HR-USERS")
+        tab.add_from_row()
+        assert "already used" in tab.add_message.cget("text") and len(tab.sections) == 2
+        tab.new_name.set("inventory")
+        tab.add_from_row()
+        inventory = tab.sections[-1]
+        assert (inventory.name, inventory.enabled.get()) == ("inventory", True)
+        inventory.fields["path"].variable.set("missing.csv")
+        inventory.fields["target"].variable.set("assets")
+
+        # Check source, per instance: green for a readable file, red naming the missing one.
+        inventory.check_button.invoke()
+        tab.sections[0].check_button.invoke()
+        pump_until(lambda: "✘" in inventory.check_result.cget("text"))
+        pump_until(lambda: "✔" in tab.sections[0].check_result.cget("text"))
+        assert "does not exist" in inventory.check_result.cget("text")
+        assert "3 rows" in tab.sections[0].check_result.cget("text")
+
+        tab.remove(tab.sections[1])  # old-assets
+        root.update()
+        tab.scroller.canvas.yview_moveto(1.0)  # the new section's check result and Add
+        for _ in range(10):
+            root.update()
+            time.sleep(0.05)
+        desktop.screenshot(artifacts / "settings-instances.png", window=top.winfo_id())
+
+        window.save()
+        pump_until(lambda: window.status.cget("text").startswith("Saved"))
+        saved = load_settings(folder)
+        assert [(m.name, m.type) for m in saved.modules] == [
+            ("hr-users", "csv"),
+            ("inventory", "csv"),
+        ]
+        assert saved.modules[1].options["target"] == "assets"
+        assert state.status("old-assets") is None  # the removed instance's state is gone
+        window.close()
+    finally:
+        root.destroy()

@@ -288,3 +288,53 @@ def test_a_hand_edit_of_the_settings_is_picked_up_without_a_restart(
     poll = STATUS_POLL_SECONDS + 10
     wait_for(lambda: "Status: not configured" in tray.log(), "the reload", poll)
     wait_for(lambda: not tray.icon_showing(green, artifacts / "tray-after-edit.png"), "grey")
+
+
+def test_two_instances_of_one_type_each_have_a_menu_entry_that_syncs_only_it(
+    desktop: Desktop, emulator: Emulator, tmp_path: Path, artifacts: Path
+) -> None:
+    folder = tmp_path / "two"
+    connection = HaloConnection(emulator.base_url, emulator.client_id, Secret(SECRET))
+    settings = Settings.new(folder / "appsettings.json", connection)
+    settings.modules += [
+        ModuleSettings(name="hr-users", type="csv", options={"path": "users.csv"}),
+        ModuleSettings(
+            name="inventory", type="csv", options={"path": "assets.csv", "target": "assets"}
+        ),
+    ]
+    save_settings(settings)
+    (folder / "users.csv").write_text("emailaddress,firstname\nann@example.com,Ann\n")
+    (folder / "assets.csv").write_text("inventory_number,key_field\nPC-1,Laptop\n")
+    tray = Tray(desktop, folder)
+    try:
+        tray.icon()
+        state = StateStore(folder)
+
+        def finished(name: str) -> list[dict[str, Any]]:
+            return [run for run in state.recent_runs(name) if run["finished_at"]]
+
+        wait_for(lambda: finished("hr-users") and finished("inventory"), "both catch-up runs")
+        wait_for(lambda: tray.icon_showing(green, artifacts / "tray-two-ok.png"), "green")
+        menu = tray.open_menu()
+        time.sleep(0.3)
+        subprocess.run(
+            [
+                "xdotool",
+                "mousemove",
+                str(menu["x"] + menu["w"] // 2),
+                str(menu["y"] + int(menu["h"] * SYNC_MODULE_AT)),
+            ],
+            env=desktop.env,
+            check=True,
+        )
+        wait_for(lambda: len(menus(desktop)) == 2, "the Sync module submenu")
+        time.sleep(0.3)
+        desktop.screenshot(artifacts / "tray-menu-two-instances.png")
+        [submenu] = [window for window in menus(desktop) if window["id"] != menu["id"]]
+        # Sorted by name: hr-users, then inventory. Click the second entry.
+        desktop.click(submenu["x"] + submenu["w"] // 2, submenu["y"] + int(submenu["h"] * 0.75))
+        wait_for(lambda: len(finished("inventory")) == 2, "a run of inventory from the menu")
+        assert finished("inventory")[0]["origin"] == "tray"
+        assert len(finished("hr-users")) == 1
+    finally:
+        tray.close()

@@ -130,9 +130,9 @@ class IntegrationsTab(ttk.Frame):
         super().__init__(parent)
         self.on_check = on_check
         self.removed: list[str] = []
-        scroller = ScrollableFrame(self)
-        scroller.pack(fill="both", expand=True)
-        self.body = scroller.body
+        self.scroller = ScrollableFrame(self)
+        self.scroller.pack(fill="both", expand=True)
+        self.body = self.scroller.body
         self.body.columnconfigure(0, weight=1)
         ttk.Label(
             self.body,
