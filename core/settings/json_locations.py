@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import difflib
 import json
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -209,7 +210,9 @@ class FieldReader:
         if value is None:
             return default
         is_number = isinstance(value, int | float) and not isinstance(value, bool)
-        if is_number and value > 0 and (not whole or float(value).is_integer()):
+        # 1e999 parses as infinity: a limit that would only fail much later, at run time.
+        finite = is_number and math.isfinite(value)
+        if finite and value > 0 and (not whole or float(value).is_integer()):
             return int(value) if whole else float(value)
         kind = "a whole number" if whole else "a number"
         self.problem(child_path(field_path, key), f"must be {kind} above 0, not {_show(value)}")

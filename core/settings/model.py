@@ -46,7 +46,9 @@ def resolve_settings_path(value: str | Path | None) -> Path:
     if value is None:
         return default_settings_folder().absolute() / SETTINGS_FILE_NAME
     path = Path(value).expanduser().absolute()
-    if path.is_dir() or (not path.exists() and path.suffix.lower() != ".json"):
+    if path.suffix.lower() == ".json":
+        return path  # even a folder named so: reading it then says it is a folder
+    if path.is_dir() or not path.exists():
         return path / SETTINGS_FILE_NAME
     return path
 

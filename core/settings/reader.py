@@ -46,7 +46,13 @@ def load_settings(path: str | Path | None, *, forget_unreadable_secrets: bool = 
     settings_path = resolve_settings_path(path)
     try:
         raw = settings_path.read_bytes()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
+    except IsADirectoryError as exc:
+        raise ConfigError(
+            "this is a folder, not a settings file",
+            path=str(settings_path),
+            hint="Give the settings folder that holds appsettings.json, or the file itself.",
+        ) from exc
+    except (FileNotFoundError, NotADirectoryError) as exc:
         raise ConfigError(
             "the settings file does not exist",
             path=str(settings_path),

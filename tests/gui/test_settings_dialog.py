@@ -140,6 +140,15 @@ def _differ(first: Image.Image, second: Image.Image) -> bool:
     return ImageChops.difference(first, second).getbbox() is not None
 
 
+def pump_until(root: Any, condition: Callable[[], bool]) -> None:
+    """Run a Tk root in this process until ``condition`` holds (or fail after a while)."""
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    while not condition():
+        assert time.monotonic() < deadline, "the window did not get there"
+        root.update()
+        time.sleep(0.02)
+
+
 def pixels_of(image: Image.Image, colour: str) -> int:
     """How many pixels have exactly this colour (the banner background is a flat fill)."""
     wanted = tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
@@ -295,13 +304,6 @@ def test_the_tray_entry_point_focuses_one_window_and_uses_the_trays_callbacks(
     root = tkinter.Tk()
     root.withdraw()
 
-    def pump_until(condition: Callable[[], bool]) -> None:
-        deadline = time.monotonic() + TIMEOUT_SECONDS
-        while not condition():
-            assert time.monotonic() < deadline, "the window did not get there"
-            root.update()
-            time.sleep(0.02)
-
     try:
         top = open_settings_window(
             root, agent, run_now=started.append, on_saved=lambda: saved.append(True)
@@ -319,10 +321,10 @@ def test_the_tray_entry_point_focuses_one_window_and_uses_the_trays_callbacks(
         thread = threading.Thread(target=lambda: [f(RunEvent("started", "csv")) for f in listeners])
         thread.start()
         thread.join()
-        pump_until(lambda: window.processing.rows["csv"].outcome.cget("text") == "running…")
+        pump_until(root, lambda: window.processing.rows["csv"].outcome.cget("text") == "running…")
 
         window.save()
-        pump_until(lambda: saved == [True])
+        pump_until(root, lambda: saved == [True])
         assert window.status.cget("text").startswith("Saved")
 
         window.close()
@@ -361,13 +363,6 @@ def test_instances_are_added_checked_and_removed_on_the_integrations_tab(
     root = tkinter.Tk()
     root.withdraw()
 
-    def pump_until(condition: Callable[[], bool]) -> None:
-        deadline = time.monotonic() + TIMEOUT_SECONDS
-        while not condition():
-            assert time.monotonic() < deadline, "the window did not get there"
-            root.update()
-            time.sleep(0.02)
-
     try:
         top = open_settings_window(root, Agent(folder))
         window = _open_windows[root]
@@ -391,8 +386,8 @@ def test_instances_are_added_checked_and_removed_on_the_integrations_tab(
         # Check source, per instance: green for a readable file, red naming the missing one.
         inventory.check_button.invoke()
         tab.sections[0].check_button.invoke()
-        pump_until(lambda: "✘" in inventory.check_result.cget("text"))
-        pump_until(lambda: "✔" in tab.sections[0].check_result.cget("text"))
+        pump_until(root, lambda: "✘" in inventory.check_result.cget("text"))
+        pump_until(root, lambda: "✔" in tab.sections[0].check_result.cget("text"))
         assert "does not exist" in inventory.check_result.cget("text")
         assert "3 rows" in tab.sections[0].check_result.cget("text")
 
@@ -405,7 +400,7 @@ def test_instances_are_added_checked_and_removed_on_the_integrations_tab(
         desktop.screenshot(artifacts / "settings-instances.png", window=top.winfo_id())
 
         window.save()
-        pump_until(lambda: window.status.cget("text").startswith("Saved"))
+        pump_until(root, lambda: window.status.cget("text").startswith("Saved"))
         saved = load_settings(folder)
         assert [(m.name, m.type) for m in saved.modules] == [
             ("hr-users", "csv"),

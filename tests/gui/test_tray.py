@@ -140,6 +140,14 @@ def wait_for(condition: Callable[[], Any], what: str, timeout: float = 20) -> An
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def open_sync_module_submenu(desktop: Desktop, menu: dict[str, Any]) -> None:
+    """Hover "Sync module" so its submenu (one entry per module instance) opens."""
+    x, y = menu["x"] + menu["w"] // 2, menu["y"] + int(menu["h"] * SYNC_MODULE_AT)
+    subprocess.run(["xdotool", "mousemove", str(x), str(y)], env=desktop.env, check=True)
+    wait_for(lambda: len(menus(desktop)) == 2, "the Sync module submenu")
+    time.sleep(0.3)
+
+
 def count(image: Image.Image, test: Callable[[int, int, int], bool]) -> int:
     return sum(
         1 for x in range(image.width) for y in range(image.height) if test(*image.getpixel((x, y)))
@@ -194,18 +202,7 @@ def test_tray_turns_red_on_failure_notifies_once_and_syncs_from_the_menu(
     time.sleep(0.3)
     desktop.screenshot(artifacts / "tray-menu.png")
     # Hover "Sync module" so its submenu (one entry per module, with its state) opens too.
-    subprocess.run(
-        [
-            "xdotool",
-            "mousemove",
-            str(menu["x"] + menu["w"] // 2),
-            str(menu["y"] + int(menu["h"] * SYNC_MODULE_AT)),
-        ],
-        env=desktop.env,
-        check=True,
-    )
-    wait_for(lambda: len(menus(desktop)) == 2, "the Sync module submenu")
-    time.sleep(0.3)
+    open_sync_module_submenu(desktop, menu)
     desktop.screenshot(artifacts / "tray-menu-modules.png")
     desktop.key("Escape", "Escape")
     wait_for(lambda: not menus(desktop), "the menu to close")
@@ -317,18 +314,7 @@ def test_two_instances_of_one_type_each_have_a_menu_entry_that_syncs_only_it(
         wait_for(lambda: tray.icon_showing(green, artifacts / "tray-two-ok.png"), "green")
         menu = tray.open_menu()
         time.sleep(0.3)
-        subprocess.run(
-            [
-                "xdotool",
-                "mousemove",
-                str(menu["x"] + menu["w"] // 2),
-                str(menu["y"] + int(menu["h"] * SYNC_MODULE_AT)),
-            ],
-            env=desktop.env,
-            check=True,
-        )
-        wait_for(lambda: len(menus(desktop)) == 2, "the Sync module submenu")
-        time.sleep(0.3)
+        open_sync_module_submenu(desktop, menu)
         desktop.screenshot(artifacts / "tray-menu-two-instances.png")
         [submenu] = [window for window in menus(desktop) if window["id"] != menu["id"]]
         # Sorted by name: hr-users, then inventory. Click the second entry.

@@ -30,7 +30,7 @@ from core.settings.model import (
     instance_name_problem,
     url_problem,
 )
-from core.settings.secrets import Secret
+from core.settings.secrets import MIN_SECRET_LENGTH, Secret
 from core.state.store import STATE_FILE_NAME
 
 Problems = dict[str, str]
@@ -170,6 +170,10 @@ def connection_from_form(
     if not form.client_id.strip():
         problems["Halo.ClientId"] = "required: the client ID of the Halo application"
     secret = Secret(form.client_secret) if form.client_secret else None
+    if secret is not None and len(form.client_secret) < MIN_SECRET_LENGTH:
+        problems["Halo.ClientSecret"] = (
+            f"too short: a client secret has at least {MIN_SECRET_LENGTH} characters"
+        )
     if secret is None and stored is not None:
         secret = stored.client_secret
     if secret is None:

@@ -216,3 +216,29 @@ def test_line_of_finds_module_options_for_module_validation(tmp_path: Path) -> N
     assert loaded.line_of("Modules[0]") == 4
     assert loaded.line_of("Modules[0].Options.missing") is None
     assert Settings.new(tmp_path / "x.json", loaded.halo).line_of("Halo") is None
+
+
+def test_a_number_too_large_for_a_float_is_refused_with_its_field(tmp_path: Path) -> None:
+    path = tmp_path / SETTINGS_FILE_NAME
+    text = json.dumps(minimal_document()).replace(
+        '"ClientId"', '"WindowSeconds": 1e999, "ClientId"'
+    )
+    path.write_text(text)
+    error = load_error(path)
+    assert error.field == "Halo.WindowSeconds" and "above 0, not" in str(error)
+
+
+def test_a_folder_named_appsettings_json_is_called_a_folder(tmp_path: Path) -> None:
+    (tmp_path / SETTINGS_FILE_NAME).mkdir()
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path / SETTINGS_FILE_NAME)
+    error = caught.value
+    assert "is a folder, not a settings file" in str(error)
+    assert f"{SETTINGS_FILE_NAME}/{SETTINGS_FILE_NAME}" not in str(error)
+
+
+def test_a_module_name_that_cannot_name_files_is_refused(tmp_path: Path) -> None:
+    document = minimal_document()
+    document["Modules"] = [{"Name": "../../etc", "Type": "csv"}]
+    error = load_error(write_json(tmp_path, document))
+    assert error.field == "Modules[0].Name" and "not a module name" in str(error)

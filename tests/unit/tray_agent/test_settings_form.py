@@ -58,7 +58,9 @@ def test_every_connection_problem_is_reported_at_once() -> None:
 
 
 def test_plain_http_is_refused_except_for_loopback() -> None:
-    typed = ConnectionForm(url="http://halo.example.com", client_id="c", client_secret="s")
+    typed = ConnectionForm(
+        url="http://halo.example.com", client_id="c", client_secret="s-long-enough"
+    )
     assert "plain http" in form.connection_from_form(typed, None)[1]["Halo.Url"]
     typed.url = "http://127.0.0.1:8080/"
     connection, problems = form.connection_from_form(typed, None)
@@ -226,3 +228,8 @@ def test_structured_options_are_json_text_checked_with_their_path(
     entry, problems = form.module_from_form(shown, None)
     assert problems == {} and entry is not None
     assert entry.options["rules"] == [{"ou": "OU=Leeds", "site_id": 3}]
+
+
+def test_a_client_secret_too_short_to_mask_is_refused() -> None:
+    typed = ConnectionForm(url=URL, client_id="c", client_secret="short")
+    assert "too short" in form.connection_from_form(typed, None)[1]["Halo.ClientSecret"]
