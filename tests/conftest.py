@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,3 +22,15 @@ def user_state_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(STATE_FOLDER_VARIABLE, str(folder))
         yield folder
+
+
+@pytest.fixture(autouse=True)
+def engine_log_handlers() -> Iterator[None]:
+    """A CLI run in the test process installs console and auto.log handlers: take them off
+    again, so no later test logs into a closed capture stream or another test's folder."""
+    engine = logging.getLogger("halo_integrator")
+    before = list(engine.handlers)
+    yield
+    for handler in [h for h in engine.handlers if h not in before]:
+        engine.removeHandler(handler)
+        handler.close()

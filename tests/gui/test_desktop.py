@@ -16,7 +16,7 @@ def test_desktop_has_a_tray_and_a_notification_daemon(desktop: Desktop) -> None:
         "message='hello', app_name='halo-integrator-test', timeout=5)"
     )
     subprocess.run([sys.executable, "-c", code], env=desktop.env, check=True, timeout=20)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 15  # a busy 2-core machine delays dbus
     while time.monotonic() < deadline and not desktop.notifications():
         time.sleep(0.05)
     assert desktop.notifications()[-1][:3] == ("halo-integrator-test", "Fixture check", "hello")

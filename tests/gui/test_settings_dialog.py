@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,9 @@ import pytest
 from PIL import Image, ImageChops
 
 from core.halo.client import HaloClient
+from core.modules.base import SyncModule
+from core.modules.options import option
+from core.run.context import RunContext
 from core.settings.model import HaloConnection, ModuleSettings, Settings
 from core.settings.secrets import Secret
 from core.settings.writer import save_settings
@@ -138,6 +142,22 @@ def open_dialog(desktop: Desktop) -> Iterator[Callable[[Path], Dialog]]:
 
 def _differ(first: Image.Image, second: Image.Image) -> bool:
     return ImageChops.difference(first, second).getbbox() is not None
+
+
+@pytest.fixture
+def tk_root(desktop: Desktop, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A Tk root in this process. Tk variables must die on this thread: the cycles a test
+    leaves are collected here, before the root goes, not later by gc on another thread."""
+    import gc
+    import tkinter
+
+    monkeypatch.setenv("DISPLAY", desktop.display)
+    root = tkinter.Tk()
+    root.withdraw()
+    yield root
+    gc.collect()
+    root.destroy()
+    gc.collect()
 
 
 def pump_until(root: Any, condition: Callable[[], bool]) -> None:
@@ -279,11 +299,10 @@ def test_a_corrupt_settings_file_is_reported_and_left_alone(
 
 
 def test_the_tray_entry_point_focuses_one_window_and_uses_the_trays_callbacks(
-    desktop: Desktop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    desktop: Desktop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tk_root: Any
 ) -> None:
     """``open_settings_window`` on the tray's own root, in this process (no Halo needed)."""
     import logging
-    import tkinter
 
     from core.agent import Agent
     from core.run.runner import RunEvent
@@ -301,46 +320,45 @@ def test_the_tray_entry_point_focuses_one_window_and_uses_the_trays_callbacks(
     handlers_before = list(engine_log.handlers)
     started: list[list[str] | None] = []
     saved: list[bool] = []
-    root = tkinter.Tk()
-    root.withdraw()
+    root = tk_root
 
-    try:
-        top = open_settings_window(
-            root, agent, run_now=started.append, on_saved=lambda: saved.append(True)
-        )
-        assert open_settings_window(root, agent, run_now=started.append) is top
-        assert top.title() == TITLE
-        window = _open_windows[root]
-        window.processing.start_all_button.invoke()
-        window.processing.rows["csv"].selected.set(True)
-        window.processing.start_selected_button.invoke()
-        assert started == [None, ["csv"]]
+    top = open_settings_window(
+        root, agent, run_now=started.append, on_saved=lambda: saved.append(True)
+    )
+    assert open_settings_window(root, agent, run_now=started.append) is top
+    assert top.title() == TITLE
+    window = _open_windows[root]
+    window.processing.start_all_button.invoke()
+    window.processing.rows["csv"].selected.set(True)
+    window.processing.start_selected_button.invoke()
+    assert started == [None, ["csv"]]
 
-        # A run event from a worker thread reaches the csv row through the queue.
-        listeners = list(agent._listeners)
-        thread = threading.Thread(target=lambda: [f(RunEvent("started", "csv")) for f in listeners])
-        thread.start()
-        thread.join()
-        pump_until(root, lambda: window.processing.rows["csv"].outcome.cget("text") == "running…")
+    # A run event from a worker thread reaches the csv row through the queue.
+    listeners = list(agent._listeners)
+    thread = threading.Thread(target=lambda: [f(RunEvent("started", "csv")) for f in listeners])
+    thread.start()
+    thread.join()
+    pump_until(root, lambda: window.processing.rows["csv"].outcome.cget("text") == "running…")
 
-        window.save()
-        pump_until(root, lambda: saved == [True])
-        assert window.status.cget("text").startswith("Saved")
+    window.save()
+    pump_until(root, lambda: saved == [True])
+    assert window.status.cget("text").startswith("Saved")
 
-        window.close()
-        assert agent._listeners == [] and engine_log.handlers == handlers_before
-        assert open_settings_window(root, agent) is not top  # closed: a new one opens
-        _open_windows[root].close()
-    finally:
-        root.destroy()
+    window.close()
+    assert agent._listeners == [] and engine_log.handlers == handlers_before
+    assert open_settings_window(root, agent) is not top  # closed: a new one opens
+    _open_windows[root].close()
 
 
 def test_instances_are_added_checked_and_removed_on_the_integrations_tab(
-    desktop: Desktop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, artifacts: Path
+    desktop: Desktop,
+    emulator: Emulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    artifacts: Path,
+    tk_root: Any,
 ) -> None:
     """In this process, on a real display: what the tab does, then a screenshot to look at."""
-    import tkinter
-
     from core.agent import Agent
     from core.outcomes import RunCounts
     from core.settings.reader import load_settings
@@ -350,7 +368,7 @@ def test_instances_are_added_checked_and_removed_on_the_integrations_tab(
 
     monkeypatch.setenv("DISPLAY", desktop.display)
     folder = tmp_path / "instances"
-    connection = HaloConnection("https://acme.halopsa.com", "client", Secret(SECRET))
+    connection = HaloConnection(emulator.base_url, emulator.client_id, Secret(SECRET))
     settings = Settings.new(folder / "appsettings.json", connection)
     settings.modules += [
         ModuleSettings(name="hr-users", type="csv", options={"path": "users.csv"}),
@@ -360,54 +378,124 @@ def test_instances_are_added_checked_and_removed_on_the_integrations_tab(
     (folder / "users.csv").write_text(USERS_CSV, encoding="utf-8")
     state = StateStore(folder)
     state.finish_run(state.start_run("old-assets", "cli"), "old-assets", "failed", RunCounts(), "x")
-    root = tkinter.Tk()
-    root.withdraw()
+    root = tk_root
 
-    try:
-        top = open_settings_window(root, Agent(folder))
-        window = _open_windows[root]
-        tab = window.integrations
-        window.notebook.select(tab)
-        assert [(s.name, s.type) for s in tab.sections] == [
-            ("hr-users", "csv"),
-            ("old-assets", "csv"),
-        ]
-        # A name already taken is refused; a new one adds an enabled section.
-        tab.new_name.set("HR-USERS")
-        tab.add_from_row()
-        assert "already used" in tab.add_message.cget("text") and len(tab.sections) == 2
-        tab.new_name.set("inventory")
-        tab.add_from_row()
-        inventory = tab.sections[-1]
-        assert (inventory.name, inventory.enabled.get()) == ("inventory", True)
-        inventory.fields["path"].variable.set("missing.csv")
-        inventory.fields["target"].variable.set("assets")
+    top = open_settings_window(root, Agent(folder))
+    window = _open_windows[root]
+    tab = window.integrations
+    window.notebook.select(tab)
+    assert [(s.name, s.type) for s in tab.sections] == [
+        ("hr-users", "csv"),
+        ("old-assets", "csv"),
+    ]
+    # A name already taken is refused; a new one adds an enabled section.
+    tab.new_name.set("HR-USERS")
+    tab.add_from_row()
+    assert "already used" in tab.add_message.cget("text") and len(tab.sections) == 2
+    tab.new_name.set("inventory")
+    tab.add_from_row()
+    inventory = tab.sections[-1]
+    assert (inventory.name, inventory.enabled.get()) == ("inventory", True)
+    inventory.fields["path"].variable.set("missing.csv")
+    inventory.fields["target"].variable.set("assets")
 
-        # Check source, per instance: green for a readable file, red naming the missing one.
-        inventory.check_button.invoke()
-        tab.sections[0].check_button.invoke()
-        pump_until(root, lambda: "✘" in inventory.check_result.cget("text"))
-        pump_until(root, lambda: "✔" in tab.sections[0].check_result.cget("text"))
-        assert "does not exist" in inventory.check_result.cget("text")
-        assert "3 rows" in tab.sections[0].check_result.cget("text")
+    # Validate checks the connection, then every enabled instance's source: green for a
+    # readable file, red naming the missing one. Check source does it for one instance.
+    window.validate()
+    pump_until(root, lambda: "✘" in inventory.check_result.cget("text"))
+    tab.sections[0].check_result.configure(text="")
+    tab.sections[0].check_button.invoke()
+    pump_until(root, lambda: "✔" in tab.sections[0].check_result.cget("text"))
+    assert "does not exist" in inventory.check_result.cget("text")
+    assert "3 rows" in tab.sections[0].check_result.cget("text")
 
-        tab.remove(tab.sections[1])  # old-assets
+    tab.remove(tab.sections[1])  # old-assets
+    root.update()
+    tab.scroller.canvas.yview_moveto(1.0)  # the new section's check result and Add
+    for _ in range(10):
         root.update()
-        tab.scroller.canvas.yview_moveto(1.0)  # the new section's check result and Add
-        for _ in range(10):
-            root.update()
-            time.sleep(0.05)
-        desktop.screenshot(artifacts / "settings-instances.png", window=top.winfo_id())
+        time.sleep(0.05)
+    desktop.screenshot(artifacts / "settings-instances.png", window=top.winfo_id())
 
-        window.save()
-        pump_until(root, lambda: window.status.cget("text").startswith("Saved"))
-        saved = load_settings(folder)
-        assert [(m.name, m.type) for m in saved.modules] == [
-            ("hr-users", "csv"),
-            ("inventory", "csv"),
-        ]
-        assert saved.modules[1].options["target"] == "assets"
-        assert state.status("old-assets") is None  # the removed instance's state is gone
-        window.close()
-    finally:
-        root.destroy()
+    window.save()
+    pump_until(root, lambda: window.status.cget("text").startswith("Saved"))
+    saved = load_settings(folder)
+    assert [(m.name, m.type) for m in saved.modules] == [
+        ("hr-users", "csv"),
+        ("inventory", "csv"),
+    ]
+    assert saved.modules[1].options["target"] == "assets"
+    assert state.status("old-assets") is None  # the removed instance's state is gone
+    window.close()
+
+
+@dataclass(frozen=True)
+class SiteRule:
+    ou: str = option(help="OU")
+    site_id: int = option(help="Halo site id", minimum=1)
+
+
+@dataclass(frozen=True)
+class RuleOptions:
+    site_rules: list[SiteRule] = option(
+        default_factory=list, help="OU -> site", example=[{"ou": "OU=Leeds", "site_id": 3}]
+    )
+
+
+class RuleModule(SyncModule):
+    type_name, display_name, description, Options = "rules", "Rules", "OU rules", RuleOptions
+
+    def run(self, context: RunContext) -> None:
+        raise NotImplementedError
+
+
+def test_a_json_option_is_checked_as_it_is_typed(
+    desktop: Desktop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, artifacts: Path, tk_root: Any
+) -> None:
+    from core.agent import Agent
+    from core.modules.registry import MODULES
+    from core.settings.reader import load_settings
+    from tray_agent.settings_dialog import open_settings_window
+    from tray_agent.settings_dialog.window import _open_windows
+
+    monkeypatch.setenv("DISPLAY", desktop.display)
+    monkeypatch.setitem(MODULES, "rules", RuleModule)
+    folder = tmp_path / "json"
+    connection = HaloConnection("https://acme.halopsa.com", "client", Secret(SECRET))
+    save_settings(Settings.new(folder / "appsettings.json", connection))
+    root = tk_root
+    top = open_settings_window(root, Agent(folder))
+    window = _open_windows[root]
+    window.notebook.select(window.integrations)
+    section = window.integrations.add("rules", "directory")
+    box = section.fields["site_rules"].text
+    assert box is not None
+    message = section.fields["site_rules"].message
+
+    pump_until(root, lambda: bool(box.winfo_viewable()))
+
+    def type_into(text: str) -> None:
+        box.delete("1.0", "end")
+        box.insert("1.0", text)
+        box.focus_force()  # Tk delivers key events to the focused widget only
+        root.update()
+        box.event_generate("<KeyRelease>", when="now")
+        root.update()
+
+    type_into('[{"ou": "OU=Leeds", "site_id": ')
+    assert message.cget("text").startswith("not valid JSON")
+    type_into('[{"ou": "OU=Leeds", "site_id": 0}]')
+    assert message.cget("text") == "site_rules[0].site_id: must be at least 1"
+    window.integrations.scroller.canvas.yview_moveto(1.0)
+    for _ in range(10):
+        root.update()
+        time.sleep(0.05)
+    desktop.screenshot(artifacts / "settings-json-option.png", window=top.winfo_id())
+    type_into('[{"ou": "OU=Leeds", "site_id": 3}]')
+    assert message.cget("text") == ""
+    window.save()
+    pump_until(root, lambda: window.status.cget("text").startswith("Saved"))
+    [saved] = load_settings(folder).modules
+    assert (saved.name, saved.type) == ("directory", "rules")
+    assert saved.options["site_rules"] == [{"ou": "OU=Leeds", "site_id": 3}]
+    window.close()

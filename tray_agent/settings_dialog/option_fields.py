@@ -7,6 +7,7 @@ the admin types. Each field owns the red message line under it.
 
 from __future__ import annotations
 
+import json
 import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
@@ -40,6 +41,8 @@ class OptionField:
         help_text = info.help
         if info.secret:
             help_text += " Leave blank to keep the stored value."
+        if info.structured and info.example is not None:
+            help_text += f" JSON, e.g. {json.dumps(info.example)}"
         ttk.Label(
             parent, text=help_text, foreground=HINT_TEXT, wraplength=330, justify="left"
         ).grid(row=row, column=2, sticky="nw", padx=(PAD, 0), pady=2)

@@ -195,6 +195,10 @@ class SettingsWindow:
         self.basic.show_validation(result)
         if result.ok:
             log.info("Validation OK: %s", result)
+            # As `halo-integrator validate` does: the connection, then each enabled source.
+            for section in self.integrations.sections:
+                if section.enabled.get():
+                    self.check_module(section)
         else:
             log.warning("Validation failed: %s", result)
 
@@ -211,11 +215,18 @@ class SettingsWindow:
         folder = self.agent.settings_path.parent
         self.in_background(
             lambda: check_source(entry, folder),
-            section.show_check,
+            functools.partial(self._checked, section),
             lambda exc: section.show_check(
                 SourceCheck(section.name, section.type, False, str(exc))
             ),
         )
+
+    def _checked(self, section: ModuleSection, check: SourceCheck) -> None:
+        section.show_check(check)
+        if check.ok:
+            log.info("Source check OK: %s", check)
+        else:
+            log.warning("Source check failed: %s", check)
 
     def save(self) -> None:
         removed = list(self.integrations.removed)

@@ -67,9 +67,15 @@ def settings_folder(tmp_path: Path) -> Path:
     return folder
 
 
-def install(kind: str, every: str, settings: Path, output: Path | None = None) -> int:
+def install(
+    kind: str, every: str, settings: Path, output: Path | None = None, *, due: bool = False
+) -> int:
     args = argparse.Namespace(
-        settings=str(settings), kind=kind, every=every, output=str(output) if output else None
+        settings=str(settings),
+        kind=kind,
+        every=every,
+        output=str(output) if output else None,
+        due=due,
     )
     return install_schedule(args)
 
@@ -251,6 +257,12 @@ def test_systemd_units_go_to_the_user_unit_folder_and_run_auto_once_per_start(
     assert timer["Timer"]["OnUnitActiveSec"] == "15min"
     assert timer["Install"]["WantedBy"] == "timers.target"
     (timer_path,) = unit_folder.glob("*.timer")
+
+    # --due writes the same timer for AUTO --due: each module on its own interval.
+    assert install("systemd", "5m", settings_folder, due=True) == 0
+    service, timer = read_units(unit_folder)
+    assert shlex.split(service["Service"]["ExecStart"])[1:3] == ["AUTO", "--due"]
+    assert timer["Timer"]["OnUnitActiveSec"] == "5min"
     assert timer_path.name.startswith("halo-integrator-5-mins-")
     printed = capsys.readouterr().out
     assert (

@@ -137,7 +137,7 @@ def test_stop_waits_for_a_safe_point_then_returns() -> None:
     def batches(name: str) -> bool:
         for _ in range(100):
             time.sleep(0.05)  # one batch
-            scheduler.at_safe_point(name)  # what the progress listener does after a commit
+            scheduler.at_safe_point(name)  # what the tray does on a "safe-point" event
         reached.set()
         return True
 
