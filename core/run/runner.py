@@ -212,6 +212,13 @@ class Runner:
                 requests = client.stats.requests_sent - requests_before
                 result.counts = total(result.parts) + RunCounts(requests=requests)
                 log.info("%s %s: %s", entry.name, result.outcome, result.summary())
+                for part in result.parts if len(result.parts) > 1 else ():
+                    log.info(
+                        "%s %s: %s",
+                        entry.name,
+                        part.entity,
+                        summary(part.counts, kinds={part.kind}),
+                    )
                 if run_id is not None:
                     result.recovered = (
                         result.ok and previous is not None and previous.consecutive_failures > 0
