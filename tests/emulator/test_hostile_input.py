@@ -1,0 +1,81 @@
+"""Input a client or a spam mailbox may send: refused with a JSON 400 or taken leniently,
+never a 500 and never stored in a shape that breaks later answers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from .conftest import HaloApi
+
+HUGE_INTEGER = "9" * 400  # valid JSON, but no double (and so no Halo field) can hold it
+
+
+def strict_json(response: httpx.Response) -> Any:
+    """The body parsed as strict JSON: NaN and Infinity are not JSON."""
+
+    def refuse(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(response.content.decode("utf-8"), parse_constant=refuse)
+
+
+def post_raw(api: HaloApi, path: str, content: bytes | str) -> httpx.Response:
+    headers = {"Content-Type": "application/json"}
+    return api.request("POST", path, content=content, headers=headers)
+
+
+def raw_mail(*headers: str, body: str = "Hello") -> str:
+    return "\r\n".join((*headers, "", body))
+
+
+def test_a_number_too_large_for_a_double_is_refused_and_not_stored(api: HaloApi) -> None:
+    response = post_raw(api, "Users", '[{"name": "Big", "score": 1e400}]')
+    assert response.status_code == 400
+    assert "1e400" in strict_json(response)["message"]
+    assert strict_json(api.get("Users"))["record_count"] == 0
+
+
+def test_an_integer_too_large_for_a_double_is_refused(api: HaloApi) -> None:
+    response = post_raw(api, "Users", f'[{{"name": "Big", "score": -{HUGE_INTEGER}}}]')
+    assert response.status_code == 400
+    assert "out of range" in strict_json(response)["message"]
+
+
+def test_an_integer_beyond_int64_that_a_double_holds_is_kept(api: HaloApi) -> None:
+    response = post_raw(api, "Users", '[{"name": "Big", "score": 100000000000000000000}]')
+    assert response.status_code == 200
+    assert strict_json(response)["score"] == 10**20
+
+
+def test_a_body_nested_a_thousand_levels_is_refused(api: HaloApi) -> None:
+    deep = "[" * 1000 + "]" * 1000
+    response = post_raw(api, "Users", deep)
+    assert response.status_code == 400
+    assert "nested" in strict_json(response)["message"]
+
+
+def test_a_body_nested_deeper_than_halo_reads_is_refused_before_it_is_stored(
+    api: HaloApi,
+) -> None:
+    # Shallow enough for Python's parser, deeper than .NET's default of 64 levels.
+    body = '[{"name": "Deep", "notes": ' + "[" * 900 + "]" * 900 + "}]"
+    response = post_raw(api, "Users", body)
+    assert response.status_code == 400
+    assert strict_json(api.get("Users"))["record_count"] == 0
+
+
+def test_a_body_nested_64_levels_is_accepted(api: HaloApi) -> None:
+    notes: Any = "leaf"
+    for _ in range(62):
+        notes = [notes]
+    assert api.post("Users", [{"name": "Nested", "notes": notes}]).status_code == 200
+
+
+def test_a_lone_surrogate_in_a_body_is_refused(api: HaloApi) -> None:
+    response = post_raw(api, "Users", '[{"name": "Broken \\ud800 text"}]')
+    assert response.status_code == 400
+    assert "surrogate" in strict_json(response)["message"]
+    assert strict_json(api.get("Users"))["record_count"] == 0
