@@ -4,9 +4,15 @@ never a 500 and never stored in a shape that breaks later answers."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
+
+from halo_emulator import Emulator
+from halo_emulator.baseline import baseline_records
+from halo_emulator.store import Store
 
 from .conftest import HaloApi
 
@@ -48,6 +54,28 @@ def test_an_integer_beyond_int64_that_a_double_holds_is_kept(api: HaloApi) -> No
     response = post_raw(api, "Users", '[{"name": "Big", "score": 100000000000000000000}]')
     assert response.status_code == 200
     assert strict_json(response)["score"] == 10**20
+
+
+def test_order_on_a_field_holding_a_huge_integer_still_sorts(
+    tmp_path: Path, make_emulator: Callable[..., Emulator], make_api: Callable[..., HaloApi]
+) -> None:
+    # Written straight into the database, as an emulator before the range check stored it.
+    database = tmp_path / "halo.db"
+    store = Store(database)
+    store.seed(baseline_records("2024-01-01T00:00:00.000"))
+    store.save(
+        "users",
+        [
+            {"id": 1, "name": "Huge", "score": int(HUGE_INTEGER)},
+            {"id": 2, "name": "Small", "score": 1.5},
+            {"id": 3, "name": "Text", "score": "abc"},
+        ],
+    )
+    store.close()
+    api = make_api(make_emulator(db_path=database, rate_limit=None))
+    response = api.get("Users", order="score")
+    assert response.status_code == 200
+    assert [user["name"] for user in strict_json(response)["users"]] == ["Small", "Huge", "Text"]
 
 
 def test_a_body_nested_a_thousand_levels_is_refused(api: HaloApi) -> None:
