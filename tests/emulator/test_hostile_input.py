@@ -3,6 +3,7 @@ never a 500 and never stored in a shape that breaks later answers."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ from halo_emulator.baseline import baseline_records
 from halo_emulator.store import Store
 
 from .conftest import HaloApi
+from .test_mail import push
 
 HUGE_INTEGER = "9" * 400  # valid JSON, but no double (and so no Halo field) can hold it
 
@@ -107,3 +109,57 @@ def test_a_lone_surrogate_in_a_body_is_refused(api: HaloApi) -> None:
     assert response.status_code == 400
     assert "surrogate" in strict_json(response)["message"]
     assert strict_json(api.get("Users"))["record_count"] == 0
+
+
+def test_a_subject_tag_with_twenty_digits_opens_a_new_ticket(api: HaloApi) -> None:
+    text = raw_mail("From: ada@example.org", f"Subject: Spam [ID:{'1' * 20}]")
+    response = push(api, text)
+    assert response.status_code == 200
+    assert strict_json(response)["created"] is True
+
+
+def test_a_truncated_message_id_is_taken_as_it_is(api: HaloApi) -> None:
+    text = raw_mail("From: ada@example.org", "Subject: Hello", "Message-ID: <")
+    response = push(api, text)
+    assert response.status_code == 200
+    ticket = strict_json(api.get(f"Tickets/{strict_json(response)['ticket_id']}"))
+    assert ticket["summary"] == "Hello"
+    assert ticket["mailentryid"] == "<"
+
+
+def test_a_broken_from_address_still_opens_a_ticket(api: HaloApi) -> None:
+    response = push(api, raw_mail("From: a@[", "Subject: Spam"))
+    assert response.status_code == 200
+    assert strict_json(response)["created"] is True
+
+
+def test_a_reply_with_a_broken_from_address_still_threads(api: HaloApi) -> None:
+    ticket_id = strict_json(push(api, raw_mail("From: ada@example.org", "Subject: VPN")))[
+        "ticket_id"
+    ]
+    reply = push(api, raw_mail("From: Ada <a@[", f"Subject: Re: VPN [ID:{ticket_id}]"))
+    assert reply.status_code == 200
+    assert strict_json(reply)["ticket_id"] == ticket_id
+    assert strict_json(reply)["created"] is False
+
+
+def test_undecodable_bytes_in_a_base64_mail_are_replaced(api: HaloApi) -> None:
+    raw = b"From: ada@example.org\r\nSubject: Caf\xe9 \xff\r\n\r\nbody \xfe"
+    response = push(api, base64.b64encode(raw).decode())
+    assert response.status_code == 200
+    ticket = strict_json(api.get(f"Tickets/{strict_json(response)['ticket_id']}"))
+    assert ticket["summary"].startswith("Caf")
+    ticket["summary"].encode("utf-8")  # no lone surrogates left in it
+
+
+def test_a_body_in_an_unknown_charset_is_read_as_utf8(api: HaloApi) -> None:
+    text = raw_mail(
+        "From: ada@example.org",
+        "Subject: Odd charset",
+        'Content-Type: text/plain; charset="x-no-such-charset"',
+        body="Hallo Welt",
+    )
+    response = push(api, text)
+    assert response.status_code == 200
+    ticket = strict_json(api.get(f"Tickets/{strict_json(response)['ticket_id']}"))
+    assert ticket["details"] == "Hallo Welt"
