@@ -15,7 +15,7 @@ from halo_emulator import mail
 from halo_emulator.auth import ISSUED_TOKEN
 from halo_emulator.listing import ListError, select
 from halo_emulator.records import PostError, prepare
-from halo_emulator.resources import BY_KEY, ResourceSpec
+from halo_emulator.resources import BY_KEY, ResourceSpec, wrongly_typed_fields
 from halo_emulator.responses import json_error, parse_id, read_json
 from halo_emulator.state import STATE
 
@@ -111,6 +111,9 @@ def _update_singleton(request: web.Request, spec: ResourceSpec, items: list[Any]
     store = request.app[STATE].store
     if len(items) != 1 or not isinstance(items[0], dict):
         return json_error(400, f"{spec.name} takes one JSON object", ["expected one object"])
+    problems = wrongly_typed_fields(spec, items[0])
+    if problems:
+        return json_error(400, f"Invalid {spec.name} data: " + "; ".join(problems), problems)
     record = {**(store.get(spec.key, 1) or {}), **items[0], "id": 1}
     store.save(spec.key, [record])
     return web.json_response(record)

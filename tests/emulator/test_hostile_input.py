@@ -163,3 +163,11 @@ def test_a_body_in_an_unknown_charset_is_read_as_utf8(api: HaloApi) -> None:
     assert response.status_code == 200
     ticket = strict_json(api.get(f"Tickets/{strict_json(response)['ticket_id']}"))
     assert ticket["details"] == "Hallo Welt"
+
+
+def test_a_non_string_email_tag_is_refused_and_mail_keeps_working(api: HaloApi) -> None:
+    response = api.post("Control", {"email_start_tag": 5})
+    assert response.status_code == 400
+    assert "email_start_tag" in strict_json(response)["message"]
+    assert strict_json(api.get("Control"))["email_start_tag"] == "[ID:"
+    assert push(api, raw_mail("From: ada@example.org", "Subject: Hi")).status_code == 200
