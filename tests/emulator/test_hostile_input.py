@@ -171,3 +171,33 @@ def test_a_non_string_email_tag_is_refused_and_mail_keeps_working(api: HaloApi) 
     assert "email_start_tag" in strict_json(response)["message"]
     assert strict_json(api.get("Control"))["email_start_tag"] == "[ID:"
     assert push(api, raw_mail("From: ada@example.org", "Subject: Hi")).status_code == 200
+
+
+def test_agent_me_after_the_api_agent_was_deleted_is_a_json_404(api: HaloApi) -> None:
+    assert api.delete("Agent/1").status_code == 200
+    response = api.get("Agent/me")
+    assert response.status_code == 404
+    assert "message" in strict_json(response)
+
+
+def test_405_answers_name_the_methods_the_route_supports(api: HaloApi) -> None:
+    expected = {
+        ("PUT", "Users"): "GET, POST",
+        ("POST", "Users/1"): "GET, DELETE",
+        ("POST", "Agent/me"): "GET",
+        ("DELETE", "Agent/me"): "GET",
+        ("PUT", "Control"): "GET, POST",
+        ("POST", "authinfo"): "GET",
+        ("GET", "Mail/Integrator/IMAP"): "POST",
+    }
+    for (method, path), allow in expected.items():
+        response = api.request(method, path)
+        assert (method, path, response.status_code) == (method, path, 405)
+        assert (method, path, response.headers["Allow"]) == (method, path, allow)
+        assert "message" in strict_json(response)
+
+
+def test_control_has_no_member_route(api: HaloApi) -> None:
+    response = api.get("Control/1")
+    assert response.status_code == 404
+    assert "message" in strict_json(response)
