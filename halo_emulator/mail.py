@@ -35,10 +35,12 @@ _UNPARSEABLE_HEADER = (
     AttributeError,
     LookupError,
     TypeError,
+    UnboundLocalError,
     ValueError,
 )
 """What the email package's structured-header parser raises on malformed headers such as
-`Message-ID: <` (IndexError) or `From: a@[` (AttributeError), instead of noting a defect."""
+`Message-ID: <` (IndexError), `From: a@[` (AttributeError) or `From: < @[ `
+(UnboundLocalError), instead of noting a defect."""
 
 
 class MalformedMail(ValueError):

@@ -13,6 +13,7 @@ import httpx
 
 from halo_emulator import Emulator
 from halo_emulator.baseline import baseline_records
+from halo_emulator.server import MAX_BODY_BYTES
 from halo_emulator.store import Store
 
 from .conftest import HaloApi
@@ -200,4 +201,32 @@ def test_405_answers_name_the_methods_the_route_supports(api: HaloApi) -> None:
 def test_control_has_no_member_route(api: HaloApi) -> None:
     response = api.get("Control/1")
     assert response.status_code == 404
+    assert "message" in strict_json(response)
+
+
+def test_headers_that_break_the_address_parser_are_read_raw(api: HaloApi) -> None:
+    # Found by the fuzzer: the email package raises UnboundLocalError on these.
+    text = raw_mail("From: < @[ ", "Subject: Spam", "Message-ID: < a@[")
+    response = push(api, text)
+    assert response.status_code == 200
+    ticket = strict_json(api.get(f"Tickets/{strict_json(response)['ticket_id']}"))
+    assert ticket["mailentryid"] == "< a@["
+
+
+def test_a_path_with_a_newline_answers_json(api: HaloApi) -> None:
+    # Found by the fuzzer: `.*` in the route patterns stops at a decoded newline, so no
+    # route matched and aiohttp's own plain-text 404 went out.
+    for path in ("Users/%0A", "%0A", "Users%0Ax"):
+        response = api.get(path)
+        assert response.status_code == 404
+        assert "message" in strict_json(response)
+    response = api.http.get("/_emulator/%0A")
+    assert response.status_code == 404
+    assert "message" in strict_json(response)
+
+
+def test_a_body_over_the_size_limit_is_a_json_413(api: HaloApi) -> None:
+    too_big = b" " * (MAX_BODY_BYTES + 1)
+    response = api.request("POST", "Attachment", content=too_big)
+    assert response.status_code == 413
     assert "message" in strict_json(response)
