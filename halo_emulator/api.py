@@ -14,8 +14,8 @@ from aiohttp import web
 from halo_emulator import mail
 from halo_emulator.auth import ISSUED_TOKEN
 from halo_emulator.listing import ListError, select
-from halo_emulator.records import PostError, prepare
-from halo_emulator.resources import BY_KEY, ResourceSpec
+from halo_emulator.records import API_AGENT_ID, PostError, prepare
+from halo_emulator.resources import BY_KEY, ResourceSpec, wrongly_typed_fields
 from halo_emulator.responses import json_error, parse_id, read_json
 from halo_emulator.state import STATE
 
@@ -28,11 +28,11 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     segments = [part.lower() for part in request.match_info["tail"].strip("/").split("/") if part]
     path = "/".join(segments)
     if path == "authinfo":
-        return authinfo(request)
+        return authinfo(request) if request.method == "GET" else _method_not_allowed("GET")
     if path == "mail/integrator/imap":
         return await _only(request, "POST", mail.imap_endpoint)
     spec = BY_KEY.get(segments[0]) if segments else None
-    if spec is None or len(segments) > 2:
+    if spec is None or len(segments) > 2 or (spec.singleton and len(segments) == 2):
         return json_error(404, f"No API endpoint at {request.path}")
     if len(segments) == 1:
         return await _collection(request, spec)
@@ -70,9 +70,9 @@ async def _collection(request: web.Request, spec: ResourceSpec) -> web.Response:
 async def _member(request: web.Request, spec: ResourceSpec, segment: str) -> web.Response:
     """/api/<Entity>/<id>: GET one, DELETE one. Halo has no POST here (its spec lists none)."""
     store = request.app[STATE].store
-    if spec.key == "agent" and segment == "me" and request.method == "GET":
-        return web.json_response(store.get("agent", 1))
-    if request.method not in ("GET", "DELETE") or spec.singleton:
+    if spec.key == "agent" and segment == "me":
+        return _agent_me(request)
+    if request.method not in ("GET", "DELETE"):
         return _method_not_allowed("GET, DELETE")
     record_id = parse_id(segment)
     if record_id is None:
@@ -85,6 +85,23 @@ async def _member(request: web.Request, spec: ResourceSpec, segment: str) -> web
     if not store.delete(spec.key, record_id):
         return json_error(404, f"{spec.name} {record_id} not found")
     return web.json_response({"id": record_id})
+
+
+def _agent_me(request: web.Request) -> web.Response:
+    """GET /api/Agent/me: the agent the API application logs in as; read-only.
+
+    Once that agent is deleted this is a 404, as GET /api/Agent/1 is. Not a 401: the token
+    still works everywhere else, and clients answer a 401 by fetching a new token (PDA does
+    on any 401), which would meet the same 401 again and again.
+    """
+    if request.method != "GET":
+        return _method_not_allowed("GET")
+    agent = request.app[STATE].store.get("agent", API_AGENT_ID)
+    if agent is None:
+        return json_error(
+            404, f"The agent this application logs in as (Agent {API_AGENT_ID}) no longer exists"
+        )
+    return web.json_response(agent)
 
 
 async def _post(request: web.Request, spec: ResourceSpec) -> web.Response:
@@ -111,6 +128,9 @@ def _update_singleton(request: web.Request, spec: ResourceSpec, items: list[Any]
     store = request.app[STATE].store
     if len(items) != 1 or not isinstance(items[0], dict):
         return json_error(400, f"{spec.name} takes one JSON object", ["expected one object"])
+    problems = wrongly_typed_fields(spec, items[0])
+    if problems:
+        return json_error(400, f"Invalid {spec.name} data: " + "; ".join(problems), problems)
     record = {**(store.get(spec.key, 1) or {}), **items[0], "id": 1}
     store.save(spec.key, [record])
     return web.json_response(record)

@@ -69,13 +69,12 @@ def _ordered(records: list[Record], query: Mapping[str, str]) -> list[Record]:
     if not field:
         return sorted(records, key=lambda record: record["id"], reverse=descending)
 
-    def sort_key(record: Record) -> tuple[int, Any]:
-        value = record.get(field)
-        if value is None:
-            return (1, "")
+    def sort_key(record: Record) -> tuple[int, Any, str]:
+        # Numbers first, compared as they are: float() of a huge int overflows.
+        value = record[field]
         if isinstance(value, bool | int | float):
-            return (0, (0, float(value), ""))
-        return (0, (1, 0.0, str(value).lower()))
+            return (0, value, "")
+        return (1, 0, str(value).lower())
 
     present = [record for record in records if record.get(field) is not None]
     absent = [record for record in records if record.get(field) is None]

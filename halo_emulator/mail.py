@@ -12,6 +12,7 @@ import base64
 import binascii
 import contextlib
 import email
+import email.errors
 import email.policy
 import email.utils
 import re
@@ -27,6 +28,19 @@ from halo_emulator.state import STATE
 from halo_emulator.store import Record, Store
 
 EMAIL_UPDATE_OUTCOME = "Email Update"
+DEFAULT_START_TAG, DEFAULT_END_TAG = "[ID:", "]"
+_UNPARSEABLE_HEADER = (
+    email.errors.MessageError,
+    IndexError,
+    AttributeError,
+    LookupError,
+    TypeError,
+    UnboundLocalError,
+    ValueError,
+)
+"""What the email package's structured-header parser raises on malformed headers such as
+`Message-ID: <` (IndexError), `From: a@[` (AttributeError) or `From: < @[ `
+(UnboundLocalError), instead of noting a defect."""
 
 
 class MalformedMail(ValueError):
@@ -61,23 +75,40 @@ def parse_mime(text: Any) -> EmailMessage:
     """Parse raw RFC 822 text, or the same base64-encoded; raise MalformedMail otherwise."""
     if not isinstance(text, str) or not text.strip():
         raise MalformedMail("mimeMessage is missing or empty")
-    raw = text.encode("utf-8", "surrogateescape")
+    raw = text.encode("utf-8")  # read_json refused lone surrogates
     # Raw RFC 822 text has ':' and spaces, which strict base64 rejects.
     with contextlib.suppress(binascii.Error, ValueError):
         raw = base64.b64decode("".join(text.split()), validate=True)
     message = email.message_from_bytes(raw, policy=email.policy.default)
-    if not isinstance(message, EmailMessage) or not (message["From"] or message["Subject"]):
+    if not (header_text(message, "From") or header_text(message, "Subject")):
         raise MalformedMail("no From or Subject header: not an RFC 822 message")
     if message.defects and not message.keys():
         raise MalformedMail(f"unreadable message: {message.defects[0]!r}")
     return message
 
 
+def header_text(message: EmailMessage, name: str) -> str:
+    """The decoded header, or "" when absent; the raw text when it cannot be parsed.
+
+    Halo takes spam with broken headers like any other mail, so a header the parser
+    chokes on is used as it came, unfolded, with undecodable bytes replaced.
+    """
+    try:
+        return str(message[name] or "")
+    except _UNPARSEABLE_HEADER:
+        wanted = name.lower()
+        raw = next((value for key, value in message.raw_items() if key.lower() == wanted), "")
+        text = raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        return " ".join(text.split())
+
+
 def ticket_ids_in(subject: str, start_tag: str, end_tag: str) -> list[int]:
     """Every ticket id between the tags in a subject ('Re: x [ID:42]' -> [42]), in order:
-    a forwarded reply may carry an old tag before the one of a ticket that exists."""
-    pattern = re.escape(start_tag) + r"\s*(\d+)\s*" + re.escape(end_tag)
-    return [int(found) for found in re.findall(pattern, subject)]
+    a forwarded reply may carry an old tag before the one of a ticket that exists.
+    A number too long to be an id (`[ID:` + 20 digits + `]`) names no ticket."""
+    pattern = re.escape(start_tag) + r"\s*(\d{1,19})\s*" + re.escape(end_tag)
+    found_ids = (parse_id(found) for found in re.findall(pattern, subject))
+    return [found for found in found_ids if found is not None]
 
 
 def thread_message(
@@ -85,11 +116,14 @@ def thread_message(
 ) -> dict[str, Any]:
     """Add an action to the tagged ticket or open a new ticket; save both in the store."""
     control = store.get("control", 1) or {}
-    subject = str(message["Subject"] or "")
-    sender_name, sender_address = email.utils.parseaddr(str(message["From"] or ""))
+    subject = header_text(message, "Subject")
+    sender_name, sender_address = email.utils.parseaddr(header_text(message, "From"))
+    message_id = header_text(message, "Message-ID")
     text = _text_body(message)
     tagged = ticket_ids_in(
-        subject, control.get("email_start_tag") or "[ID:", control.get("email_end_tag") or "]"
+        subject,
+        _tag(control, "email_start_tag", DEFAULT_START_TAG),
+        _tag(control, "email_end_tag", DEFAULT_END_TAG),
     )
     ticket_id = next((found for found in tagged if store.get("tickets", found)), None)
     user = _user_with_address(store, sender_address)
@@ -106,7 +140,7 @@ def thread_message(
                 "emailbody": text,
                 "who": sender_name or sender_address,
                 "emaildirection": "in",
-                "mailentryid": str(message["Message-ID"] or ""),
+                "mailentryid": message_id,
                 "actionby_user_id": user["id"] if user else None,
             },
         )
@@ -117,7 +151,7 @@ def thread_message(
             "summary": subject or "(no subject)",
             "details": text,
             "mailboxid": mailbox_id,
-            "mailentryid": str(message["Message-ID"] or ""),
+            "mailentryid": message_id,
             "reportedby": sender_address,
             "tickettype_id": mailbox.get("tickettype_id") or 1,
             "source": "Email",
@@ -147,15 +181,28 @@ def thread_message(
     return {"ticket_id": ticket_id, "action_id": action_id, "created": created}
 
 
+def _tag(control: Record, name: str, default: str) -> str:
+    """A threading tag from Control; the default when it is unset (or, in a database
+    written before Control checked its types, not text)."""
+    value = control.get(name)
+    return value if isinstance(value, str) and value else default
+
+
 def _text_body(message: EmailMessage) -> str:
-    """The plain-text body (HTML when there is no text part), stripped."""
+    """The plain-text body (HTML when there is no text part), stripped.
+
+    A body in a charset Python does not know is read as UTF-8 with undecodable bytes
+    replaced, so a spammer's charset typo does not lose the mail.
+    """
     part = message.get_body(preferencelist=("plain", "html"))
     if part is None:
         return ""
     try:
         return str(part.get_content()).strip()
-    except (LookupError, ValueError) as error:
-        raise MalformedMail(f"cannot decode the body: {error}") from error
+    except (LookupError, ValueError):
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+        return data.decode("utf-8", "replace").strip()
 
 
 def _user_with_address(store: Store, address: str) -> Record | None:

@@ -12,7 +12,13 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from halo_emulator.resources import NAME_LOOKUPS, ResourceSpec, derive_fields, missing_fields
+from halo_emulator.resources import (
+    NAME_LOOKUPS,
+    ResourceSpec,
+    derive_fields,
+    missing_fields,
+    wrongly_typed_fields,
+)
 from halo_emulator.responses import parse_id
 from halo_emulator.store import Record, Store
 
@@ -63,6 +69,7 @@ def prepare(spec: ResourceSpec, items: list[Any], store: Store, application: str
         _normalise_ids(record)
         derive_fields(spec, record)
         errors.extend(f"[{index}].{name}: required" for name in missing_fields(spec, record))
+        errors.extend(f"[{index}].{problem}" for problem in wrongly_typed_fields(spec, record))
         errors.extend(_check_references(spec, record, store, index))
         _fill_lookups(spec, record, store)
         pending[record["id"]] = record

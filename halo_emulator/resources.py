@@ -36,6 +36,9 @@ class ResourceSpec:
     """Query parameters a list request must carry (Actions needs ticket_id)."""
     singleton: bool = False
     """One settings object (Control): GET returns it, POST merges into it."""
+    text_fields: tuple[str, ...] = ()
+    """Fields that must be a string (or null) when posted, because the emulator reads them
+    as text (Control's mail tags); Halo's own typed model refuses other values too."""
 
     @property
     def key(self) -> str:
@@ -119,7 +122,7 @@ RESOURCES: tuple[ResourceSpec, ...] = (
     ResourceSpec("PowerShellScript", None, required=(("name",),)),
     ResourceSpec("SQLImport", None, required=(("name",),)),
     ResourceSpec("Features", None, search_fields=("module_name", "actual_name")),
-    ResourceSpec("Control", None, singleton=True),
+    ResourceSpec("Control", None, singleton=True, text_fields=("email_start_tag", "email_end_tag")),
     ResourceSpec(
         "IntegrationError",
         "integrationerrors",
@@ -155,6 +158,15 @@ def missing_fields(spec: ResourceSpec, record: Mapping[str, object]) -> list[str
         if not any(record.get(name) not in (None, "") for name in group):
             missing.append(" or ".join(group))
     return missing
+
+
+def wrongly_typed_fields(spec: ResourceSpec, record: Mapping[str, object]) -> list[str]:
+    """Problems with fields of the wrong type, e.g. ['email_start_tag: must be text, not 5']."""
+    return [
+        f"{name}: must be text, not {record[name]!r}"
+        for name in spec.text_fields
+        if record.get(name) is not None and not isinstance(record[name], str)
+    ]
 
 
 def derive_fields(spec: ResourceSpec, record: dict[str, object]) -> None:

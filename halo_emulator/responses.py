@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from typing import Any
 
 from aiohttp import web
@@ -49,20 +50,96 @@ def is_true(value: str | None) -> bool:
     return value is not None and value.strip().lower() in ("true", "1", "yes")
 
 
-async def read_json(request: web.Request) -> Any:
-    """The parsed JSON body, or a 400 response when it is not JSON ("JSON only", APIDOC).
+MAX_JSON_DEPTH = 64
+"""Nesting .NET's JSON readers (Newtonsoft, System.Text.Json) accept by default."""
+_MAX_NUMBER_DIGITS = len(str(int(sys.float_info.max)))
 
-    NaN and Infinity are refused: Python would accept them, but they are not JSON and the
-    record would be echoed back unparseable.
+
+class BodyRefused(ValueError):
+    """Valid JSON that Halo would not take: a value no field can hold or serve back."""
+
+
+async def read_json(request: web.Request) -> Any:
+    """The parsed JSON body, or a 400 response when Halo would refuse it ("JSON only", APIDOC).
+
+    Beyond syntax, a body is refused when it holds something that could not be served back
+    as strict JSON (NaN, Infinity, a number beyond a double, a lone UTF-16 surrogate) or is
+    nested deeper than Halo reads, so nothing unservable is ever stored.
     """
     try:
         text = (await request.read()).decode("utf-8")
-        return json.loads(text, parse_constant=_refuse_constant) if text.strip() else None
+        if not text.strip():
+            return None
+        body = json.loads(
+            text,
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+            parse_int=_double_sized_int,
+        )
+        _check_nesting_and_text(body)
+        return body
     except UnicodeDecodeError as error:
         return json_error(400, "The request body is not UTF-8 text.", [str(error)])
+    except RecursionError:
+        return _refused(BodyRefused(f"nested more than {MAX_JSON_DEPTH} levels deep"))
+    except BodyRefused as error:
+        return _refused(error)
     except (json.JSONDecodeError, ValueError) as error:
         return json_error(400, f"The request body is not valid JSON: {error}", [str(error)])
 
 
+def _refused(error: BodyRefused) -> web.Response:
+    return json_error(400, f"The request body cannot be stored: {error}", [str(error)])
+
+
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise BodyRefused(f"the number {_shortened(text)} is out of range")
+    return number
+
+
+def _double_sized_int(text: str) -> int:
+    # The length is checked first: int() of thousands of digits is slow, and refused anyway.
+    if len(text.lstrip("-")) <= _MAX_NUMBER_DIGITS:
+        number = int(text)
+        if abs(number) <= sys.float_info.max:
+            return number
+    raise BodyRefused(f"the number {_shortened(text)} is out of range")
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= 24 else f"{text[:12]}…({len(text)} characters)"
+
+
+def _check_nesting_and_text(body: Any) -> None:
+    """Raise BodyRefused for nesting beyond MAX_JSON_DEPTH or a string that is not Unicode.
+
+    Iterative, so the check itself cannot run out of stack.
+    """
+    pending: list[tuple[Any, int]] = [(body, 0)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            _check_text(value)
+            continue
+        if not isinstance(value, dict | list):
+            continue
+        if depth == MAX_JSON_DEPTH:
+            raise BodyRefused(f"nested more than {MAX_JSON_DEPTH} levels deep")
+        children = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+        pending.extend((child, depth + 1) for child in children)
+
+
+def _check_text(value: str) -> None:
+    """A lone surrogate (from a "\\ud800" escape) cannot be written as UTF-8."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            bad = value[error.start]
+            raise BodyRefused(f"a string holds a lone surrogate (\\u{ord(bad):04x})") from None

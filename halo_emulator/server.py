@@ -3,7 +3,9 @@
 The gate (one middleware) applies, in order: request counting, injected connection
 drops, latency, injected 429 bursts, the rolling-window rate limit, injected 500s and
 the bearer-token check. Admin routes (/_emulator/*) skip the gate entirely: they are
-not counted, not rate-limited, need no token and never see faults.
+not counted, not rate-limited, need no token and never see faults. Around both,
+`json_answers` turns aiohttp's own errors (a path no route matches, a body over the size
+limit) and any bug into JSON, because Halo's API answers nothing else.
 """
 
 from __future__ import annotations
@@ -33,20 +35,38 @@ class ConnectionDropped(Exception):
 
 def create_app(state: ServerState) -> web.Application:
     """Build the application serving Halo's API, its token endpoints and the admin API."""
-    app = web.Application(middlewares=[gate], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=[json_answers, gate], client_max_size=MAX_BODY_BYTES)
     app[STATE] = state
     # Halo's routing ignores case everywhere, prefixes included (/API/Users, /Auth/Token).
     app.router.add_post(r"/{auth:[Aa][Uu][Tt][Hh]}/{token:[Tt][Oo][Kk][Ee][Nn]}", token_endpoint)
     app.router.add_post(r"/{token:[Tt][Oo][Kk][Ee][Nn]}", token_endpoint)
     admin.add_routes(app.router)
-    app.router.add_route("*", r"/{api:[Aa][Pp][Ii]}/{tail:.*}", api.dispatch)
-    app.router.add_route("*", "/{tail:.*}", not_found)
+    app.router.add_route("*", r"/{api:[Aa][Pp][Ii]}/{tail:[\s\S]*}", api.dispatch)
+    app.router.add_route("*", r"/{tail:[\s\S]*}", not_found)
     return app
 
 
 async def not_found(request: web.Request) -> web.Response:
     """JSON for unknown paths too: Halo's API answers nothing but JSON."""
     return json_error(404, f"No endpoint at {request.path}")
+
+
+@web.middleware
+async def json_answers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """aiohttp's HTTP errors (plain text) as JSON with the same status and headers."""
+    try:
+        return await handler(request)
+    except web.HTTPException as error:
+        if error.empty_body:  # 204 and 304 must carry no body at all
+            raise
+        response = json_error(error.status, error.text or error.reason)
+        for name, value in error.headers.items():
+            if name.lower() not in ("content-type", "content-length"):
+                response.headers[name] = value
+        return response
+    except Exception as error:  # a bug must still answer JSON
+        log.exception("Unhandled error for %s %s", request.method, request.path)
+        return json_error(500, f"An error has occurred: {type(error).__name__}")
 
 
 @web.middleware
@@ -63,9 +83,9 @@ async def gate(request: web.Request, handler: Handler) -> web.StreamResponse:
     except ConnectionDropped:
         state.stats.record(request.method, request.path, None)
         raise asyncio.CancelledError from None
-    except Exception as error:  # a bug here must still answer JSON and be counted
-        log.exception("Unhandled error for %s %s", request.method, request.path)
-        response = json_error(500, f"An error has occurred: {type(error).__name__}")
+    except Exception:  # counted here, answered as JSON by json_answers
+        state.stats.record(request.method, request.path, 500)
+        raise
     state.stats.record(request.method, request.path, response.status)
     return response
 

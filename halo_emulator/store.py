@@ -104,7 +104,12 @@ class Store:
         return dict(rows.fetchall())
 
     def _write(self, entity: str, records: Iterable[Record]) -> None:
-        rows = [(entity, int(record["id"]), json.dumps(record)) for record in records]
+        # Strict JSON in UTF-8: NaN, Infinity or a lone surrogate fail here rather than being
+        # stored and served back to every later client.
+        rows = [
+            (entity, int(record["id"]), json.dumps(record, ensure_ascii=False, allow_nan=False))
+            for record in records
+        ]
         self._connection.executemany(
             "INSERT OR REPLACE INTO records (entity, id, data) VALUES (?, ?, ?)", rows
         )
