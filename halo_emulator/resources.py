@@ -37,8 +37,8 @@ class ResourceSpec:
     singleton: bool = False
     """One settings object (Control): GET returns it, POST merges into it."""
     text_fields: tuple[str, ...] = ()
-    """Fields that must be a string (or null) when posted, because the emulator reads them
-    as text (Control's mail tags); Halo's own typed model refuses other values too."""
+    """Fields that must be a string (or null) when posted: the emulator reads them as text
+    (Control's mail tags, which Halo's spec types as strings)."""
 
     @property
     def key(self) -> str:
