@@ -111,22 +111,19 @@ def parse_options(options_class: type, raw: Any) -> tuple[Any, list[Problem]]:
 def to_settings(options: Any) -> dict[str, Any]:
     """The options as they go back into ``appsettings.json`` (secrets stay ``Secret``)."""
     return {
-        entry.name: _to_json(getattr(options, entry.name)) for entry in dataclasses.fields(options)
+        entry.name: to_json_value(getattr(options, entry.name))
+        for entry in dataclasses.fields(options)
     }
 
 
 def to_json_value(value: Any) -> Any:
     """A value (maybe nested dataclasses and tuples) as plain JSON data, secrets kept."""
-    return _to_json(value)
-
-
-def _to_json(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return to_settings(value)
     if isinstance(value, list | tuple):
-        return [_to_json(item) for item in value]
+        return [to_json_value(item) for item in value]
     if isinstance(value, dict):
-        return {str(key): _to_json(item) for key, item in value.items()}
+        return {str(key): to_json_value(item) for key, item in value.items()}
     return value
 
 
@@ -281,4 +278,4 @@ def _default_of(entry: dataclasses.Field[Any]) -> Any:
     if entry.default is not _MISSING:
         return entry.default
     factory: Any = entry.default_factory
-    return None if factory is _MISSING else _to_json(factory())
+    return None if factory is _MISSING else to_json_value(factory())

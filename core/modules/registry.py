@@ -10,6 +10,8 @@ from __future__ import annotations
 from core.errors import ConfigError
 from core.modules.base import SyncModule
 from core.modules.csv_import import CsvImport
+from core.modules.options import parse_options
+from core.settings.model import ModuleSettings
 
 MODULES: dict[str, type[SyncModule]] = {
     CsvImport.type_name: CsvImport,
@@ -25,3 +27,19 @@ def module_class(type_name: str) -> type[SyncModule]:
         raise ConfigError(
             f"Unknown module type {type_name!r}.", hint=f"Known types: {known}."
         ) from None
+
+
+def build_module(entry: ModuleSettings) -> tuple[SyncModule | None, list[tuple[str, str]]]:
+    """The module object for a settings entry, or None and every problem.
+
+    Problems are ``(path, message)`` below the entry (``Type``, ``Options.site_rules[1]``), so
+    the runner prefixes ``Modules[2].`` and the source check lists them as they are.
+    """
+    try:
+        cls = module_class(entry.type)
+    except ConfigError as exc:
+        return None, [("Type", f"{exc.message} {exc.hint}")]
+    options, problems = parse_options(cls.Options, entry.options)
+    if options is None:
+        return None, [(f"Options.{path}", message) for path, message in problems]
+    return cls(options), []

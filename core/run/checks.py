@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import IntegratorError
-from core.modules.options import parse_options
-from core.modules.registry import module_class
+from core.modules.registry import build_module
 from core.run.context import SourceContext
 from core.run.logs import redact
 from core.settings.model import ModuleSettings, Settings
@@ -41,23 +40,19 @@ def check_sources(settings: Settings) -> list[SourceCheck]:
 
 def check_source(entry: ModuleSettings, settings_folder: Path) -> SourceCheck:
     """Check one instance (also one that is not saved yet: the dialog checks its form)."""
-    try:
-        cls = module_class(entry.type)
-    except IntegratorError as exc:
-        return SourceCheck(entry.name, entry.type, False, str(exc))
-    if missing := cls.missing_extra():
-        return SourceCheck(entry.name, entry.type, False, f"{missing}.")
-    options, problems = parse_options(cls.Options, entry.options)
-    if options is None:
+    module, problems = build_module(entry)
+    if module is None:
         listed = "; ".join(f"{path}: {message}" for path, message in problems)
-        return SourceCheck(entry.name, entry.type, False, f"invalid options: {listed}.")
+        return SourceCheck(entry.name, entry.type, False, f"cannot be built: {listed}.")
+    if missing := module.missing_extra():
+        return SourceCheck(entry.name, entry.type, False, f"{missing}.")
     context = SourceContext(
         instance=entry.name,
         settings_folder=settings_folder,
         log=logging.getLogger(f"halo_integrator.modules.{entry.name}"),
     )
     try:
-        found = cls(options).check(context)
+        found = module.check(context)
     except IntegratorError as exc:
         return SourceCheck(entry.name, entry.type, False, redact(str(exc)))
     except Exception as exc:  # a module's bug is that module's red line, not a traceback

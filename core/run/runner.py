@@ -20,8 +20,7 @@ from pathlib import Path
 from core.errors import AlreadyRunningError, ConfigError, HaloConnectionError, IntegratorError
 from core.halo.client import HaloClient, application_pacer
 from core.modules.base import SyncModule
-from core.modules.options import parse_options
-from core.modules.registry import module_class
+from core.modules.registry import build_module
 from core.outcomes import EntityResult, Outcome, RecordFailure, RunCounts, summary, total
 from core.run.context import RunContext
 from core.run.due import is_due
@@ -118,15 +117,10 @@ class Runner:
         prepared, problems = [], []
         broken: dict[str, list[tuple[str, str]]] = {}
         for index, entry in self._choose(names):
-            try:
-                cls = module_class(entry.type)
-            except ConfigError as exc:
-                found = [(f"Modules[{index}].Type", exc.message + " " + exc.hint)]
-            else:
-                options, option_problems = parse_options(cls.Options, entry.options)
-                found = [(f"Modules[{index}].Options.{path}", m) for path, m in option_problems]
-                if options is not None:
-                    prepared.append(Prepared(entry, cls(options)))
+            module, problems_here = build_module(entry)
+            found = [(f"Modules[{index}].{path}", message) for path, message in problems_here]
+            if module is not None:
+                prepared.append(Prepared(entry, module))
             if found:
                 problems += found
                 broken[entry.name] = found

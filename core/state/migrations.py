@@ -86,8 +86,11 @@ def migrate(db: sqlite3.Connection, path: str) -> int:
     """Bring the DB to ``SCHEMA_VERSION``; returns the version it had. ConfigError if newer.
 
     Runs under ``BEGIN IMMEDIATE``, so two processes opening an old DB at once migrate it
-    once: the second waits, then finds it current.
+    once: the second waits, then finds it current. A current DB (every open after the first,
+    e.g. the tray's status poll) is only read: no write lock that a running sync would feel.
     """
+    if int(db.execute("PRAGMA user_version").fetchone()[0]) == SCHEMA_VERSION:
+        return SCHEMA_VERSION
     db.execute("BEGIN IMMEDIATE")
     try:
         found = int(db.execute("PRAGMA user_version").fetchone()[0])

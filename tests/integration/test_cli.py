@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from halo_emulator import Emulator
 
@@ -29,18 +30,14 @@ def cli(
     )
 
 
-def configure(folder: Path, emu: Emulator) -> subprocess.CompletedProcess:
-    """``configure`` as a deployment script runs it: the secret in the environment."""
+def configure(folder: Path, emu: Emulator, **cli_options: Any) -> subprocess.CompletedProcess:
+    """``configure`` as a deployment script runs it: the secret in the environment (unless
+    ``secret=None`` and ``stdin`` say otherwise)."""
+    cli_options.setdefault("secret", emu.client_secret)
     return cli(
-        "configure",
-        "--settings",
-        str(folder),
-        "--url",
-        emu.base_url,
-        "--client-id",
-        emu.client_id,
-        secret=emu.client_secret,
-    )
+        "configure", "--settings", str(folder), "--url", emu.base_url, "--client-id", emu.client_id,
+        **cli_options,
+    )  # fmt: skip
 
 
 def configured_folder(tmp_path: Path, emu: Emulator, users: int = 10) -> Path:
@@ -112,16 +109,7 @@ def test_configure_refuses_a_wrong_secret_and_saves_nothing(
     tmp_path: Path, emulator: Emulator
 ) -> None:
     folder = tmp_path / "s"
-    done = cli(
-        "configure",
-        "--settings",
-        str(folder),
-        "--url",
-        emulator.base_url,
-        "--client-id",
-        emulator.client_id,
-        stdin="not-the-secret\n",
-    )
+    done = configure(folder, emulator, secret=None, stdin="not-the-secret\n")
     assert done.returncode == 1
     assert "invalid client credentials" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
@@ -233,17 +221,8 @@ def test_configure_refuses_a_secret_too_short_to_mask_and_saves_nothing(
     tmp_path: Path, emulator: Emulator
 ) -> None:
     folder = tmp_path / "s"
-    for given in ({"secret": "x7Q"}, {"stdin": "x7Q\n"}):
-        done = cli(
-            "configure",
-            "--settings",
-            str(folder),
-            "--url",
-            emulator.base_url,
-            "--client-id",
-            emulator.client_id,
-            **given,
-        )
+    for given in ({"secret": "x7Q"}, {"secret": None, "stdin": "x7Q\n"}):
+        done = configure(folder, emulator, **given)
         assert done.returncode == 2, done.stdout + done.stderr
         assert "shorter than 8 characters" in done.stderr
         assert "x7Q" not in done.stdout + done.stderr

@@ -13,7 +13,7 @@ from core.halo.pacing import STATE_FOLDER_VARIABLE
 from halo_emulator import Emulator
 
 from .conftest import user_rows, write_csv
-from .test_cli import cli
+from .test_cli import cli, configure
 
 HOLD_OPEN = """
 import sqlite3, sys
@@ -46,17 +46,7 @@ def test_every_file_a_sync_and_an_auto_run_create_is_owner_only_under_umask_0(
     state_folder = tmp_path / "user-state"
     monkeypatch.setenv(STATE_FOLDER_VARIABLE, str(state_folder))
     folder = tmp_path / "Daily"
-    configured = cli(
-        "configure",
-        "--settings",
-        str(folder),
-        "--url",
-        emulator.base_url,
-        "--client-id",
-        emulator.client_id,
-        secret=emulator.client_secret,
-        umask=0,
-    )
+    configured = configure(folder, emulator, umask=0)
     assert configured.returncode == 0, configured.stderr
     write_csv(folder / "users.csv", user_rows(5))
     (folder / "users.csv").chmod(0o600)  # the admin's file, not the agent's

@@ -186,11 +186,11 @@ def test_a_queue_reports_what_it_processed_not_record_counts(
 def test_a_missing_extra_fails_that_module_alone_with_a_sentence(
     emulator: Emulator, folder_with: Callable[..., Settings], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    write_csv(Path(folder_with().folder) / "users.csv", user_rows(2))
     settings = folder_with(
         ModuleSettings(name="ldap", type="test-needs-library"),
         ModuleSettings(name="csv", options={"path": "users.csv"}),
     )
+    write_csv(settings.folder / "users.csv", user_rows(2))
     ldap, csv = runner(settings).run()
     assert ldap.outcome is Outcome.FAILED
     assert 'needs the ldap extra (pip install "halo-integrator[ldap]"' in (ldap.error or "")
