@@ -15,8 +15,14 @@ def test_desktop_has_a_tray_and_a_notification_daemon(desktop: Desktop) -> None:
         "from plyer import notification; notification.notify(title='Fixture check', "
         "message='hello', app_name='halo-integrator-test', timeout=5)"
     )
-    subprocess.run([sys.executable, "-c", code], env=desktop.env, check=True, timeout=20)
-    deadline = time.monotonic() + 15  # a busy 2-core machine delays dbus
-    while time.monotonic() < deadline and not desktop.notifications():
-        time.sleep(0.05)
+    # Right after start-up on a busy machine dunst has been seen to drop the very first
+    # notification (seen in full runs only, after the fuzz tests); the tray tests check real
+    # notifications. Here: the daemon logs one within three tries.
+    for _ in range(3):
+        subprocess.run([sys.executable, "-c", code], env=desktop.env, check=True, timeout=20)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not desktop.notifications():
+            time.sleep(0.05)
+        if desktop.notifications():
+            break
     assert desktop.notifications()[-1][:3] == ("halo-integrator-test", "Fixture check", "hello")
