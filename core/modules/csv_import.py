@@ -80,7 +80,7 @@ class CsvImport(SyncModule):
         # Headers are Halo field names, so the key column is also what Halo is searched by
         # when a row has no mapping yet (first run, lost state).
         key_column = self.options.key_column or DEFAULT_KEY_COLUMNS[self.options.target]
-        target = dataclasses.replace(TARGETS[self.options.target], match_field=key_column)
+        target = dataclasses.replace(TARGETS[self.options.target], match=(key_column,))
         records = list(self.read(path))
         context.log.info("Read %d rows from %s", len(records), path)
         context.sync_records(

@@ -54,10 +54,39 @@ class RunContext(SourceContext):
     # Called where stopping loses and repeats nothing; the tray's Quit parks a run there.
     safe_point: Callable[[], None] = field(default=_nothing, kw_only=True)
     results: list[EntityResult] = field(default_factory=list, kw_only=True)
+    staged_checkpoints: dict[str, str] = field(default_factory=dict, kw_only=True)
 
     @property
     def dry_run(self) -> bool:
         return self.request.dry_run
+
+    def checkpoint(self, name: str) -> str | None:
+        """The value committed by the last run Halo accepted whole (a delta token, a USN)."""
+        return self.state.checkpoint(self.instance, name)
+
+    def stage_checkpoint(self, name: str, value: str) -> None:
+        """Keep ``value`` for ``name`` if this run ends well.
+
+        A delta source must not move its mark past records Halo has not taken: the runner
+        commits staged checkpoints only after a run that succeeded with no record failures
+        and no guard refusal, and never on a dry run. Otherwise the next run reads the same
+        changes again (unchanged records cost nothing) and the refused record is retried.
+        """
+        self.staged_checkpoints[name] = value
+
+    def commit_checkpoints(self) -> None:
+        for name, value in self.staged_checkpoints.items():
+            self.state.set_checkpoint(self.instance, name, value)
+        self.staged_checkpoints.clear()
+
+    def previous_run_ok(self) -> bool:
+        """Whether the last finished run of this instance succeeded (False before the first).
+
+        A delta source runs a full reconcile after a failed or refused run, so whatever
+        that run left half-done is corrected from the whole source.
+        """
+        status = self.state.status(self.instance)
+        return status is not None and status.last_outcome == "succeeded"
 
     def sync_records(
         self,
@@ -67,11 +96,17 @@ class RunContext(SourceContext):
         complete: bool = True,
         deactivate_missing: bool = True,
         max_deactivate_percent: float = 10.0,
+        max_deactivate_count: int = 500,
+        removed: Iterable[str] = (),
+        reconcile: bool = False,
     ) -> EntityResult:
-        """Sync ``records`` into one Halo entity; ``complete`` says they are the whole source.
+        """Sync ``records`` into one Halo entity.
 
-        The result (also a partial one, when the engine stops on an error) is kept for the
-        runner's summary, status and reports.
+        ``complete`` says they are the whole source; a delta source passes
+        ``complete=False`` with the keys that left in ``removed``. ``reconcile`` compares
+        with all of Halo's records of the entity instead of trusting the id map. The result
+        (also a partial one, when the engine stops on an error) is kept for the runner's
+        summary, status and reports.
         """
         engine = RecordSync(
             client=self.client,
@@ -80,12 +115,15 @@ class RunContext(SourceContext):
             target=target,
             request=self.request,
             deactivate_missing=deactivate_missing,
-            guard=DeactivationGuard(max_percent=max_deactivate_percent),
+            guard=DeactivationGuard(
+                max_percent=max_deactivate_percent, max_count=max_deactivate_count
+            ),
             progress=self.progress,
             safe_point=self.safe_point,
+            reconcile=reconcile,
         )
         try:
-            result = engine.run(records, complete=complete)
+            result = engine.run(records, complete=complete, removed=removed)
         except IntegratorError as exc:
             if isinstance(exc.partial, EntityResult):
                 self.results.append(exc.partial)

@@ -16,13 +16,15 @@ class RunRequest:
 
     ``only_due`` is AUTO --due: run an instance only when its interval has passed since its
     last run, so one scheduled task every 5 minutes serves a 5-minute mailbox and a nightly
-    directory import side by side.
+    directory import side by side. ``full`` asks a delta source for a full reconcile now
+    (``sync NAME --full``) instead of waiting for its scheduled one.
     """
 
     modules: tuple[str, ...] = ()
     dry_run: bool = False
     allow_mass_deactivation: bool = False
     only_due: bool = False
+    full: bool = False
 
     @classmethod
     def of(cls, modules: Sequence[str] | None = None, **flags: bool) -> RunRequest:

@@ -253,8 +253,11 @@ class Runner:
             return ModuleRunResult(
                 name, Outcome.REFUSED, error=" ".join(refusals), parts=context.results
             )
-        outcome = Outcome.DRY_RUN if context.request.dry_run else Outcome.SUCCEEDED
-        return ModuleRunResult(name, outcome, parts=context.results)
+        if context.request.dry_run:
+            return ModuleRunResult(name, Outcome.DRY_RUN, parts=context.results)
+        if not any(part.failures for part in context.results):
+            context.commit_checkpoints()
+        return ModuleRunResult(name, Outcome.SUCCEEDED, parts=context.results)
 
     def _report(self, item: Prepared, client: HaloClient, result: ModuleRunResult) -> None:
         """Last Sync / Last Error and new record failures to Halo, unless Halo is unreachable.

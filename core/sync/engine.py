@@ -10,9 +10,11 @@ Halo before it is sent again.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,10 +29,22 @@ from core.halo.client import HaloClient
 from core.outcomes import RECORDS, EntityResult, RecordFailure, RunCounts
 from core.run.request import RunRequest
 from core.state.store import MappedRecord, StateStore
-from core.sync.plan import DeactivationGuard, Plan, adopt_existing, plan_against_map
-from core.sync.records import HaloTarget, SourceRecord
+from core.sync.plan import (
+    DeactivationGuard,
+    HaloIndex,
+    Plan,
+    adopt_existing,
+    adopt_orphans,
+    plan_against_map,
+)
+from core.sync.records import HaloTarget, Ref, SourceRecord, marker_value, normalise
 
 log = logging.getLogger("halo_integrator.sync")
+
+# How often a sync compares with every Halo record of its entity even when the id map knows
+# everything: that is what finds records another agent made for the same source, and the
+# records of this instance someone re-activated or edited by hand.
+RECONCILE_EVERY_SECONDS = 24 * 3600
 
 # Above this many unmapped records one paged listing of the entity is cheaper than a search
 # request per record.
@@ -68,6 +82,7 @@ class RecordSync:
         batch_size: int | None = None,
         progress: Progress | None = None,
         safe_point: SafePoint | None = None,
+        reconcile: bool = False,
     ) -> None:
         self.client = client
         self.state = state
@@ -81,16 +96,42 @@ class RecordSync:
         self.batch_size = batch_size or client.connection.batch_size
         self.progress = progress or (lambda phase, done, total: None)
         self.safe_point = safe_point or (lambda: None)
+        # A reconcile compares with everything Halo holds, not only with the id map.
+        self.reconcile = reconcile
         self._tally = _Tally()
+        self._ref_ids: dict[str, dict[str, int]] = {}
 
-    def run(self, records: Iterable[SourceRecord], *, complete: bool = True) -> EntityResult:
-        """Plan, guard and apply; ``complete`` says the records are the whole source."""
+    def run(
+        self,
+        records: Iterable[SourceRecord],
+        *,
+        complete: bool = True,
+        removed: Iterable[str] = (),
+    ) -> EntityResult:
+        """Plan, guard and apply.
+
+        ``complete`` says the records are the whole source (what is missing has left);
+        a delta source passes ``complete=False`` and names the keys that left in ``removed``.
+        """
         mapped = self.state.mapped_records(self.module, self.target.entity)
         plan = plan_against_map(
-            records, mapped, complete=complete, deactivate_missing=self.deactivate_missing
+            self._prepared(records),
+            mapped,
+            complete=complete,
+            deactivate_missing=self.deactivate_missing,
+            removed=removed,
         )
-        if plan.creates:
-            adopt_existing(plan, self.target, self._find_in_halo(plan.creates))
+        # Without an id map (first run, lost state DB) the whole entity is read, so that the
+        # records this instance made and whose source item is gone are found and retired.
+        find_orphans = bool(complete and self.deactivate_missing and self.target.marker_field)
+        list_all = find_orphans and self._listing_due(mapped)
+        if plan.creates or list_all:
+            index = self._halo_index(plan.creates, list_all=list_all)
+            adopt_existing(plan, self.target, index)
+            if find_orphans and index.complete:
+                adopt_orphans(plan, self.target, index, self.module, mapped)
+                if not self.dry_run:
+                    self._checkpoint("listed", str(int(time.time())))
         self._leave_records_of_other_modules(plan)
         guard_error = self._check_guard(plan, mapped)
         if guard_error:
@@ -155,50 +196,111 @@ class RecordSync:
 
     # -- planning helpers -------------------------------------------------------------------
 
+    def _listing_due(self, mapped: dict[str, MappedRecord]) -> bool:
+        if self.reconcile or not mapped:
+            return True
+        listed = self.state.checkpoint(self.module, f"listed:{self.target.entity}")
+        last = int(listed) if listed and listed.isdigit() else 0
+        return time.time() - last > RECONCILE_EVERY_SECONDS
+
+    def _checkpoint(self, name: str, value: str) -> None:
+        self.state.set_checkpoint(self.module, f"{name}:{self.target.entity}", value)
+
+    def _prepared(self, records: Iterable[SourceRecord]) -> Iterator[SourceRecord]:
+        """Records as they are sent: references resolved, this instance's marker added."""
+        marker_field = self.target.marker_field
+        for record in records:
+            fields, problem = self._resolved(record.fields)
+            if marker_field:
+                fields = {**fields, marker_field: marker_value(self.module)}
+            if fields is not record.fields or problem:
+                record = dataclasses.replace(
+                    record, fields=fields, problem=record.problem or problem
+                )
+            yield record
+
+    def _resolved(self, fields: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """``fields`` with each ``Ref`` replaced by the Halo id the id map holds for it."""
+        refs = {name: value for name, value in fields.items() if isinstance(value, Ref)}
+        if not refs:
+            return fields, ""
+        resolved = dict(fields)
+        for name, ref in refs.items():
+            if ref.entity not in self._ref_ids:
+                mapped = self.state.mapped_records(self.module, ref.entity)
+                self._ref_ids[ref.entity] = {key: entry.halo_id for key, entry in mapped.items()}
+            halo_id = self._ref_ids[ref.entity].get(ref.key)
+            if halo_id is not None:
+                resolved[name] = halo_id
+            elif self.dry_run:
+                resolved[name] = str(ref)
+            else:
+                return fields, (
+                    f"its {ref.entity} {ref.key!r} is not in Halo (it could not be created); "
+                    "retried next run"
+                )
+        return resolved, ""
+
     def _check_guard(self, plan: Plan, mapped: dict[str, MappedRecord]) -> GuardRefusedError | None:
         if not plan.deactivations or self.allow_mass_deactivation:
             return None
-        active = sum(1 for entry in mapped.values() if entry.active)
+        active = sum(1 for entry in mapped.values() if entry.active) + plan.found_active
         try:
-            self.guard.check(len(plan.deactivations), active, source_count=plan.source_count)
+            source_count = plan.source_count if plan.complete else None
+            self.guard.check(len(plan.deactivations), active, source_count=source_count)
         except GuardRefusedError as exc:
             log.error("%s", exc)
             return exc
         return None
 
-    def _find_in_halo(self, unmapped: list[SourceRecord]) -> dict[str, dict[str, Any]]:
-        """Existing Halo records by match value, for the given unmapped records."""
-        wanted = {self.target.match_value(record.fields) for record in unmapped} - {""}
-        if not wanted:
-            return {}
-        found: dict[str, dict[str, Any]] = {}
-        if len(wanted) > FULL_LISTING_THRESHOLD:
+    def _halo_index(self, unmapped: list[SourceRecord], *, list_all: bool) -> HaloIndex:
+        """Halo's records for the given unmapped records, by match key.
+
+        A handful of records are searched one by one where Halo's ``search`` covers a match
+        field; more than that (or a target it cannot search) costs one paged listing, which
+        is cheaper than a search per record and is also what finds orphans.
+        """
+        searchable = [
+            (position, names[0])
+            for position, names in enumerate(self.target.match_keys)
+            if len(names) == 1 and names[0] in self.target.searchable
+        ]
+        if list_all or len(unmapped) > FULL_LISTING_THRESHOLD or not searchable:
             listing = self.client.iter_records(
                 self.target.entity, {"includeinactive": "true"}, page_size=LISTING_PAGE_SIZE
             )
-            for record in listing:
-                value = self.target.match_value(record)
-                if value in wanted:
-                    found.setdefault(value, record)
-            return found
-        for value in sorted(wanted):
-            match = self._search(value)
-            if match is not None:
-                found[value] = match
-        return found
+            index = HaloIndex(self.target, listing)
+            index.complete = True
+            return index
+        index = HaloIndex(self.target, [])
+        seen_ids: set[int] = set()
+        searched: set[str] = set()
+        for record in unmapped:
+            values = self.target.match_values(record.fields)
+            for position, name in searchable:
+                value = values[position]
+                if not value or value in searched:
+                    continue
+                searched.add(value)
+                for match in self._search(name, value):
+                    if int(match["id"]) not in seen_ids:
+                        seen_ids.add(int(match["id"]))
+                        index.add(match)
+        return index
 
-    def _search(self, value: str) -> dict[str, Any] | None:
-        """The Halo record whose match field equals ``value``.
+    def _search(self, name: str, value: str) -> list[dict[str, Any]]:
+        """The Halo records whose field ``name`` equals ``value``.
 
-        Halo's ``search`` is a substring match ("PC-1" also finds PC-100..PC-199), so the
-        results are paged through until the exact value turns up.
+        Halo's ``search`` is a substring match over several fields ("PC-1" also finds
+        PC-100..PC-199), so every page of results is read and only exact matches kept: two
+        exact matches are a duplicate to report, not a choice to make.
         """
         results = self.client.iter_records(
             self.target.entity,
             {"search": value, "includeinactive": "true"},
             page_size=SEARCH_PAGE_SIZE,
         )
-        return next((r for r in results if self.target.match_value(r) == value), None)
+        return [r for r in results if r.get("id") and normalise(r.get(name)) == value]
 
     # -- applying ---------------------------------------------------------------------------
 
@@ -207,7 +309,12 @@ class RecordSync:
             self.state.forget_mappings(self.module, self.target.entity, plan.rekeyed)
         self._save(
             [MappedRecord(r.key, halo_id, r.fingerprint, True) for r, halo_id in plan.adopted]
+            + plan.orphans
         )
+        if plan.creates and self.target.marker_field:
+            # Another agent may be creating the same records right now: the next run
+            # compares with all of Halo, which is where such twins show up.
+            self._checkpoint("listed", "0")
         self._in_batches("create", plan.creates, self._create_batch)
         self._in_batches("update", plan.updates, lambda batch: self._update_batch(batch, plan))
         self._in_batches("deactivate", plan.deactivations, self._deactivate_batch)
@@ -307,12 +414,14 @@ class RecordSync:
         A record without a match value cannot be looked up, so it is not sent again: a
         failure now is better than a duplicate in Halo.
         """
-        found = self._find_in_halo(batch)
+        index = self._halo_index(batch, list_all=False)
         unsaved = []
         for record in batch:
             value = self.target.match_value(record.fields)
-            halo_record = found.get(value)
-            if not value:
+            halo_record, problem = index.find(record.fields)
+            if problem:
+                self._fail(record.key, record.name, problem)
+            elif not value:
                 self._fail(
                     record.key,
                     record.name,

@@ -13,9 +13,17 @@ from typing import Any
 from core.errors import GuardRefusedError
 from core.outcomes import RecordFailure
 from core.state.store import MappedRecord
-from core.sync.records import HaloTarget, SourceRecord, normalise
+from core.sync.records import HaloTarget, SourceRecord, marker_value, normalise
 
-__all__ = ["DeactivationGuard", "Plan", "RecordFailure", "adopt_existing", "plan_against_map"]
+__all__ = [
+    "DeactivationGuard",
+    "HaloIndex",
+    "Plan",
+    "RecordFailure",
+    "adopt_existing",
+    "adopt_orphans",
+    "plan_against_map",
+]
 
 
 @dataclass
@@ -28,8 +36,19 @@ class Plan:
     deactivations: list[MappedRecord] = field(default_factory=list)
     failures: list[RecordFailure] = field(default_factory=list)
     source_count: int = 0
+    # False for a delta listing: an empty one then means "nothing changed", not "all left".
+    complete: bool = True
     # Source keys whose Halo record now belongs to another key of the same module.
     rekeyed: list[str] = field(default_factory=list)
+    # Active Halo records of this instance the id map did not know (a lost state DB): the
+    # guard counts them as the set the deactivations are a share of.
+    found_active: int = 0
+    # Those of them no source record claims: kept in the id map even when the guard refuses
+    # their deactivation, so the next run still knows them.
+    orphans: list[MappedRecord] = field(default_factory=list)
+    # Every key the source named, and Halo ids two records claimed (never retired as orphans).
+    source_keys: set[str] = field(default_factory=set)
+    contested: set[int] = field(default_factory=set)
 
 
 def plan_against_map(
@@ -38,19 +57,26 @@ def plan_against_map(
     *,
     complete: bool,
     deactivate_missing: bool,
+    removed: Iterable[str] = (),
 ) -> Plan:
     """First pass, no requests: what the id map and the fingerprints already decide.
 
     Unmapped records land in ``creates`` for now; ``adopt_existing`` then moves those that
     already exist in Halo. A partial source listing (``complete=False``, e.g. a delta query)
-    never deactivates anything.
+    deactivates only the keys it names as ``removed``.
     """
-    plan = Plan()
+    plan = Plan(complete=complete)
     seen: dict[str, str] = {}
     for record in records:
         plan.source_count += 1
         if not record.key:
             plan.failures.append(RecordFailure("", record.name, "no key value; skipped"))
+            continue
+        plan.source_keys.add(record.key)
+        if record.problem:
+            plan.failures.append(RecordFailure(record.key, record.name, record.problem))
+            # Known but unusable now (a cut line): keep its Halo record, do not retire it.
+            seen[record.key] = record.name
             continue
         if record.key in seen:
             message = f"duplicate key {record.key!r} (also {seen[record.key]}); skipped"
@@ -66,19 +92,72 @@ def plan_against_map(
             plan.updates.append((record, known.halo_id))
             if not known.active:
                 plan.reactivations.add(record.key)
-    if complete and deactivate_missing:
-        plan.deactivations = [
-            entry for key, entry in mapped.items() if entry.active and key not in seen
-        ]
+    if not deactivate_missing:
+        return plan
+    if complete:
+        gone = [entry for key, entry in mapped.items() if key not in seen]
+    else:
+        gone = [mapped[key] for key in dict.fromkeys(removed) if key in mapped and key not in seen]
+    plan.deactivations = [entry for entry in gone if entry.active]
     return plan
 
 
-def adopt_existing(plan: Plan, target: HaloTarget, existing: dict[str, dict[str, Any]]) -> None:
+class HaloIndex:
+    """Halo records by each of a target's match keys, to find a source record's twin.
+
+    Two Halo records with one key value are reported, never resolved by picking one: that
+    is how a duplicate made by a second agent (or by hand) becomes visible.
+    """
+
+    def __init__(self, target: HaloTarget, halo_records: Iterable[dict[str, Any]]) -> None:
+        self.target = target
+        # True when built from a listing of the whole entity, not from searches.
+        self.complete = False
+        self.records: list[dict[str, Any]] = []
+        self._by_key: list[dict[str, list[dict[str, Any]]]] = [{} for _ in target.match_keys]
+        for record in halo_records:
+            self.add(record)
+
+    def add(self, record: dict[str, Any]) -> None:
+        if not record.get("id"):
+            return
+        self.records.append(record)
+        for index, value in enumerate(self.target.match_values(record)):
+            if value:
+                self._by_key[index].setdefault(value, []).append(record)
+
+    def find(self, fields: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+        """The Halo record for these fields, or a message saying why there is no single one."""
+        found, problem, _ = self.find_all(fields)
+        return found, problem
+
+    def find_all(self, fields: dict[str, Any]) -> tuple[dict[str, Any] | None, str, list[int]]:
+        """``find`` plus the ids of the records that share the key when there are several."""
+        for index, value in enumerate(self.target.match_values(fields)):
+            found = self._by_key[index].get(value, []) if value else []
+            ids = sorted({int(record["id"]) for record in found})
+            if len(ids) == 1:
+                return found[0], "", ids
+            if len(ids) > 1:
+                names = " + ".join(self.target.match_keys[index])
+                shown = ", ".join(map(str, ids))
+                message = (
+                    f"{len(ids)} Halo {self.target.entity} records (ids {shown}) have the "
+                    f"same {names}; not changed until one of them is merged or removed in Halo"
+                )
+                return None, message, ids
+        return None, "", []
+
+
+def adopt_existing(plan: Plan, target: HaloTarget, index: HaloIndex) -> None:
     """Second pass: records Halo already has (same match value) are updated, not created."""
     still_new: list[SourceRecord] = []
     for record in plan.creates:
-        halo_record = existing.get(target.match_value(record.fields))
-        if halo_record is None or not halo_record.get("id"):
+        halo_record, problem, ids = index.find_all(record.fields)
+        if problem:
+            plan.failures.append(RecordFailure(record.key, record.name, problem))
+            plan.contested.update(ids)
+        elif halo_record is None:
             still_new.append(record)
         elif same_values(record.fields, halo_record) and not halo_record.get("inactive"):
             plan.adopted.append((record, int(halo_record["id"])))
@@ -87,6 +166,52 @@ def adopt_existing(plan: Plan, target: HaloTarget, existing: dict[str, dict[str,
             if halo_record.get("inactive"):
                 plan.reactivations.add(record.key)
     plan.creates = still_new
+
+
+def adopt_orphans(
+    plan: Plan,
+    target: HaloTarget,
+    index: HaloIndex,
+    instance: str,
+    mapped: dict[str, MappedRecord],
+) -> None:
+    """Active Halo records this instance wrote that neither the id map nor any source
+    record claims: retire them.
+
+    Without the id map (a lost state DB) these are the leavers: they are deactivated like
+    any vanished record, and counted in the set the guard measures the change against.
+    """
+    if not target.marker_field:
+        return
+    ours = marker_value(instance)
+    mapped_ids = {entry.halo_id for entry in mapped.values()}
+    key_owner = {key: entry.halo_id for key, entry in mapped.items()}
+    key_owner.update((record.key, halo_id) for record, halo_id in plan.adopted + plan.updates)
+    for record in index.records:
+        if normalise(record.get(target.marker_field)) != ours or record.get("inactive"):
+            continue
+        halo_id = int(record["id"])
+        if halo_id in mapped_ids:
+            continue
+        plan.found_active += 1
+        source_key = target.match_value(record) or f"halo-id:{halo_id}"
+        twin = key_owner.get(source_key)
+        if twin == halo_id or halo_id in plan.contested:
+            continue
+        if twin is not None:
+            # Another agent (a second settings folder, a second jump box) made it too.
+            message = (
+                f"Halo {target.entity} records {twin} and {halo_id} were both made for this "
+                f"key by {instance} (two agents on one source?); {halo_id} is not changed "
+                "until one of them is merged or removed in Halo"
+            )
+            plan.failures.append(RecordFailure(source_key, source_key, message))
+            continue
+        if source_key in plan.source_keys:
+            continue  # its source record failed this run: keep the Halo record as it is
+        orphan = MappedRecord(source_key, halo_id, "", True)
+        plan.orphans.append(orphan)
+        plan.deactivations.append(orphan)
 
 
 def same_values(fields: dict[str, Any], halo_record: dict[str, Any]) -> bool:
@@ -98,16 +223,24 @@ def same_values(fields: dict[str, Any], halo_record: dict[str, Any]) -> bool:
 
 @dataclass(frozen=True)
 class DeactivationGuard:
-    """Refuses to deactivate more than ``max_percent`` of the active records in one run.
+    """Refuses to deactivate more than ``max_percent`` or ``max_count`` records in one run.
 
     A wrong LDAP filter, an empty CSV export or an unmounted share looks exactly like "every
-    user left the company"; this is the one mistake a sync tool must not make silently.
+    user left the company"; this is the one mistake a sync tool must not make silently. The
+    allowance is a share of the set, at least one record (a team of six may lose one
+    member, never five), and never more than ``max_count``.
     """
 
     max_percent: float = 10.0
-    always_allowed: int = 5
+    max_count: int = 500
 
-    def check(self, to_deactivate: int, active: int, *, source_count: int = 1) -> None:
+    def allowance(self, active: int) -> int:
+        share = int(active * self.max_percent / 100)
+        floor = 1 if self.max_percent > 0 else 0
+        return min(self.max_count, max(floor, share))
+
+    def check(self, to_deactivate: int, active: int, *, source_count: int | None = None) -> None:
+        """``source_count`` is the size of a complete source listing (None for a delta)."""
         if source_count == 0 and to_deactivate:
             raise GuardRefusedError(
                 f"The source returned no records at all; refused to deactivate all "
@@ -115,11 +248,13 @@ class DeactivationGuard:
                 hint="Check the source (an empty export, an unmounted share, a wrong filter). "
                 "If it really is empty now, run once with --allow-mass-deactivation.",
             )
-        allowed = max(self.always_allowed, int(active * self.max_percent / 100))
+        allowed = self.allowance(active)
         if to_deactivate > allowed:
+            limit = f"{self.max_percent:g}% and at most {self.max_count}"
             raise GuardRefusedError(
                 f"Refused to deactivate {to_deactivate} of {active} records in Halo "
-                f"(the limit is {self.max_percent:g}%, {allowed} records).",
+                f"(the limit is {limit}: {allowed} records).",
                 hint="Check that the source is complete. If the removals are real, raise "
-                "max_deactivate_percent or run once with --allow-mass-deactivation.",
+                "max_deactivate_percent / max_deactivate_count or run once with "
+                "--allow-mass-deactivation.",
             )

@@ -32,7 +32,7 @@ from halo_emulator import Emulator
 
 from .conftest import FAST_RETRY, connection_for, halo_users, user_rows, write_csv
 
-SITES = HaloTarget(entity="Site", match_field="name")
+SITES = HaloTarget(entity="Site", match=("name",))
 
 
 @dataclass(frozen=True)

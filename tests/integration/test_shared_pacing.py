@@ -49,7 +49,7 @@ def test_two_processes_share_one_budget(tmp_path: Path) -> None:
 
 
 def settings_folder(folder: Path, emu: Emulator, first_user: int) -> Path:
-    """A folder whose csv module creates eight users, two per request, under ``LIMIT``."""
+    """A folder whose csv module creates sixteen users, two per request, under ``LIMIT``."""
     halo = HaloConnection(
         url=emu.base_url,
         client_id=emu.client_id,
@@ -63,7 +63,7 @@ def settings_folder(folder: Path, emu: Emulator, first_user: int) -> Path:
         ModuleSettings(name="csv", options={"path": "users.csv", "target": "users"})
     )
     save_settings(settings)
-    write_csv(folder / "users.csv", user_rows(8, start=first_user))
+    write_csv(folder / "users.csv", user_rows(16, start=first_user))
     return folder
 
 
@@ -91,7 +91,7 @@ def test_two_folders_on_one_halo_application_get_no_429_between_them(tmp_path: P
         created = [u for u in halo_users(emu) if u["emailaddress"].endswith("@example.com")]
     assert stats["by_status"].get("429", 0) == 0, stats
     assert stats["total"] > 2 * LIMIT[0]  # enough requests that apart they would collide
-    assert len(created) == 16
+    assert len(created) == 32
     assert all("rate limit" not in output + errors for output, errors in outputs)
 
 
@@ -107,7 +107,7 @@ def test_a_corrupt_pacing_file_is_set_aside_and_the_auto_run_goes_on(
     run = cli("AUTO", str(folder))
 
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "csv: succeeded: 8 created" in run.stdout
+    assert "csv: succeeded: 16 created" in run.stdout
     assert "Traceback" not in run.stderr
     auto_log = (folder / "logs" / "auto.log").read_text()
     assert "pacing history" in auto_log and "pacing.db.unreadable" in auto_log
