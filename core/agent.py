@@ -96,4 +96,6 @@ class Agent:
             # An admin pasted a secret into the file by hand: encrypt it at the first chance.
             save_settings(settings)
             log.warning("Encrypted the plaintext secret found in %s", settings.path)
+        elif settings.assigned_ids:
+            save_settings(settings)
         return settings

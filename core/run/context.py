@@ -20,7 +20,7 @@ from core.run.request import RunRequest
 from core.state.store import StateStore
 from core.sync.engine import RecordSync
 from core.sync.plan import DeactivationGuard
-from core.sync.records import HaloTarget, SourceRecord
+from core.sync.records import HaloTarget, SourceRecord, marker_value
 
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -49,6 +49,8 @@ class RunContext(SourceContext):
 
     client: HaloClient = field(kw_only=True)
     state: StateStore = field(kw_only=True)
+    # The settings file's Id of the instance: what marks its records in Halo.
+    instance_id: str = field(default="", kw_only=True)
     request: RunRequest = field(default_factory=RunRequest, kw_only=True)
     progress: ProgressCallback = field(default=lambda phase, done, total: None, kw_only=True)
     # Called where stopping loses and repeats nothing; the tray's Quit parks a run there.
@@ -121,6 +123,7 @@ class RunContext(SourceContext):
             progress=self.progress,
             safe_point=self.safe_point,
             reconcile=reconcile,
+            marker=marker_value(self.instance_id or self.instance),
         )
         try:
             result = engine.run(records, complete=complete, removed=removed)

@@ -29,6 +29,7 @@ from core.run.logs import redact, run_log_file
 from core.run.reporting import report_failures, report_run
 from core.run.request import RunRequest
 from core.settings.model import ModuleSettings, Settings
+from core.settings.writer import save_settings
 from core.state.store import StateStore
 
 log = logging.getLogger("halo_integrator.runner")
@@ -138,6 +139,9 @@ class Runner:
     def run(self, request: RunRequest | None = None) -> list[ModuleRunResult]:
         """Run the requested instances (default: every enabled one) one after the other."""
         request = request or RunRequest()
+        if self.settings.assigned_ids:
+            # Keep the ids just given before any record in Halo is marked with one.
+            save_settings(self.settings)
         prepared = self.prepare(request.modules, record_failures=not request.dry_run)
         results: list[ModuleRunResult] = []
         client: HaloClient | None = None
@@ -166,6 +170,7 @@ class Runner:
         name = item.entry.name
         context = RunContext(
             instance=name,
+            instance_id=item.entry.id,
             settings_folder=self.settings.folder,
             log=logging.getLogger(f"halo_integrator.modules.{name}"),
             client=client,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import re
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,7 +124,10 @@ class ModuleSettings:
 
     State, locks, logs and status are keyed by the name, behaviour by the type; the type
     defaults to the name, so files from before instances (``"Name": "csv"``) stay valid.
-    ``options`` are the module's own (it validates them).
+    ``options`` are the module's own (it validates them). ``id`` is the instance's
+    identity in Halo: the marker on every record it writes carries it, so that two folders
+    with an instance of the same name stay apart, and the records survive a lost state DB
+    (the settings file holds the id, the state DB does not).
     """
 
     name: str
@@ -132,14 +136,23 @@ class ModuleSettings:
     options: dict[str, Any] = field(default_factory=dict)
     halo_record_id: int | None = None
     type: str = ""
+    id: str = ""
 
     def __post_init__(self) -> None:
         self.type = self.type or self.name
+        self.id = self.id or new_instance_id()
 
     def secret_values(self) -> list[str]:
         """Return the revealed values of this module's Secret options (at any depth), for
         logs to mask."""
         return [secret.reveal() for secret in _secrets_in(self.options)]
+
+
+INSTANCE_ID_PATTERN = re.compile(r"^[0-9a-f]{12,32}$")
+
+
+def new_instance_id() -> str:
+    return secrets.token_hex(6)
 
 
 def _secrets_in(value: Any) -> list[Secret]:
@@ -161,6 +174,9 @@ class Settings:
     modules: list[ModuleSettings]
     log_folder: Path
     has_plaintext_secrets: bool = False
+    # A module entry had no Id yet (a file from before ids, or written by hand): saving
+    # the file keeps the one it was given, before any record is marked with it.
+    assigned_ids: bool = False
     field_lines: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     # Fields whose secret could not be decrypted and was dropped (see load_settings).
     forgotten_secrets: list[str] = field(default_factory=list, repr=False, compare=False)

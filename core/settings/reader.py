@@ -22,6 +22,7 @@ from core.errors import ConfigError, SecretKeyError
 from core.settings.json_locations import MISSING, FieldReader, Problem, child_path, parse_with_lines
 from core.settings.model import (
     DEFAULT_LOG_FOLDER,
+    INSTANCE_ID_PATTERN,
     HaloConnection,
     Interval,
     ModuleSettings,
@@ -184,10 +185,11 @@ def _read_settings(path: Path, reader: FieldReader, secrets: _SecretReader) -> S
     root = reader.as_object(reader.located.value, "")
     reader.check_keys(root, "", ("Halo", "LogFolder", "Modules"))
     halo = _read_halo(reader.as_object(root.get("Halo", MISSING), "Halo"), reader, secrets)
+    items = reader.array(root, "", "Modules")
     modules = [
-        _read_module(item, f"Modules[{index}]", reader, secrets)
-        for index, item in enumerate(reader.array(root, "", "Modules"))
+        _read_module(item, f"Modules[{index}]", reader, secrets) for index, item in enumerate(items)
     ]
+    assigned_ids = any(isinstance(item, dict) and not item.get("Id") for item in items)
     _check_unique_names(modules, reader)
     log_folder = Path(reader.text(root, "", "LogFolder") or DEFAULT_LOG_FOLDER).expanduser()
     return Settings(
@@ -196,6 +198,7 @@ def _read_settings(path: Path, reader: FieldReader, secrets: _SecretReader) -> S
         modules=modules,
         log_folder=path.parent / log_folder,
         has_plaintext_secrets=secrets.found_plaintext,
+        assigned_ids=assigned_ids,
         field_lines=reader.located.lines,
     )
 
@@ -255,7 +258,11 @@ def _read_module(
     if name and (problem := instance_name_problem(name)):
         reader.problem(f"{field_path}.Name", problem)
     type_name = reader.text(section, field_path, "Type") or name
+    instance_id = (reader.text(section, field_path, "Id") or "").strip().lower()
+    if instance_id and not INSTANCE_ID_PATTERN.match(instance_id):
+        reader.problem(f"{field_path}.Id", "must be 12 to 32 hexadecimal digits (or absent)")
     return ModuleSettings(
+        id=instance_id,
         name=name,
         type=type_name,
         enabled=reader.boolean(section, field_path, "Enabled", True),
@@ -309,4 +316,4 @@ _HALO_KEYS = (
     "Url", "AuthUrl", "Tenant", "ClientId", "ClientSecret", "Scope", "AllowInsecureHttp",
     "VerifyTls", "CaBundle", "RequestsPerWindow", "WindowSeconds", "BatchSize", "TimeoutSeconds",
 )  # fmt: skip
-_MODULE_KEYS = ("Name", "Type", "Enabled", "Interval", "HaloRecordId", "Options")
+_MODULE_KEYS = ("Name", "Type", "Id", "Enabled", "Interval", "HaloRecordId", "Options")

@@ -56,6 +56,7 @@ def settings_to_json(settings: Settings, box: SecretBox) -> dict[str, Any]:
             {
                 "Name": module.name,
                 "Type": module.type,
+                "Id": module.id,
                 "Enabled": module.enabled,
                 "Interval": module.interval.text,
                 "HaloRecordId": module.halo_record_id,
@@ -107,6 +108,7 @@ def save_settings(settings: Settings, *, protection: FileProtection | None = Non
         _keep_backup(settings.path, box, protection)
     _write_atomically(settings.path, text.encode("utf-8"), protection)
     settings.has_plaintext_secrets = False
+    settings.assigned_ids = False
 
 
 def _keep_backup(path: Path, box: SecretBox, protection: FileProtection | None) -> None:

@@ -83,6 +83,7 @@ class RecordSync:
         progress: Progress | None = None,
         safe_point: SafePoint | None = None,
         reconcile: bool = False,
+        marker: str = "",
     ) -> None:
         self.client = client
         self.state = state
@@ -98,6 +99,8 @@ class RecordSync:
         self.safe_point = safe_point or (lambda: None)
         # A reconcile compares with everything Halo holds, not only with the id map.
         self.reconcile = reconcile
+        # What marks this instance's records in Halo (see HaloTarget.marker_field).
+        self.marker = marker or marker_value(module)
         self._tally = _Tally()
         self._ref_ids: dict[str, dict[str, int]] = {}
 
@@ -129,7 +132,7 @@ class RecordSync:
             index = self._halo_index(plan.creates, list_all=list_all)
             adopt_existing(plan, self.target, index)
             if find_orphans and index.complete:
-                adopt_orphans(plan, self.target, index, self.module, mapped)
+                adopt_orphans(plan, self.target, index, self.marker, mapped)
                 if not self.dry_run:
                     self._checkpoint("listed", str(int(time.time())))
         self._leave_records_of_other_modules(plan)
@@ -212,7 +215,7 @@ class RecordSync:
         for record in records:
             fields, problem = self._resolved(record.fields)
             if marker_field:
-                fields = {**fields, marker_field: marker_value(self.module)}
+                fields = {**fields, marker_field: self.marker}
             if fields is not record.fields or problem:
                 record = dataclasses.replace(
                     record, fields=fields, problem=record.problem or problem

@@ -13,7 +13,7 @@ from typing import Any
 from core.errors import GuardRefusedError
 from core.outcomes import RecordFailure
 from core.state.store import MappedRecord
-from core.sync.records import HaloTarget, SourceRecord, marker_value, normalise
+from core.sync.records import MARKER_PREFIX, HaloTarget, SourceRecord, normalise
 
 __all__ = [
     "DeactivationGuard",
@@ -172,46 +172,54 @@ def adopt_orphans(
     plan: Plan,
     target: HaloTarget,
     index: HaloIndex,
-    instance: str,
+    marker: str,
     mapped: dict[str, MappedRecord],
 ) -> None:
-    """Active Halo records this instance wrote that neither the id map nor any source
-    record claims: retire them.
+    """Active Halo records marked as this instance's that neither the id map nor any source
+    record claims: retire them. Twins of our records made by another agent: report them.
 
-    Without the id map (a lost state DB) these are the leavers: they are deactivated like
-    any vanished record, and counted in the set the guard measures the change against.
+    Without the id map (a lost state DB) the unclaimed records are the leavers: they are
+    deactivated like any vanished record, and counted in the set the guard measures the
+    change against. A record with the key of one of ours but made by another agent (a
+    second settings folder or jump box on the same source) is a duplicate nobody would
+    otherwise notice.
     """
     if not target.marker_field:
         return
-    ours = marker_value(instance)
     mapped_ids = {entry.halo_id for entry in mapped.values()}
     key_owner = {key: entry.halo_id for key, entry in mapped.items()}
     key_owner.update((record.key, halo_id) for record, halo_id in plan.adopted + plan.updates)
     for record in index.records:
-        if normalise(record.get(target.marker_field)) != ours or record.get("inactive"):
-            continue
+        made_by = normalise(record.get(target.marker_field))
         halo_id = int(record["id"])
-        if halo_id in mapped_ids:
+        if not made_by.startswith(MARKER_PREFIX) or record.get("inactive"):
             continue
-        plan.found_active += 1
+        if halo_id in mapped_ids or halo_id in plan.contested:
+            continue
         source_key = target.match_value(record) or f"halo-id:{halo_id}"
         twin = key_owner.get(source_key)
-        if twin == halo_id or halo_id in plan.contested:
-            continue
-        if twin is not None:
-            # Another agent (a second settings folder, a second jump box) made it too.
+        if twin is not None and twin != halo_id:
             message = (
-                f"Halo {target.entity} records {twin} and {halo_id} were both made for this "
-                f"key by {instance} (two agents on one source?); {halo_id} is not changed "
-                "until one of them is merged or removed in Halo"
+                f"Halo {target.entity} records {twin} and {halo_id} both stand for this key; "
+                f"{halo_id} was made by {_agent(made_by, marker)}. It is not changed until "
+                "one of them is merged or removed in Halo"
             )
             plan.failures.append(RecordFailure(source_key, source_key, message))
             continue
-        if source_key in plan.source_keys:
-            continue  # its source record failed this run: keep the Halo record as it is
+        if made_by != marker:
+            continue  # another integration's record: not ours to retire
+        plan.found_active += 1
+        if twin == halo_id or source_key in plan.source_keys:
+            continue  # claimed this run, or its source record failed: keep it as it is
         orphan = MappedRecord(source_key, halo_id, "", True)
         plan.orphans.append(orphan)
         plan.deactivations.append(orphan)
+
+
+def _agent(made_by: str, marker: str) -> str:
+    if made_by == marker:
+        return "this instance in another run (two agents on one settings folder?)"
+    return f"another Halo Integrator instance ({made_by}; a second settings folder or jump box?)"
 
 
 def same_values(fields: dict[str, Any], halo_record: dict[str, Any]) -> bool:

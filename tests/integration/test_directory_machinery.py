@@ -5,7 +5,9 @@ their marker after a lost state DB, and duplicates in Halo reported instead of p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import subprocess
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,7 +88,8 @@ def run(settings: Settings, **flags: bool) -> Any:
 
 
 def with_delta(settings: Settings, **options: Any) -> Settings:
-    settings.modules[:] = [ModuleSettings(name="delta", type="test-delta", options=options)]
+    entry = ModuleSettings(name="delta", type="test-delta", options=options, id="0123456789ab")
+    settings.modules[:] = [entry]
     save_settings(settings)
     return load_settings(settings.folder)
 
@@ -277,6 +280,45 @@ def test_two_halo_records_with_one_key_are_reported_not_picked(
     assert len(twins_now) == 2 and all(u["name"] == "Twin" for u in twins_now)
 
 
-@pytest.fixture
-def emulator_users(emulator: Emulator) -> Iterator[Callable[[], list[dict[str, Any]]]]:
-    yield lambda: halo_users(emulator)
+@pytest.mark.slow
+def test_two_folders_racing_on_one_source_have_their_twins_reported(
+    emulator: Emulator, csv_folder: Callable[..., Settings]
+) -> None:
+    """Two settings folders (two jump boxes) sync one CSV at once, each with its own "csv"
+    instance: both create, and the next run of each names every twin instead of calling
+    them unchanged."""
+    folders = [csv_folder("box-a"), csv_folder("box-b")]
+    rows = user_rows(30)
+    for settings in folders:
+        write_csv(settings.folder / "users.csv", rows)
+    emulator.set_faults(latency_ms=300)
+    command = str(Path(sys.executable).with_name("halo-integrator"))
+    syncs = [
+        subprocess.Popen(
+            [command, "sync", "--settings", str(settings.folder)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for settings in folders
+    ]
+    outputs = [sync.communicate(timeout=120) for sync in syncs]
+    assert [sync.returncode for sync in syncs] == [0, 0], outputs
+    emulator.set_faults(latency_ms=0)
+    made = [u for u in halo_users(emulator) if u["emailaddress"].endswith("@example.com")]
+    assert len(made) == 60  # the race itself: both saw an empty Halo
+    for settings in folders:
+        result = run(load_settings(settings.folder))
+        assert result.counts.failed == 30, result.summary()
+        assert all("both stand for this key" in f.message for f in result.parts[0].failures)
+        assert all(
+            "another Halo Integrator instance" in f.message for f in result.parts[0].failures
+        )
+    reported = [e for e in integration_errors(emulator) if "both stand for this key" in str(e)]
+    assert len(reported) == 60
+
+
+def integration_errors(emulator: Emulator) -> list[dict[str, Any]]:
+    with HaloClient(connection_for(emulator), retry=FAST_RETRY) as halo:
+        body = halo.get("IntegrationError")
+    return body if isinstance(body, list) else body["integrationerrors"]

@@ -3,13 +3,14 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 import shutil
 import stat
 from pathlib import Path
 
 import pytest
 
-from core.errors import SecretKeyError
+from core.errors import ConfigError, SecretKeyError
 from core.settings.model import (
     SETTINGS_FILE_NAME,
     HaloConnection,
@@ -104,6 +105,7 @@ def test_the_on_disk_shape_uses_the_documented_keys(tmp_path: Path) -> None:
     assert list(document["Modules"][0]) == [
         "Name",
         "Type",
+        "Id",
         "Enabled",
         "Interval",
         "HaloRecordId",
@@ -235,3 +237,25 @@ def test_resolve_settings_path_defaults_to_the_user_config_folder() -> None:
     assert path.name == SETTINGS_FILE_NAME
     assert "halo-integrator" in str(path)
     assert path.is_absolute()
+
+
+def test_an_entry_without_id_gets_one_that_is_saved_before_any_run(tmp_path: Path) -> None:
+    save_settings(make_settings(tmp_path))
+    path = tmp_path / SETTINGS_FILE_NAME
+    document = json.loads(path.read_text())
+    given = document["Modules"][0].pop("Id")
+    assert re.fullmatch(r"[0-9a-f]{12}", given)
+    path.write_text(json.dumps(document))
+    loaded = load_settings(tmp_path)
+    assert loaded.assigned_ids and re.fullmatch(r"[0-9a-f]{12}", loaded.modules[0].id)
+    save_settings(loaded)
+    assert load_settings(tmp_path).modules[0].id == loaded.modules[0].id
+
+
+def test_a_malformed_id_is_a_settings_error_with_its_line(tmp_path: Path) -> None:
+    save_settings(make_settings(tmp_path))
+    path = tmp_path / SETTINGS_FILE_NAME
+    path.write_text(path.read_text().replace('"Id": "', '"Id": "x'))
+    with pytest.raises(ConfigError) as error:
+        load_settings(tmp_path)
+    assert "Modules[0].Id" in str(error.value) and "hexadecimal" in str(error.value)
