@@ -100,12 +100,14 @@ class RunContext(SourceContext):
         max_deactivate_percent: float = 10.0,
         max_deactivate_count: int = 500,
         removed: Iterable[str] = (),
+        present: Iterable[str] | None = None,
         reconcile: bool = False,
     ) -> EntityResult:
         """Sync ``records`` into one Halo entity.
 
         ``complete`` says they are the whole source; a delta source passes
-        ``complete=False`` with the keys that left in ``removed``. ``reconcile`` compares
+        ``complete=False`` with the keys that left in ``removed``, or every key still in
+        scope in ``present``. ``reconcile`` compares
         with all of Halo's records of the entity instead of trusting the id map. The result
         (also a partial one, when the engine stops on an error) is kept for the runner's
         summary, status and reports.
@@ -126,7 +128,7 @@ class RunContext(SourceContext):
             marker=marker_value(self.instance_id or self.instance),
         )
         try:
-            result = engine.run(records, complete=complete, removed=removed)
+            result = engine.run(records, complete=complete, removed=removed, present=present)
         except IntegratorError as exc:
             if isinstance(exc.partial, EntityResult):
                 self.results.append(exc.partial)

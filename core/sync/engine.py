@@ -110,13 +110,20 @@ class RecordSync:
         *,
         complete: bool = True,
         removed: Iterable[str] = (),
+        present: Iterable[str] | None = None,
     ) -> EntityResult:
         """Plan, guard and apply.
 
         ``complete`` says the records are the whole source (what is missing has left);
-        a delta source passes ``complete=False`` and names the keys that left in ``removed``.
+        a delta source passes ``complete=False`` and either names the keys that left in
+        ``removed`` (Graph's ``@removed``) or lists every key still in scope in
+        ``present`` (a cheap ids-only listing of a directory), and what the id map holds
+        beyond that has left.
         """
         mapped = self.state.mapped_records(self.module, self.target.entity)
+        if present is not None:
+            still_there = set(present)
+            removed = [*removed, *(key for key in mapped if key not in still_there)]
         plan = plan_against_map(
             self._prepared(records),
             mapped,
@@ -124,6 +131,8 @@ class RecordSync:
             deactivate_missing=self.deactivate_missing,
             removed=removed,
         )
+        if present is not None:
+            plan.present_count = len(still_there)
         # Without an id map (first run, lost state DB) the whole entity is read, so that the
         # records this instance made and whose source item is gone are found and retired.
         find_orphans = bool(complete and self.deactivate_missing and self.target.marker_field)
@@ -249,7 +258,7 @@ class RecordSync:
             return None
         active = sum(1 for entry in mapped.values() if entry.active) + plan.found_active
         try:
-            source_count = plan.source_count if plan.complete else None
+            source_count = plan.source_count if plan.complete else plan.present_count
             self.guard.check(len(plan.deactivations), active, source_count=source_count)
         except GuardRefusedError as exc:
             log.error("%s", exc)

@@ -38,6 +38,8 @@ class Plan:
     source_count: int = 0
     # False for a delta listing: an empty one then means "nothing changed", not "all left".
     complete: bool = True
+    # How many keys a delta source's ids-only listing named (None: it gave none).
+    present_count: int | None = None
     # Source keys whose Halo record now belongs to another key of the same module.
     rekeyed: list[str] = field(default_factory=list)
     # Active Halo records of this instance the id map did not know (a lost state DB): the

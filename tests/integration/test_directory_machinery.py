@@ -38,6 +38,8 @@ class DeltaOptions:
     removed: list[str] = option(default_factory=list, help="keys that left")
     mark: str = option("", help="checkpoint to stage")
     sites: list[str] = option(default_factory=list, help="sites the users refer to by name")
+    present: list[str] = option(default_factory=list, help="an ids-only listing of the scope")
+    listed: bool = option(False, help="pass present (even when empty)")
 
 
 class FakeDelta(SyncModule):
@@ -64,7 +66,10 @@ class FakeDelta(SyncModule):
             if "site" in fields:
                 fields["site_id"] = Ref("Site", fields.pop("site").lower())
             users.append(SourceRecord(fields["emailaddress"], fields))
-        context.sync_records(USERS, users, complete=False, removed=self.options.removed)
+        present = self.options.present if self.options.listed else None
+        context.sync_records(
+            USERS, users, complete=False, removed=self.options.removed, present=present
+        )
         if self.options.mark:
             context.stage_checkpoint("mark", self.options.mark)
 
@@ -116,6 +121,17 @@ def test_a_delta_source_deactivates_the_keys_it_names_and_nothing_else(
     assert users["u5@example.com"]["inactive"] is True
     assert sum(1 for u in users.values() if not u.get("inactive")) == 19
     assert users["u3@example.com"]["department"] == "Sales"
+
+
+def test_an_ids_only_listing_finds_the_users_who_left(emulator: Emulator, folder: Settings) -> None:
+    run(with_delta(folder, users=[user(n) for n in range(1, 21)]))
+    still_there = [f"u{n}@example.com" for n in range(1, 21) if n != 7]
+    result = run(with_delta(folder, present=still_there, listed=True))
+    assert (result.counts.deactivated, result.counts.updated) == (1, 0)
+    assert by_email(emulator)["u7@example.com"]["inactive"] is True
+    # An empty listing is an empty source, not twenty leavers.
+    empty = run(with_delta(folder, present=[], listed=True))
+    assert empty.outcome is Outcome.REFUSED and "no records at all" in (empty.error or "")
 
 
 def test_removals_are_under_the_guard(emulator: Emulator, folder: Settings) -> None:
