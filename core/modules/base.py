@@ -49,8 +49,16 @@ class SyncModule(ABC):
     requires: ClassVar[tuple[str, ...]] = ()
     extra: ClassVar[str | None] = None
 
-    def __init__(self, options: Any) -> None:
+    def __init__(self, options: Any, local_options: dict[str, Any] | None = None) -> None:
         self.options = options
+        # The options as written in appsettings.json, before defaults: what the admin set
+        # locally overrides what a Halo-held configuration says (see ``halo_held``).
+        self.local_options = dict(local_options or {})
+
+    def status_record_id(self) -> int | None:
+        """The Halo record id for Last Sync / Last Error when an option names it (e.g.
+        ``halo_connection_id``); None falls back to the entry's ``HaloRecordId``."""
+        return None
 
     @classmethod
     def missing_extra(cls) -> str | None:

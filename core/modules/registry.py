@@ -42,4 +42,4 @@ def build_module(entry: ModuleSettings) -> tuple[SyncModule | None, list[tuple[s
     options, problems = parse_options(cls.Options, entry.options)
     if options is None:
         return None, [(f"Options.{path}", message) for path, message in problems]
-    return cls(options), []
+    return cls(options, entry.options), []

@@ -272,7 +272,8 @@ class Runner:
         if result.halo_unreachable:
             return
         entry = item.entry
-        report_run(client, item.module.status_record, entry.halo_record_id, error=result.error)
+        record_id = item.module.status_record_id() or entry.halo_record_id
+        report_run(client, item.module.status_record, record_id, error=result.error)
         for part in result.parts:
             new = self.state.unreported(entry.name, part.entity, part.failures)
             sent = report_failures(client, entry.name, part.entity, new) if new else True
