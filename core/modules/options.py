@@ -38,11 +38,14 @@ def option(
     maximum: float | None = None,
     default_factory: Callable[[], Any] | None = None,
     example: Any = None,
+    from_text: Callable[[str], Any] | None = None,
 ) -> Any:
     """A dataclass field carrying the metadata the CLI and the settings dialog show.
 
     ``example`` (for lists, mappings and nested options) is shown by ``module show`` and as
-    the dialog's placeholder, so an admin sees the expected JSON shape.
+    the dialog's placeholder, so an admin sees the expected JSON shape. ``from_text`` lets a
+    structured option also be written as text (``"OU=A,DC=x;OU=B,DC=x"`` for a list of
+    base DNs), turned into its JSON form before it is checked.
     """
     metadata = {
         "help": help,
@@ -51,6 +54,7 @@ def option(
         "minimum": minimum,
         "maximum": maximum,
         "example": example,
+        "from_text": from_text,
     }
     if default_factory is not None:
         return dataclasses.field(default_factory=default_factory, metadata=metadata)
@@ -168,6 +172,8 @@ class _Coercer:
 
     def value(self, value: Any, hint: Any, metadata: typing.Mapping[str, Any], path: str) -> Any:
         hint = _without_none(hint)
+        if isinstance(value, str) and metadata.get("from_text"):
+            value = metadata["from_text"](value)
         origin = typing.get_origin(hint)
         if origin in (list, tuple):
             return self._sequence(value, hint, path)

@@ -8,8 +8,9 @@ admin writes one mapping per Halo field, in the same words for every module::
      "name": "displayName", "notes": "=Imported from AD", "phonenumber": ""}
 
 ``attribute|converter|converter...`` reads an attribute (case-insensitively, as LDAP
-does) and passes it through the converters in order; ``=text`` is a literal; an empty
-string removes a field a module's profile would otherwise send. A value the source no
+does) and passes it through the converters in order; ``displayName,cn`` takes the first
+of several attributes that has a value; ``=text`` is a literal; an empty string removes a
+field a module's profile would otherwise send. A value the source no
 longer has is sent as "" so that it is cleared in Halo too, not kept for ever.
 """
 
@@ -105,6 +106,11 @@ def _guid(value: Any) -> Any:
         return text.strip().lower()
 
 
+def _present(value: Any) -> bool:
+    """True when the attribute has any value (OpenLDAP's pwdAccountLockedTime = locked)."""
+    return value not in (None, "", [], ())
+
+
 def _default(fallback: str) -> Converter:
     def default(value: Any) -> Any:
         return fallback if value in (None, "", [], ()) else value
@@ -123,6 +129,7 @@ SIMPLE: dict[str, Converter] = {
     "not": _negate,
     "rdn": _rdn,
     "guid": _guid,
+    "present": _present,
 }
 WITH_ARGUMENT: dict[str, Callable[[str], Converter]] = {
     "join": lambda argument: _join(argument or ", "),
@@ -145,11 +152,19 @@ class FieldRule:
     converters: tuple[Converter, ...] = ()
     literal: str | None = None
 
+    @property
+    def attributes(self) -> list[str]:
+        return self.attribute.split(",") if self.attribute else []
+
     def value(self, source: Mapping[str, Any]) -> Any:
         if self.attribute is None:
             return self.literal
         # Converters see every value of a multi-valued attribute (join needs them all).
-        value = source.get(self.attribute.lower())
+        value = None
+        for name in self.attributes:
+            value = source.get(name.lower())
+            if value not in (None, "", [], ()):
+                break
         for convert in self.converters:
             value = convert(value)
         if isinstance(value, bytes):
@@ -162,8 +177,8 @@ def parse_rule(halo_field: str, spec: str) -> FieldRule:
     if spec.startswith("="):
         return FieldRule(spec, None, literal=spec[1:])
     attribute, *names = spec.split("|")
-    attribute = attribute.strip()
-    if not attribute or not re.fullmatch(r"[A-Za-z][\w.;-]*", attribute):
+    attribute = ",".join(name.strip() for name in attribute.split(","))
+    if not re.fullmatch(r"[A-Za-z][\w.;-]*(,[A-Za-z][\w.;-]*)*", attribute):
         raise FieldMapError(f"{halo_field}: {spec!r} does not start with an attribute name")
     converters = []
     for name in names:
@@ -206,7 +221,7 @@ class FieldMap:
     @property
     def attributes(self) -> list[str]:
         """The source attributes the map reads, for a query that fetches only those."""
-        return sorted({rule.attribute for rule in self.rules.values() if rule.attribute})
+        return sorted({name for rule in self.rules.values() for name in rule.attributes})
 
     def apply(self, source: Mapping[str, Any]) -> dict[str, Any]:
         lowered = {name.lower(): value for name, value in source.items()}
