@@ -13,8 +13,9 @@ Two things ldap3 leaves to its caller are done here on purpose:
   control itself and raises :class:`DirectorySearchCappedError` instead.
 - **The certificate is verified with the standard library's own checks.** ldap3 2.9 turns the
   SSL context's hostname check off and calls the deprecated ``ssl.match_hostname`` (gone in
-  Python 3.12) after the handshake; :class:`_VerifiedTls` keeps ``CERT_REQUIRED`` and
-  ``check_hostname`` on, with ``ca_file`` as the only trust anchor when given.
+  Python 3.12; an error under this project's warnings-as-errors tests) after the handshake;
+  :class:`VerifiedTls` keeps ``CERT_REQUIRED`` and ``check_hostname`` on, with ``ca_file`` as
+  the only trust anchor when given.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def build_connection(settings: DirectorySettings) -> Any:
     schema read (values are decoded by name, see ``ldap_values``).
     """
     address = settings.address
-    tls = _VerifiedTls(settings.ca_file) if settings.encrypted else None
+    tls = VerifiedTls(settings.ca_file) if settings.encrypted else None
     server = ldap3.Server(
         address.host,
         port=address.port,
@@ -169,7 +170,7 @@ class LdapDirectory:
         self, exc: ldap3_errors.LDAPException, connection: Any, waited_seconds: float
     ) -> DirectoryError:
         tls = connection.server.tls
-        if isinstance(tls, _VerifiedTls) and tls.failure is not None:
+        if isinstance(tls, VerifiedTls) and tls.failure is not None:
             return tls.describe_failure(str(self.address))
         if isinstance(exc, ldap3_errors.LDAPStartTLSError):
             return DirectoryTlsError(
@@ -330,7 +331,7 @@ class LdapDirectory:
         return DirectoryEntry(item["dn"], attributes)
 
 
-class _VerifiedTls(ldap3.Tls):
+class VerifiedTls(ldap3.Tls):
     """ldap3's Tls with the standard library's verification (see the module docstring).
 
     Remembers the verification failure, which ldap3 wraps beyond recognition, so the error
@@ -428,5 +429,6 @@ __all__ = [
     "LdapDirectory",
     "Scope",
     "ServerAddress",
+    "VerifiedTls",
     "build_connection",
 ]

@@ -132,6 +132,14 @@ class SambaAD:
         self.stop()
 
     def start(self, timeout_seconds: float = 60) -> SambaAD:
+        """Provision, start and wait for LDAPS; on any failure stop what was started."""
+        try:
+            return self._start(timeout_seconds)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout_seconds: float) -> SambaAD:
         self._provision()
         self._log = (self.folder / "samba.out").open("w")
         self.process = subprocess.Popen(
@@ -210,16 +218,18 @@ class SambaAD:
     # -- changing the directory from a test ------------------------------------------------
 
     def admin(self) -> Any:
-        """An ldap3 connection as the domain administrator over LDAPS, verified against the CA."""
-        import ssl
+        """An ldap3 connection as the domain administrator over LDAPS, verified against the CA.
 
+        Use it as ``with dc.admin() as connection:``: that binds, and unbinds at the end.
+        """
         import ldap3
 
-        tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=str(self.ca_file))
+        from core.sources.ldap_directory import VerifiedTls
+
+        # The product's verification (ldap3's own calls a deprecated check: a warning here)
+        tls = VerifiedTls(str(self.ca_file))
         server = ldap3.Server(self.ip, port=636, use_ssl=True, tls=tls)
-        return ldap3.Connection(
-            server, ADMIN_UPN, ADMIN_PASSWORD, auto_bind=True, raise_exceptions=True
-        )
+        return ldap3.Connection(server, ADMIN_UPN, ADMIN_PASSWORD, raise_exceptions=True)
 
     def add_organizational_unit(self, name: str) -> str:
         dn = f"OU={name},{BASE_DN}"
@@ -261,6 +271,20 @@ class SambaAD:
             attributes["userAccountControl"] = 512 | (2 if disabled else 0)
         with self.admin() as connection:
             connection.add(dn, ["top", "person", "organizationalPerson", "user"], attributes)
+        return dn
+
+    def add_group(self, unit: str, name: str, member_dns: list[str]) -> str:
+        """A global security group under ``OU=unit`` with these members; returns its DN.
+
+        AD fills each member's ``memberOf`` from the group's ``member`` by itself.
+        """
+        dn = f"CN={name},OU={unit},{BASE_DN}"
+        with self.admin() as connection:
+            connection.add(
+                dn,
+                ["top", "group"],
+                {"sAMAccountName": name.replace(" ", "-"), "member": member_dns},
+            )
         return dn
 
     def modify(self, dn: str, **values: Any) -> None:

@@ -225,6 +225,14 @@ class Slapd:
         return self
 
     def start(self, timeout_seconds: float = 10) -> Slapd:
+        """Start slapd and wait for its ports; on any failure stop what was started."""
+        try:
+            return self._start(timeout_seconds)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout_seconds: float) -> Slapd:
         listeners = " ".join(url + "/" for url in (self.url, self.ldaps_url) if url)
         self.process = subprocess.Popen(
             ["slapd", "-f", str(self.config), "-h", listeners, "-d", "0"],
@@ -261,12 +269,14 @@ class Slapd:
     # -- changing the directory from a test ------------------------------------------------
 
     def admin(self) -> Any:
-        """An ldap3 connection bound as the root DN, for a test to add, modify and delete."""
+        """An ldap3 connection as the root DN, for a test to add, modify and delete.
+
+        Use it as ``with server.admin() as connection:``: that binds, and unbinds at the end
+        (ldap3 leaves a connection open after ``with`` when it was bound before).
+        """
         import ldap3
 
-        return ldap3.Connection(
-            self.url, self.root_dn, self.root_password, auto_bind=True, raise_exceptions=True
-        )
+        return ldap3.Connection(self.url, self.root_dn, self.root_password, raise_exceptions=True)
 
     def add_person(self, unit: str, attributes: Mapping[str, Any]) -> str:
         """Add one person (see :func:`person`) over the protocol; returns its DN."""
