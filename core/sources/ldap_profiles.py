@@ -97,12 +97,10 @@ def is_disabled(entry: HasValues, attribute: str = "userAccountControl") -> bool
     return bool(flags) and isinstance(flags[0], int) and bool(flags[0] & ACCOUNT_DISABLED_FLAG)
 
 
-def normalize_dn(dn: str) -> tuple[str, ...]:
-    """A DN as its RDNs, lowercased and without the spaces LDAP ignores, for comparing.
+def split_dn(dn: str) -> list[tuple[str, str]]:
+    """A DN as (attribute, value) pairs, values unescaped (``CN=Doe\\, Ann`` → ``Doe, Ann``).
 
-    ``CN=Ann,OU=Staff, DC=bars`` and ``cn=ann,ou=staff,dc=bars`` normalize alike: the naming
-    attributes of users, OUs and domains compare case-insensitively in AD and OpenLDAP.
-    Escaped commas (``CN=Doe\\, Ann``) stay inside their RDN.
+    Splits only at unescaped commas; multi-valued RDNs (``+``) stay one value.
     """
     parts: list[str] = []
     current = ""
@@ -120,11 +118,45 @@ def normalize_dn(dn: str) -> tuple[str, ...]:
         else:
             current += character
     parts.append(current)
-    normalized = []
+    pairs = []
     for part in parts:
         attribute, _, value = part.partition("=")
-        normalized.append(f"{attribute.strip().lower()}={value.strip().lower()}")
-    return tuple(normalized) if dn.strip() else ()
+        pairs.append((attribute.strip(), _unescape(value.strip())))
+    return pairs if dn.strip() else []
+
+
+def _unescape(value: str) -> str:
+    """RFC 4514 escapes undone: ``\\,`` → ``,`` and ``\\c3\\a9`` → ``é``."""
+    if "\\" not in value:
+        return value
+    out = bytearray()
+    index = 0
+    while index < len(value):
+        character = value[index]
+        pair = value[index + 1 : index + 3]
+        if (
+            character == "\\"
+            and len(pair) == 2
+            and all(c in "0123456789abcdefABCDEF" for c in pair)
+        ):
+            out += bytes.fromhex(pair)
+            index += 3
+        elif character == "\\" and index + 1 < len(value):
+            out += value[index + 1].encode()
+            index += 2
+        else:
+            out += character.encode()
+            index += 1
+    return out.decode("utf-8", errors="replace")
+
+
+def normalize_dn(dn: str) -> tuple[str, ...]:
+    """A DN as its RDNs, lowercased and without the spaces LDAP ignores, for comparing.
+
+    ``CN=Ann,OU=Staff, DC=bars`` and ``cn=ann,ou=staff,dc=bars`` normalize alike: the naming
+    attributes of users, OUs and domains compare case-insensitively in AD and OpenLDAP.
+    """
+    return tuple(f"{attribute.lower()}={value.lower()}" for attribute, value in split_dn(dn))
 
 
 def dn_within(dn: str, base_dn: str) -> bool:
@@ -148,7 +180,6 @@ def group_names(member_of: Iterable[AttributeValue]) -> list[str]:
     for a Halo field that shows groups by name."""
     names = []
     for value in member_of:
-        if isinstance(value, str):
-            first = value.split(",")[0]
-            names.append(first.partition("=")[2].strip() or first)
+        if isinstance(value, str) and (rdns := split_dn(value)):
+            names.append(rdns[0][1])
     return names
