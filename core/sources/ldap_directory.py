@@ -125,16 +125,20 @@ class LdapDirectory:
         self._refuse_unsafe_settings()
         connection = build_connection(self.settings)
         started = time.monotonic()
+        step = "connect"
         try:
             connection.open()
             if self.settings.start_tls:
+                step = "StartTLS"
                 self.requests_sent += 1
                 connection.start_tls()
+            step = "bind"
             self.requests_sent += 1
             bound = connection.bind()
         except ldap3_errors.LDAPException as exc:
             _discard(connection)
-            raise self._connect_failure(exc, connection, time.monotonic() - started) from exc
+            waited = time.monotonic() - started
+            raise self._connect_failure(exc, connection, step, waited) from exc
         # Forget the password: ldap3's repr prints it, and nothing binds again.
         connection.password = None
         if not bound:
@@ -167,8 +171,9 @@ class LdapDirectory:
             )
 
     def _connect_failure(
-        self, exc: ldap3_errors.LDAPException, connection: Any, waited_seconds: float
+        self, exc: ldap3_errors.LDAPException, connection: Any, step: str, waited_seconds: float
     ) -> DirectoryError:
+        """The error for a failed connect, StartTLS or bind (``step``), by what ldap3 raised."""
         tls = connection.server.tls
         if isinstance(tls, VerifiedTls) and tls.failure is not None:
             return tls.describe_failure(str(self.address))
@@ -177,11 +182,23 @@ class LdapDirectory:
                 f"{self.address} refused StartTLS ({connection.result.get('message') or exc}).",
                 hint="Configure TLS on the server, or use ldaps:// if it listens for LDAPS.",
             )
+        reason = f"{_reason(exc)}; waited {waited_seconds:.1f} s"
+        if step == "connect":
+            return DirectoryUnreachableError(
+                f"cannot reach the directory at {self.address} ({reason}).",
+                hint="Check the server name and port, that the directory runs, and that a "
+                "firewall lets this machine through.",
+            )
+        if step == "bind" and self.settings.bind_kind is BindKind.NTLM:
+            return DirectoryError(
+                f"{self.address} ended the NTLM bind as {self.settings.bind_dn!r} ({reason}): "
+                "it may not offer NTLM binds (Samba does not).",
+                hint="Bind with a DN or user@domain over LDAPS or StartTLS instead.",
+            )
         return DirectoryUnreachableError(
-            f"cannot reach the directory at {self.address} ({_reason(exc)}; "
-            f"waited {waited_seconds:.1f} s).",
-            hint="Check the server name and port, that the directory runs, and that a "
-            "firewall lets this machine through.",
+            f"the directory at {self.address} stopped answering during the {step} ({reason}).",
+            hint="Check that this is an LDAP port and that the directory is not overloaded; "
+            "receive_timeout_seconds sets how long to wait.",
         )
 
     # -- reading -----------------------------------------------------------------------------

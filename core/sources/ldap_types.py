@@ -82,6 +82,12 @@ class DirectorySettings:
     receive_timeout_seconds: int = RECEIVE_TIMEOUT_SECONDS  # ldap3 needs whole seconds
     page_size: int = DEFAULT_PAGE_SIZE
 
+    def __post_init__(self) -> None:
+        # A zero receive timeout would make ldap3's socket non-blocking, not patient.
+        for name in ("connect_timeout_seconds", "receive_timeout_seconds", "page_size"):
+            if getattr(self, name) < 1:
+                raise DirectoryError(f"{name} must be at least 1, not {getattr(self, name)}.")
+
     @property
     def address(self) -> ServerAddress:
         return ServerAddress.parse(self.server)

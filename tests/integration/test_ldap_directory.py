@@ -258,6 +258,21 @@ def test_an_unreachable_server_names_host_port_and_the_time_waited() -> None:
     assert f"127.0.0.1:{port}" in str(error) and re.search(r"waited \d+\.\d s", str(error))
 
 
+def test_a_connection_lost_during_a_search_fails_the_search(
+    make_slapd: Callable[..., Slapd],
+) -> None:
+    server = make_slapd()
+    received = []
+    with LdapDirectory(slapd_settings(server, page_size=5)) as directory:
+        with pytest.raises(DirectoryUnreachableError) as caught:
+            for entry in directory.search(server.suffix, PEOPLE, ["uid"]):
+                received.append(entry)
+                if len(received) == 1:
+                    server.stop()
+    assert len(received) == 5  # the first page, then nothing more
+    assert "lost the connection" in str(caught.value)
+
+
 @pytest.fixture
 def silent_server() -> Iterator[int]:
     """A TCP port that accepts connections and never answers (a hung directory)."""
@@ -289,7 +304,7 @@ def test_a_server_that_never_answers_times_out(silent_server: int) -> None:
     )
     error = connect_error(settings)
     assert isinstance(error, DirectoryUnreachableError)
-    assert f"127.0.0.1:{silent_server}" in str(error)
+    assert f"127.0.0.1:{silent_server}" in str(error) and "during the bind" in str(error)
     waited = float(re.findall(r"waited (\d+\.\d) s", str(error))[0])
     assert 0.9 <= waited < 10
 
@@ -375,6 +390,13 @@ class TestActiveDirectory:
         )
         with LdapDirectory(settings) as directory:
             assert directory.root_dse(["dsServiceName"]).first("dsServiceName")
+
+    def test_an_ntlm_bind_samba_does_not_offer_is_a_clear_error(self, samba_ad: SambaAD) -> None:
+        # Samba lacks the NTLM ("Sicily") bind ldap3 speaks; the boundary test covers the rest.
+        settings = ad_settings(samba_ad, bind_dn=f"{samba_ad.domain}\\svc-halo")
+        error = connect_error(settings)
+        assert "NTLM bind" in str(error) and "user@domain" in str(error)
+        assert samba_ad.service_password not in str(error)
 
     def test_missing_base_dns_are_reported(self, samba_ad: SambaAD) -> None:
         with LdapDirectory(ad_settings(samba_ad)) as directory:

@@ -119,3 +119,11 @@ def test_a_simple_bind_over_plain_ldap_is_refused_before_anything_is_sent() -> N
 def test_a_bind_name_without_a_password_is_refused() -> None:
     with pytest.raises(DirectoryError, match="no bind_password"):
         LdapDirectory(settings(bind_password=None)).connect()
+
+
+@pytest.mark.parametrize(
+    "name", ["connect_timeout_seconds", "receive_timeout_seconds", "page_size"]
+)
+def test_timeouts_and_page_size_must_be_positive(name: str) -> None:
+    with pytest.raises(DirectoryError, match=f"{name} must be at least 1"):
+        settings(**{name: 0})
