@@ -1,8 +1,9 @@
 """The LDAP client: one bound, read-only connection to a directory, and paged searches on it.
 
-The only file that imports ``ldap3`` (the ``ldap`` extra): a module imports it when it runs,
-so listing modules works without the extra. ldap3's exceptions and result codes are turned
-into the errors below here, once, each saying what to do next, never showing the password.
+With ``ldap_tls`` the only code that imports ``ldap3`` (the ``ldap`` extra): a module imports
+it when it runs, so listing modules works without the extra. ldap3's exceptions and result
+codes are turned into ``ldap_errors`` here, once, each saying what to do next, never showing
+the password.
 
 Two things ldap3 leaves to its caller are done here on purpose:
 
@@ -11,11 +12,7 @@ Two things ldap3 leaves to its caller are done here on purpose:
   generator then simply stops: a capped directory would look like a shrunken one, and a sync
   would deactivate everyone past the cap. :meth:`LdapDirectory.search` drives the paged-results
   control itself and raises :class:`DirectorySearchCappedError` instead.
-- **The certificate is verified with the standard library's own checks.** ldap3 2.9 turns the
-  SSL context's hostname check off and calls the deprecated ``ssl.match_hostname`` (gone in
-  Python 3.12; an error under this project's warnings-as-errors tests) after the handshake;
-  :class:`VerifiedTls` keeps ``CERT_REQUIRED`` and ``check_hostname`` on, with ``ca_file`` as
-  the only trust anchor when given.
+- **The certificate is verified with the standard library's own checks**: see ``ldap_tls``.
 """
 
 from __future__ import annotations
@@ -23,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.util
-import ssl
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -40,6 +36,7 @@ from core.sources.ldap_errors import (
     bind_failure,
     search_failure,
 )
+from core.sources.ldap_tls import VerifiedTls
 from core.sources.ldap_types import (
     BindKind,
     DirectoryEntry,
@@ -348,62 +345,6 @@ class LdapDirectory:
         return DirectoryEntry(item["dn"], attributes)
 
 
-class VerifiedTls(ldap3.Tls):
-    """ldap3's Tls with the standard library's verification (see the module docstring).
-
-    Remembers the verification failure, which ldap3 wraps beyond recognition, so the error
-    can say "set ca_file" or "the name does not match" rather than "socket error".
-    """
-
-    def __init__(self, ca_file: str) -> None:
-        if ca_file:
-            try:
-                self.context = ssl.create_default_context(cafile=ca_file)
-            except (OSError, ssl.SSLError) as exc:
-                raise DirectoryTlsError(
-                    f"ca_file {ca_file!r} cannot be read as PEM certificates ({exc}).",
-                    hint="Point ca_file at the PEM file of the CA that issued the server's "
-                    "certificate.",
-                ) from exc
-        else:
-            self.context = ssl.create_default_context()
-        super().__init__(validate=ssl.CERT_REQUIRED)
-        self.ca_file = ca_file
-        self.failure: ssl.SSLError | None = None
-
-    def wrap_socket(self, connection: Any, do_handshake: bool = False) -> None:
-        try:
-            connection.socket = self.context.wrap_socket(
-                connection.socket,
-                server_side=False,
-                do_handshake_on_connect=do_handshake,
-                server_hostname=connection.server.host,
-            )
-        except ssl.SSLError as exc:
-            self.failure = exc
-            raise
-
-    def describe_failure(self, address: str) -> DirectoryTlsError:
-        failure = self.failure
-        if isinstance(failure, ssl.SSLCertVerificationError):
-            reason = failure.verify_message or str(failure)
-            if "mismatch" in reason.lower():
-                return DirectoryTlsError(
-                    f"the certificate of {address} is not valid for that name ({reason}).",
-                    hint="Connect by a name or address the certificate holds.",
-                )
-            trust = f"the CA in ca_file {self.ca_file!r}" if self.ca_file else "the system CAs"
-            return DirectoryTlsError(
-                f"the certificate of {address} is not trusted by {trust} ({reason}).",
-                hint="Set ca_file to the PEM file of the CA that issued the directory's "
-                "certificate.",
-            )
-        return DirectoryTlsError(
-            f"the TLS handshake with {address} failed ({failure}).",
-            hint="Check that the port speaks LDAPS (636), or use ldap:// with start_tls.",
-        )
-
-
 def _discard(connection: Any) -> None:
     """Unbind and close the socket: after a failed open ldap3 marks the connection closed
     but leaves its socket open (a ResourceWarning later, a file descriptor until then)."""
@@ -446,6 +387,5 @@ __all__ = [
     "LdapDirectory",
     "Scope",
     "ServerAddress",
-    "VerifiedTls",
     "build_connection",
 ]

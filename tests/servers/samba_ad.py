@@ -224,7 +224,7 @@ class SambaAD:
         """
         import ldap3
 
-        from core.sources.ldap_directory import VerifiedTls
+        from core.sources.ldap_tls import VerifiedTls
 
         # The product's verification (ldap3's own calls a deprecated check: a warning here)
         tls = VerifiedTls(str(self.ca_file))

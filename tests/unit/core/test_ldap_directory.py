@@ -15,10 +15,10 @@ from core.sources.ldap_directory import (
     DirectorySettings,
     LdapDirectory,
     ServerAddress,
-    VerifiedTls,
     build_connection,
 )
 from core.sources.ldap_errors import DirectoryError, DirectoryTlsError
+from core.sources.ldap_tls import VerifiedTls
 
 PASSWORD = "Very-Secret-Bind-Pw"
 
