@@ -88,3 +88,7 @@ def halo_users(emu: Emulator) -> list[dict[str, Any]]:
     """Every user in the emulator, read over its API with includeinactive."""
     with HaloClient(connection_for(emu), retry=FAST_RETRY) as halo:
         return list(halo.iter_records("Users", {"includeinactive": "true"}, page_size=500))
+
+
+# Real directories for the LDAP tests (slapd, Samba AD); they live beside their servers.
+from servers.fixtures import make_slapd, samba_ad, slapd, test_ca  # noqa: E402, F401
