@@ -102,13 +102,15 @@ class RunContext(SourceContext):
         removed: Iterable[str] = (),
         present: Iterable[str] | None = None,
         reconcile: bool = False,
+        create: bool = True,
     ) -> EntityResult:
         """Sync ``records`` into one Halo entity.
 
         ``complete`` says they are the whole source; a delta source passes
         ``complete=False`` with the keys that left in ``removed``, or every key still in
         scope in ``present``. ``reconcile`` compares
-        with all of Halo's records of the entity instead of trusting the id map. The result
+        with all of Halo's records of the entity instead of trusting the id map; with
+        ``create=False`` a record Halo does not have fails instead of being created. The result
         (also a partial one, when the engine stops on an error) is kept for the runner's
         summary, status and reports.
         """
@@ -126,6 +128,7 @@ class RunContext(SourceContext):
             safe_point=self.safe_point,
             reconcile=reconcile,
             marker=marker_value(self.instance_id or self.instance),
+            create=create,
         )
         try:
             result = engine.run(records, complete=complete, removed=removed, present=present)

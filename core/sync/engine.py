@@ -84,6 +84,7 @@ class RecordSync:
         safe_point: SafePoint | None = None,
         reconcile: bool = False,
         marker: str = "",
+        create: bool = True,
     ) -> None:
         self.client = client
         self.state = state
@@ -99,6 +100,8 @@ class RecordSync:
         self.safe_point = safe_point or (lambda: None)
         # A reconcile compares with everything Halo holds, not only with the id map.
         self.reconcile = reconcile
+        # False: only existing Halo records are used (sites without create_sites).
+        self.create = create
         # What marks this instance's records in Halo (see HaloTarget.marker_field).
         self.marker = marker or marker_value(module)
         self._tally = _Tally()
@@ -145,6 +148,11 @@ class RecordSync:
                 if not self.dry_run:
                     self._checkpoint("listed", str(int(time.time())))
         self._leave_records_of_other_modules(plan)
+        if not self.create:
+            for record in plan.creates:
+                message = f"not in Halo, and this module does not create {self.target.entity}"
+                plan.failures.append(RecordFailure(record.key, record.name, message))
+            plan.creates = []
         guard_error = self._check_guard(plan, mapped)
         if guard_error:
             plan.deactivations = []
