@@ -19,6 +19,8 @@ from core.errors import ModuleError, SourceNotReadyError
 
 DEFAULT_ENCODING = "utf-8-sig"  # UTF-8, with or without the BOM Excel's "CSV UTF-8" writes
 LINE_ENDINGS = ("\n", "\r")
+# ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION: the writer holds the file exclusively.
+WINDOWS_SHARING_ERRORS = (32, 33)
 RETRY_HINT = "Nothing was changed in Halo; the next run tries again."
 
 
@@ -71,6 +73,12 @@ def read_lines(path: Path, *, encoding: str = DEFAULT_ENCODING) -> Iterator[str]
     except UnicodeDecodeError as exc:
         raise _decoding_error(path, encoding, exc) from exc
     except OSError as exc:
+        if getattr(exc, "winerror", None) in WINDOWS_SHARING_ERRORS:
+            raise SourceNotReadyError(
+                f"{path} is open in another program that does not let others read it (an "
+                "export still writing, or the file open in Excel); retry later.",
+                hint=f"{RETRY_HINT} If this repeats, close the file in that program.",
+            ) from exc
         raise ModuleError(
             f"Cannot read {path}: {exc.strerror}.",
             hint="Run the integrator as an account that can read the file.",

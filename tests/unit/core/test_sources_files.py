@@ -103,6 +103,20 @@ def test_undecodable_bytes_are_named_by_line_and_byte_with_the_encoding_advice(
     assert list(read_lines(path, encoding="cp1252"))[-1] == "Müller\n"
 
 
+def test_a_file_another_windows_program_holds_locked_is_not_ready(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    locked = PermissionError(13, "The process cannot access the file")
+    locked.winerror = 32  # type: ignore[attr-defined]  # set by Windows only
+
+    def open_locked(self: Path, *args: object, **kwargs: object) -> None:
+        raise locked
+
+    monkeypatch.setattr(Path, "open", open_locked)
+    with pytest.raises(SourceNotReadyError, match="open in another program"):
+        list(read_lines(tmp_path / "a.txt"))
+
+
 def test_a_missing_file_and_a_folder_are_module_errors(tmp_path: Path) -> None:
     with pytest.raises(ModuleError, match="does not exist"):
         list(read_lines(tmp_path / "missing.txt"))
