@@ -13,7 +13,8 @@
     │   ├── HaloRateLimitError       429 after every retry
     │   └── HaloServerError          5xx after every retry
     ├── ModuleError                  a sync module could not read its source or options
-    │   └── GuardRefusedError        a safety guard stopped a run (mass deactivation)
+    │   ├── GuardRefusedError        a safety guard stopped a run (mass deactivation)
+    │   └── SourceNotReadyError      the source is still being written: retry later
     └── AlreadyRunningError          another process holds the module's lock
 
 Third-party exceptions (httpx, sqlite3, csv, ...) are translated once, at the edge, with
@@ -145,6 +146,16 @@ class GuardRefusedError(ModuleError):
     """A safety guard stopped the run before it changed anything in Halo."""
 
     title = "Run refused by a safety guard"
+
+
+class SourceNotReadyError(ModuleError):
+    """The source looks half-written (a file changing while read, or cut mid-line).
+
+    Nothing was sent: taking it as complete would deactivate the rows not written yet and
+    send the cut value of the last one. The next run tries again.
+    """
+
+    title = "Source not ready"
 
 
 class AlreadyRunningError(IntegratorError):

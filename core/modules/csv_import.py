@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from core.errors import ModuleError
 from core.modules.base import StatusRecord, SyncModule
 from core.modules.options import option
 from core.run.context import RunContext, SourceContext
+from core.sources.files import DEFAULT_ENCODING, encoding_problem, read_lines
 from core.sync.records import ASSETS, USERS, HaloTarget, SourceRecord
 
 TARGETS: dict[str, HaloTarget] = {"users": USERS, "assets": ASSETS}
@@ -25,6 +27,13 @@ DEFAULT_KEY_COLUMNS = {"users": "emailaddress", "assets": "inventory_number"}
 INTEGER_FIELDS = frozenset({"site_id", "client_id", "assettype_id", "status_id", "user_id"})
 BOOLEAN_FIELDS = frozenset({"inactive", "isserviceaccount", "neversendemails"})
 TRUE_WORDS = frozenset({"true", "yes", "1", "y"})
+# A longer cell fails its row. The csv module's own limit (the same figure) stops the whole
+# reader instead, so the reader is allowed far more and the rows are checked here.
+MAX_FIELD_CHARACTERS = 131_072
+READER_FIELD_LIMIT_CHARACTERS = 16 * 1024 * 1024
+# local@domain.tld: a domain with a dot and a top-level domain of two letters or more (or an
+# IDN one, xn--...), so an address cut while the file was written ("jr195@exa") is no key.
+EMAIL_ADDRESS = re.compile(r"[^@\s]+@(?:[^@\s.]+\.)+(?:[^\W\d_]{2,}|xn--[a-z0-9-]+)", re.I)
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,11 @@ class CsvOptions:
     assettype_id: int = option(
         1, help="Halo asset type id for asset rows without an assettype_id column.", minimum=1
     )
+    encoding: str = option(
+        DEFAULT_ENCODING,
+        help="The file's text encoding: utf-8-sig (UTF-8, with or without BOM), cp1252 "
+        "(Excel's 'CSV (Comma delimited)' on Windows), utf-16, or any other Python knows.",
+    )
     deactivate_missing: bool = option(
         True, help="Make a Halo record inactive when its row disappears from the file."
     )
@@ -56,13 +70,15 @@ class CsvOptions:
         found = []
         if len(self.delimiter) != 1:
             found.append(("delimiter", "must be exactly one character, such as , or ;"))
+        if problem := encoding_problem(self.encoding):
+            found.append(("encoding", problem))
         return found
 
 
 class CsvImport(SyncModule):
     type_name = "csv"
     display_name = "CSV import"
-    description = "Users or assets from a CSV file (UTF-8, with or without BOM)."
+    description = "Users or assets from a CSV file (UTF-8 by default, or its encoding)."
     Options = CsvOptions
     status_record = StatusRecord(
         "Control", field_prefix="halointegrator_xlsimports_", needs_id=False
@@ -72,8 +88,16 @@ class CsvImport(SyncModule):
 
     def check(self, context: SourceContext) -> str:
         path = context.resolve(self.options.path)
-        rows = sum(1 for _ in self.read(path))
-        return f"{path.name} is readable: {rows} rows"
+        rows, failing = 0, []
+        for record in self.read(path):
+            rows += 1
+            if record.problem or not record.key:
+                failing.append(f"{record.name}: {record.problem or 'no key value'}")
+        found = f"{path.name} is readable: {rows} rows"
+        if failing:
+            more = f" and {len(failing) - 1} more" if len(failing) > 1 else ""
+            found += f"; {len(failing)} will fail ({failing[0]}{more})"
+        return found
 
     def run(self, context: RunContext) -> None:
         path = context.resolve(self.options.path)
@@ -81,46 +105,54 @@ class CsvImport(SyncModule):
         # when a row has no mapping yet (first run, lost state).
         key_column = self.options.key_column or DEFAULT_KEY_COLUMNS[self.options.target]
         target = dataclasses.replace(TARGETS[self.options.target], match=(key_column,))
-        records = list(self.read(path))
-        context.log.info("Read %d rows from %s", len(records), path)
+        # Streamed, not listed: the engine plans over every record before it sends anything,
+        # so a file found half-written at its end (SourceNotReadyError) changes nothing.
+        rows = _Counter(self.read(path))
         context.sync_records(
             target,
-            records,
+            rows,
             complete=True,
             deactivate_missing=self.options.deactivate_missing,
             max_deactivate_percent=self.options.max_deactivate_percent,
         )
+        context.log.info("Read %d rows from %s", rows.count, path)
 
     def read(self, path: Path) -> Iterator[SourceRecord]:
-        """The file's rows as records; ModuleError for a missing file or key column."""
+        """The file's rows as records, streamed; a row that cannot be used has key "".
+
+        Raises ``SourceNotReadyError`` (at the end) for a file still being written, and
+        ``ModuleError`` for a missing or unreadable file, a wrong encoding or no key column.
+        """
         key_column = self.options.key_column or DEFAULT_KEY_COLUMNS[self.options.target]
+        _allow_long_fields()
+        lines = read_lines(path, encoding=self.options.encoding)
+        reader = csv.DictReader(lines, delimiter=self.options.delimiter)
         try:
-            with path.open(newline="", encoding="utf-8-sig") as handle:
-                reader = csv.DictReader(handle, delimiter=self.options.delimiter)
-                headers = [name.strip() for name in reader.fieldnames or []]
-                if key_column not in headers:
-                    raise ModuleError(
-                        f"{path} has no {key_column!r} column (it has: {', '.join(headers)}).",
-                        hint="Set key_column, or check the delimiter.",
-                    )
-                for row in reader:
-                    yield self._record(row, key_column, reader.line_num)
-        except FileNotFoundError as exc:
-            raise ModuleError(f"The CSV file {path} does not exist.", hint="Check path.") from exc
-        except IsADirectoryError as exc:
-            raise ModuleError(f"{path} is a folder, not a CSV file.", hint="Check path.") from exc
-        except UnicodeDecodeError as exc:
-            raise ModuleError(
-                f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}).",
-                hint="Save it as 'CSV UTF-8' from the spreadsheet program.",
-            ) from exc
+            headers = [name.strip() for name in reader.fieldnames or []]
+            if key_column not in headers:
+                raise ModuleError(
+                    f"{path} has no {key_column!r} column (it has: {', '.join(headers)}).",
+                    hint="Set key_column, or check the delimiter and the encoding.",
+                )
+            for row in reader:
+                yield self._row_record(row, key_column, reader.line_num)
         except csv.Error as exc:
-            raise ModuleError(f"{path} is not a valid CSV file: {exc}.") from exc
-        except OSError as exc:
             raise ModuleError(
-                f"Cannot read {path}: {exc.strerror}.",
-                hint="Run the integrator as an account that can read the file.",
+                f"{path} is not a valid CSV file (line {reader.line_num}: {exc})."
             ) from exc
+
+    def _row_record(self, row: dict[Any, Any], key_column: str, line: int) -> SourceRecord:
+        """The row's record; one that cannot be used carries its ``problem``.
+
+        The engine reports such a record as a failure of that row alone, and keeps the
+        Halo record of its key as it is (an over-long note is no reason to deactivate).
+        """
+        problem = _too_long(row) or _key_problem(key_column, row.get(key_column))
+        if problem:
+            value = row.get(key_column)
+            key = value.strip().lower() if isinstance(value, str) else ""
+            return SourceRecord(key=key, fields={}, label=f"line {line}", problem=problem)
+        return self._record(row, key_column, line)
 
     def _record(self, row: dict[str, Any], key_column: str, line: int) -> SourceRecord:
         fields = {
@@ -140,6 +172,43 @@ class CsvImport(SyncModule):
         key = str(fields.get(key_column, "")).strip().lower()
         label = f"line {line}: {fields.get('name') or fields.get(key_column) or '(empty)'}"
         return SourceRecord(key=key, fields=fields, label=label)
+
+
+class _Counter(Iterable[SourceRecord]):
+    """Passes records through and counts them, so a streamed read can still be logged."""
+
+    def __init__(self, records: Iterable[SourceRecord]) -> None:
+        self.records = records
+        self.count = 0
+
+    def __iter__(self) -> Iterator[SourceRecord]:
+        for record in self.records:
+            self.count += 1
+            yield record
+
+
+def _allow_long_fields() -> None:
+    """Raise the csv module's process-wide field limit (never lower it: others may need more)."""
+    if csv.field_size_limit() < READER_FIELD_LIMIT_CHARACTERS:
+        csv.field_size_limit(READER_FIELD_LIMIT_CHARACTERS)
+
+
+def _too_long(row: dict[Any, Any]) -> str | None:
+    """Names the first cell over MAX_FIELD_CHARACTERS (also a surplus cell, under None)."""
+    for name, value in row.items():
+        for cell in value if isinstance(value, list) else [value]:
+            if isinstance(cell, str) and len(cell) > MAX_FIELD_CHARACTERS:
+                column = repr(name.strip()) if isinstance(name, str) else "beyond the headers"
+                return f"field {column} longer than {MAX_FIELD_CHARACTERS:,} characters"
+    return None
+
+
+def _key_problem(key_column: str, value: Any) -> str | None:
+    """Why the key value has the wrong shape for its column, or None (no shape to check)."""
+    text = value.strip() if isinstance(value, str) else ""
+    if key_column == "emailaddress" and text and not EMAIL_ADDRESS.fullmatch(text):
+        return f"{text!r} is not a complete e-mail address (name@example.com)"
+    return None
 
 
 def _convert(name: str, value: str) -> Any:
