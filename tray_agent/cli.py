@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="let this run deactivate more than the module's max_deactivate_percent",
     )
+    sync.add_argument(
+        "--full",
+        action="store_true",
+        help="read the whole source now instead of only what changed (delta sources)",
+    )
 
     status = commands.add_parser("status", parents=[common], help="last sync / last error")
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -169,6 +174,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             args.modules,
             dry_run=args.dry_run,
             allow_mass_deactivation=args.allow_mass_deactivation,
+            full=args.full,
         )
         return run_modules(args.settings, request, origin="cli", interactive=sys.stderr.isatty())
     if command == "validate":

@@ -168,6 +168,12 @@ class LdapImport(SyncModule):
         from core.sources.ldap_directory import LdapDirectory
 
         options = self.options
+        if not (options.server and options.base_dns):
+            # Validate has no Halo client here; the run reads the record first.
+            return (
+                f"server and base DNs come from Halo's LDAPConnection "
+                f"{options.halo_connection_id} at run time (not checked here)"
+            )
         profile = PROFILES[options.profile]
         counts = []
         with LdapDirectory(self._directory_settings(options, context)) as directory:

@@ -4,6 +4,8 @@ a configuration kept in Halo's LDAPConnection record."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -216,3 +218,41 @@ def test_settings_kept_in_halos_ldapconnection_are_used_and_reported_on(
     assert stored.get("halointegrator_lastsync") and not stored.get("halointegrator_lasterror")
     users = [u for u in halo_users(emulator) if u.get("adconnection") == record["id"]]
     assert len(users) == len(people)
+
+
+def test_sync_full_from_the_command_line_reads_the_whole_directory(
+    emulator: Emulator, ldap_folder: Callable[..., Settings], directory: openldap.Slapd
+) -> None:
+    settings = ldap_folder()
+    run(settings)
+    directory.modify(openldap.person_dn("zoe"), telephoneNumber="+44 1")
+    command = [str(Path(sys.executable).with_name("halo-integrator")), "sync", "ldap"]
+    delta = subprocess.run(
+        [*command, "--settings", str(settings.folder)], capture_output=True, text=True, timeout=120
+    )
+    assert delta.returncode == 0, delta.stdout + delta.stderr
+    assert "0 unchanged" in delta.stdout and "1 updated" in delta.stdout
+    full = subprocess.run(
+        [*command, "--full", "--settings", str(settings.folder)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert full.returncode == 0, full.stdout + full.stderr
+    assert f"{len(SLAPD_PEOPLE)} unchanged" in full.stdout
+
+
+def test_validate_checks_the_directory_and_names_a_wrong_password(
+    emulator: Emulator, ldap_folder: Callable[..., Settings], directory: openldap.Slapd
+) -> None:
+    command = [str(Path(sys.executable).with_name("halo-integrator")), "validate", "--settings"]
+    good = subprocess.run(
+        [*command, str(ldap_folder().folder)], capture_output=True, text=True, timeout=120
+    )
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert f"bound, {len(SLAPD_PEOPLE)} users in 2 base DN(s)" in good.stdout
+    wrong = ldap_folder(bind_password=Secret("not-the-password"))
+    bad = subprocess.run([*command, str(wrong.folder)], capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0
+    assert "invalid credentials" in (bad.stdout + bad.stderr).lower()
+    assert "not-the-password" not in bad.stdout + bad.stderr
