@@ -1,0 +1,214 @@
+"""SIGKILL at random points, for real: the agent is a separate process killed mid-run, over
+and over, while its sources change; afterwards nothing is lost, nothing is duplicated, no
+checkpoint is ahead of what Halo holds, and Halo holds nothing the source does not.
+
+Each kill lands somewhere else (reading the directory, a create batch in flight, between a
+batch and its id-map commit, writing the checkpoint); the seed is printed so a failure can be
+replayed."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from servers import slapd as openldap
+
+from core.settings.model import ModuleSettings, Settings
+from core.settings.reader import load_settings
+from core.settings.secrets import Secret
+from core.settings.writer import save_settings
+from core.state.store import StateStore
+from halo_emulator import Emulator
+
+from .conftest import connection_for, halo_users, user_rows, write_csv
+
+pytestmark = pytest.mark.slow
+COMMAND = str(Path(sys.executable).with_name("halo-integrator"))
+SEED = int(os.environ.get("CRASH_SEED", time.time_ns() % 100_000))
+
+
+def start_sync(folder: Path, *names: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [COMMAND, "sync", *names, "--settings", str(folder)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def kill_after(process: subprocess.Popen[str], seconds: float) -> bool:
+    """SIGKILL ``process`` after ``seconds`` unless it ended first; True when it was killed."""
+    try:
+        out, err = process.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGKILL)
+        process.communicate()
+        return True
+    # A run that ended by itself must have ended well (or refused a half-written file).
+    assert process.returncode == 0 or "not ready" in out + err, out + err
+    return False
+
+
+def finish(folder: Path, *names: str) -> str:
+    process = start_sync(folder, *names)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, out + err
+    return out
+
+
+# -- a directory ------------------------------------------------------------------------------
+
+
+def directory_people(count: int) -> list[tuple[str, str, str, str, str | None]]:
+    return [
+        ("people", f"p{n:04d}", "Person", f"N{n}", f"p{n:04d}@example.com") for n in range(count)
+    ]
+
+
+def test_a_directory_sync_killed_fifteen_times_loses_and_doubles_nothing(
+    tmp_path: Path, emulator: Emulator, make_slapd: Callable[..., openldap.Slapd]
+) -> None:
+    rng = random.Random(SEED)
+    print(f"CRASH_SEED={SEED}")
+    people = 1500
+    directory = make_slapd(people=directory_people(people), size_limit=100_000)
+    settings = Settings.new(
+        tmp_path / "Halo" / "appsettings.json", connection_for(emulator, batch_size=20)
+    )
+    options = {
+        "server": directory.url,
+        "start_tls": True,
+        "ca_file": str(directory.ca_file),
+        "bind_dn": directory.service_dn,
+        "bind_password": Secret(directory.service_password),
+        "profile": "openldap",
+        "base_dns": f"ou=people,{openldap.SUFFIX}",
+        "max_deactivate_percent": 50,
+    }
+    settings.modules[:] = [ModuleSettings(name="ldap", type="ldap", options=options)]
+    save_settings(settings)
+    folder = load_settings(settings.folder).folder
+    emulator.set_faults(latency_ms=25)
+    state = StateStore(folder)
+    alive = {f"p{n:04d}" for n in range(people)}
+    phone: dict[str, str] = {}
+    kills = 0
+    for round_number in range(60):
+        if kills >= 15:
+            break
+        if state.checkpoint("ldap", "since") is not None:
+            # Once a run got through, the directory changes under the agent between runs:
+            # someone leaves, a few numbers change.
+            gone = rng.choice(sorted(alive))
+            directory.delete(openldap.person_dn(gone))
+            alive.discard(gone)
+            for changed in rng.sample(sorted(alive), 25):
+                phone[changed] = f"+44 {round_number:04d}"
+                directory.modify(openldap.person_dn(changed), telephoneNumber=phone[changed])
+        mark_before = state.checkpoint("ldap", "since")
+        full = ("--full",) if round_number % 2 else ()
+        kills += kill_after(start_sync(folder, "ldap", *full), rng.uniform(0.3, 1.6))
+        if state.checkpoint("ldap", "since") != mark_before:
+            # A run that moved the mark must have left Halo holding everything up to it.
+            assert_halo_holds(emulator, alive, phone, complete=False)
+    assert kills >= 15, f"only {kills} runs were still going when killed (seed {SEED})"
+    finish(folder, "ldap")
+    finish(folder, "ldap", "--full")
+    assert_halo_holds(emulator, alive, phone, complete=True)
+
+
+def assert_halo_holds(
+    emulator: Emulator, alive: set[str], phone: dict[str, str], *, complete: bool
+) -> None:
+    users = [u for u in halo_users(emulator) if u.get("third_party_guid")]
+    guids = [u["third_party_guid"] for u in users]
+    assert len(guids) == len(set(guids)), f"duplicated users (seed {SEED})"
+    logins = [u["login"] for u in users]
+    assert len(logins) == len(set(logins)), f"two Halo users for one person (seed {SEED})"
+    active = {u["login"] for u in users if not u.get("inactive")}
+    assert alive <= active, f"missing: {sorted(alive - active)[:5]} (seed {SEED})"
+    by_login = {u["login"]: u for u in users}
+    for login, number in phone.items():
+        if login in alive:
+            assert by_login[login].get("phonenumber") == number, f"{login} (seed {SEED})"
+    if complete:
+        assert active == alive, (
+            f"still active after leaving: {sorted(active - alive)} (seed {SEED})"
+        )
+
+
+# -- two folders, files rewritten under the agent -----------------------------------------------
+
+
+def csv_folder(root: Path, emulator: Emulator, name: str) -> Path:
+    settings = Settings.new(
+        root / name / "appsettings.json", connection_for(emulator, batch_size=10)
+    )
+    options = {"path": "users.csv", "max_deactivate_percent": 50}
+    settings.modules[:] = [ModuleSettings(name="csv", options=options)]
+    save_settings(settings)
+    return settings.folder
+
+
+def rewrite(path: Path, rows: list[dict[str, Any]], rng: random.Random) -> None:
+    """Write the file as an export would, slowly, in chunks, while the agent may read it."""
+    text_lines = ["emailaddress,firstname,surname,department\n"] + [
+        f"{r['emailaddress']},{r['firstname']},{r['surname']},{r['department']}\n" for r in rows
+    ]
+    with path.open("w", encoding="utf-8") as handle:
+        for index, line in enumerate(text_lines):
+            handle.write(line)
+            if index % 40 == 0:
+                handle.flush()
+                time.sleep(rng.uniform(0, 0.02))
+
+
+def test_two_folders_killed_at_random_while_their_files_are_rewritten(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    rng = random.Random(SEED)
+    print(f"CRASH_SEED={SEED}")
+    folders = {name: csv_folder(tmp_path, emulator, name) for name in ("5 Mins", "Daily")}
+    start = {"5 Mins": 1, "Daily": 1001}
+    sources = {name: user_rows(150, start=start[name]) for name in folders}
+    for name, folder in folders.items():
+        write_csv(folder / "users.csv", sources[name])
+    emulator.set_faults(latency_ms=10)
+    kills = 0
+    for round_number in range(12):
+        syncs = {name: start_sync(folder) for name, folder in folders.items()}
+        if round_number % 2:
+            # A new export lands while the agents run: some leave, some join, some change.
+            name = rng.choice(sorted(folders))
+            rows = [r for r in sources[name] if rng.random() > 0.03]
+            first = start[name] + 150 + round_number * 5
+            rows += user_rows(3, start=first)
+            for row in rng.sample(rows, 5):
+                row["department"] = f"Dept {round_number}"
+            sources[name] = rows
+            rewrite(folders[name] / "users.csv", rows, rng)
+        for sync in syncs.values():
+            kills += kill_after(sync, rng.uniform(0.2, 1.5))
+    assert kills >= 8, f"only {kills} kills (seed {SEED})"
+    for folder in folders.values():
+        finish(folder)
+        finish(folder)
+    users = [u for u in halo_users(emulator) if str(u.get("emailaddress")).endswith("@example.com")]
+    emails = [u["emailaddress"] for u in users]
+    assert len(emails) == len(set(emails)), f"duplicated (seed {SEED})"
+    wanted = {r["emailaddress"]: r for rows in sources.values() for r in rows}
+    active = {u["emailaddress"]: u for u in users if not u.get("inactive")}
+    assert set(active) == set(wanted), (
+        f"lost {sorted(set(wanted) - set(active))[:5]}, "
+        f"not in any source {sorted(set(active) - set(wanted))[:5]} (seed {SEED})"
+    )
+    for email, row in wanted.items():
+        assert active[email]["department"] == row["department"], f"{email} (seed {SEED})"
