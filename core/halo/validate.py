@@ -8,6 +8,7 @@ do, never with a traceback.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import httpx
@@ -20,6 +21,8 @@ from core.settings.model import HaloConnection, url_problem
 VALIDATE_RETRY = RetryPolicy(
     max_attempts=2, backoff_base_seconds=0.5, rate_limit_patience_seconds=10
 )
+# All of it, every try and wait included, ends within about this long (configure too).
+VALIDATE_DEADLINE_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
@@ -41,8 +44,15 @@ def validate_connection(
         return ValidationResult(False, f"Halo URL: {problem}.")
     if not connection.client_id or not connection.client_secret:
         return ValidationResult(False, "Enter both the client ID and the client secret.")
+    deadline = min(connection.deadline_seconds, VALIDATE_DEADLINE_SECONDS)
+    # One try may not outlast the whole deadline: an admin is waiting.
+    patient = dataclasses.replace(
+        connection, timeout_seconds=min(connection.timeout_seconds, deadline)
+    )
     try:
-        with HaloClient(connection, transport=transport, retry=VALIDATE_RETRY) as client:
+        with HaloClient(
+            patient, transport=transport, retry=VALIDATE_RETRY, deadline_seconds=deadline
+        ) as client:
             client.authenticate()
             agent = _who_am_i(client)
     except IntegratorError as exc:
