@@ -65,7 +65,7 @@ class HaloClient:
         pacer: Pacer | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
-        deadline_seconds: float | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
         self.connection = connection
         self.api_url = f"{connection.url.rstrip('/')}/api"
@@ -76,7 +76,7 @@ class HaloClient:
         self._sleep = sleep
         self._clock = clock
         # One for the client's life: a run (or a Validate) opens its own client.
-        self.deadline = Deadline(deadline_seconds or connection.deadline_seconds, clock)
+        self.deadline = deadline or Deadline(connection.deadline_seconds, clock)
         self._http = httpx.Client(
             transport=transport,
             timeout=connection.timeout_seconds,
@@ -302,7 +302,7 @@ class HaloClient:
         """True when a retry after ``wait`` starts within the run's deadline (noted if not)."""
         if self.deadline.allows(wait):
             return True
-        tries.deadline_seconds = self.deadline.seconds
+        tries.stopped_by = self.deadline
         return False
 
     def _jitter(self, attempt: int) -> float:

@@ -36,8 +36,15 @@ class Deadline:
     within the deadline plus at most one request timeout.
     """
 
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        name: str = "DeadlineSeconds",
+    ) -> None:
         self.seconds = seconds
+        self.name = name  # what an admin changes to give it more time
         self._clock = clock
         self.ends_at = clock() + seconds
 
@@ -59,14 +66,15 @@ class Tries:
     failures: int = 0
     rate_limits: int = 0
     first_rate_limit_at: float | None = None
-    deadline_seconds: float | None = None  # set when the run's deadline stopped the retries
+    stopped_by: Deadline | None = None  # set when the deadline stopped the retries
 
     def summary(self, now: float) -> str:
         """``after 4 tries in 95 s``, and whether the run's deadline was what stopped them."""
         count = f"{self.sent} {'try' if self.sent == 1 else 'tries'}"
         text = f"after {count} in {seconds_text(now - self.started_at)} s"
-        if self.deadline_seconds is not None:
-            text += f", stopped by DeadlineSeconds ({seconds_text(self.deadline_seconds)} s)"
+        if self.stopped_by is not None:
+            deadline = self.stopped_by
+            text += f", stopped by {deadline.name} ({seconds_text(deadline.seconds)} s)"
         return text
 
 

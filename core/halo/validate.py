@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import httpx
 
 from core.errors import HaloNotFoundError, IntegratorError
-from core.halo.client import HaloClient, RetryPolicy
+from core.halo.client import HaloClient
+from core.halo.retry import Deadline, RetryPolicy
 from core.settings.model import HaloConnection, url_problem
 
 # Validate answers an admin waiting in front of a dialog: fail fast, do not wait out 429s.
@@ -44,14 +45,15 @@ def validate_connection(
         return ValidationResult(False, f"Halo URL: {problem}.")
     if not connection.client_id or not connection.client_secret:
         return ValidationResult(False, "Enter both the client ID and the client secret.")
-    deadline = min(connection.deadline_seconds, VALIDATE_DEADLINE_SECONDS)
+    seconds = min(connection.deadline_seconds, VALIDATE_DEADLINE_SECONDS)
+    deadline = Deadline(seconds, name="Validate's deadline")
     # One try may not outlast the whole deadline: an admin is waiting.
     patient = dataclasses.replace(
-        connection, timeout_seconds=min(connection.timeout_seconds, deadline)
+        connection, timeout_seconds=min(connection.timeout_seconds, seconds)
     )
     try:
         with HaloClient(
-            patient, transport=transport, retry=VALIDATE_RETRY, deadline_seconds=deadline
+            patient, transport=transport, retry=VALIDATE_RETRY, deadline=deadline
         ) as client:
             client.authenticate()
             agent = _who_am_i(client)

@@ -204,5 +204,7 @@ def test_a_deadline_allows_what_starts_before_it_and_renews_from_now() -> None:
 def test_tries_read_as_an_admin_would_say_them() -> None:
     assert Tries(started_at=0.0, sent=1).summary(0.04) == "after 1 try in 0.0 s"
     assert Tries(started_at=0.0, sent=4).summary(95.4) == "after 4 tries in 95 s"
-    stopped = Tries(started_at=0.0, sent=2, deadline_seconds=180.0)
+    stopped = Tries(started_at=0.0, sent=2, stopped_by=Deadline(180.0))
     assert stopped.summary(3.25) == "after 2 tries in 3.2 s, stopped by DeadlineSeconds (180 s)"
+    validate = Tries(started_at=0.0, sent=1, stopped_by=Deadline(20.0, name="Validate's deadline"))
+    assert validate.summary(20.0) == "after 1 try in 20 s, stopped by Validate's deadline (20 s)"
