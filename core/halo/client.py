@@ -31,6 +31,7 @@ from core.settings.model import HaloConnection
 log = logging.getLogger("halo_integrator.client")
 
 DEFAULT_PAGE_SIZE = 100
+MIN_RETRY_TIMEOUT_SECONDS = 0.05
 # Halo's list wrapper keys where they differ from the lower-cased entity name.
 LIST_KEYS = {
     "users": "users",
@@ -218,7 +219,13 @@ class HaloClient:
             tries.sent += 1
             try:
                 response = self._http.request(
-                    method, url, params=params, json=json, data=data, headers=headers
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    data=data,
+                    headers=headers,
+                    timeout=self._timeout_for(tries),
                 )
             except httpx.TransportError as exc:
                 self._after_transport_error(exc, method, url, idempotent, tries)
@@ -232,6 +239,13 @@ class HaloClient:
             if response.status_code < 500:
                 self.deadline.renew()  # Halo answered: it is not down
             return response
+
+    def _timeout_for(self, tries: Tries) -> httpx.Timeout:
+        """A first try gets the full TimeoutSeconds; a retry no more than the deadline leaves."""
+        timeout = self.connection.timeout_seconds
+        if tries.sent > 1:
+            timeout = max(min(timeout, self.deadline.remaining()), MIN_RETRY_TIMEOUT_SECONDS)
+        return httpx.Timeout(timeout)
 
     def _after_transport_error(
         self,

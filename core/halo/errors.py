@@ -42,7 +42,7 @@ def connection_error(
     maybe_applied = not isinstance(exc, NOT_SENT)
     tail = f" {after}" if after else ""
     if isinstance(exc, httpx.TimeoutException):
-        message = f"No answer from {origin}{tail}; each try waited {seconds_text(timeout)} s."
+        message = f"No answer from {origin}{tail}; each try waited up to {seconds_text(timeout)} s."
         hint = "Check the network path to Halo, or raise TimeoutSeconds."
     elif _caused_by(exc, ssl.SSLCertVerificationError):
         message = f"The TLS certificate of {host} is not trusted."

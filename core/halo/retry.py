@@ -33,7 +33,8 @@ class Deadline:
     later: it bounds how long a run keeps trying a Halo that fails, never how long a healthy
     run may take (a first sync of thousands of records paced under the rate limit takes
     hours, and a passing 500 late in it still deserves its retries). A failing run ends
-    within the deadline plus at most one request timeout.
+    within the deadline plus at most one request timeout (a retry's own timeout is cut to
+    the time left, so only a request's first try can outlast it).
     """
 
     def __init__(
@@ -51,6 +52,10 @@ class Deadline:
     def renew(self) -> None:
         """Halo answered: the time it may fail again before the run gives up starts now."""
         self.ends_at = self._clock() + self.seconds
+
+    def remaining(self) -> float:
+        """Seconds until the end (negative once it has passed)."""
+        return self.ends_at - self._clock()
 
     def allows(self, wait_seconds: float) -> bool:
         """True when a retry that first waits ``wait_seconds`` would start before the end."""

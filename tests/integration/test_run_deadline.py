@@ -105,14 +105,14 @@ def test_a_run_against_a_server_that_never_answers_ends_at_its_deadline_and_says
 
     elapsed, error = run_timed(settings, client_factory=quick_client(settings))
 
-    assert elapsed < DEADLINE_SECONDS + TIMEOUT_SECONDS + SLACK_SECONDS
+    assert elapsed < DEADLINE_SECONDS + SLACK_SECONDS  # retries' timeouts end with it
     tries, said = tries_and_seconds(error)
     # Every try was a new connection, and no status report followed the last one.
     assert tries == len(silent_server.connections) >= 2
     assert said == pytest.approx(elapsed, abs=0.3)
     assert error.startswith(f"No answer from {silent_server.url} after {tries} tries")
     assert "stopped by DeadlineSeconds (1.0 s)" in error
-    assert f"each try waited {TIMEOUT_SECONDS} s" in error
+    assert f"each try waited up to {TIMEOUT_SECONDS} s" in error
 
 
 def test_a_run_against_a_closed_port_ends_at_its_deadline_and_says_so(
