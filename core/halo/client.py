@@ -84,7 +84,7 @@ class HaloClient:
             verify=tls_verification(connection),
             headers={"User-Agent": f"halo-integrator/{__version__}", "Accept": "application/json"},
         )
-        self._tokens = TokenSource(self._fetch_token)
+        self._tokens = TokenSource(self._fetch_token, clock=clock)
 
     def __enter__(self) -> HaloClient:
         return self
