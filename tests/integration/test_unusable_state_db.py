@@ -163,9 +163,10 @@ class LockHolder:
         assert self.process.stdout.readline() == "locked\n"
 
     def release(self) -> None:
-        assert self.process.stdin is not None
+        assert self.process.stdin is not None and self.process.stdout is not None
         self.process.stdin.close()
         assert self.process.wait(timeout=10) == 0
+        self.process.stdout.close()
 
 
 def run_locked_after_the_first_batch(settings: Settings) -> tuple[ModuleRunResult, LockHolder]:
