@@ -2,9 +2,10 @@
 
 It owns what each caller would otherwise get wrong on its own: the client-credentials token,
 pacing under the instance's rolling rate limit, retries with back-off that honour
-Retry-After, Halo's list wrappers and its misspelt ``pageinate`` paging, and batched
-create/update by POSTing JSON arrays. Every failure leaves as one of ``core.errors``' typed
-errors, with a message an admin can act on and never a secret or a token in it.
+Retry-After and end at the run's deadline (``core.halo.retry``), Halo's list wrappers and
+its misspelt ``pageinate`` paging, and batched create/update by POSTing JSON arrays. Every
+failure leaves as one of ``core.errors``' typed errors, with a message an admin can act on
+and never a secret or a token in it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import httpx
 from core import __version__
 from core.errors import HaloError, HaloRateLimitError
 from core.halo.auth import TokenSource, token_url
-from core.halo.errors import connection_error, response_error, retry_after_seconds
+from core.halo.errors import NOT_SENT, connection_error, response_error, retry_after_seconds
 from core.halo.pacing import Pacer, shared_pacer
 from core.halo.retry import Deadline, RetryPolicy, Tries
 from core.settings.model import HaloConnection
@@ -256,11 +257,10 @@ class HaloClient:
         tries: Tries,
     ) -> None:
         """Back off before resending, or raise when resending could apply a create twice."""
-        timeout = self.connection.timeout_seconds
-        if connection_error(exc, url, timeout).maybe_applied and not idempotent:
-            raise connection_error(exc, url, timeout, tries.summary(self._clock())) from exc
-        if not self._back_off(tries, f"{type(exc).__name__} on {method} {url}"):
-            raise connection_error(exc, url, timeout, tries.summary(self._clock())) from exc
+        resendable = idempotent or isinstance(exc, NOT_SENT)
+        if not (resendable and self._back_off(tries, f"{type(exc).__name__} on {method} {url}")):
+            after = tries.summary(self._clock())
+            raise connection_error(exc, url, self.connection.timeout_seconds, after) from exc
 
     def _after_server_error(self, response: httpx.Response, tries: Tries) -> None:
         """Back off before repeating a request Halo failed with a 5xx, or raise."""
