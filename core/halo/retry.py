@@ -22,7 +22,8 @@ class RetryPolicy:
     max_attempts: int = 6
     backoff_base_seconds: float = 1.0
     backoff_cap_seconds: float = 60.0
-    rate_limit_patience_seconds: float = 330.0  # a whole 5-minute window, and a little more
+    # A whole 5-minute window and a little more; a run's Deadline (180 s) may end it sooner.
+    rate_limit_patience_seconds: float = 330.0
     rate_limit_min_wait_seconds: float = 5.0  # after a 429 without Retry-After
 
 
