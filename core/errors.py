@@ -2,7 +2,8 @@
 
     IntegratorError                  title + a sentence saying what to do next
     ├── ConfigError                  settings file unreadable or invalid (file, line, field)
-    │   └── SecretKeyError           key file missing/unreadable, or a value it cannot decrypt
+    │   ├── SecretKeyError           key file missing/unreadable, or a value it cannot decrypt
+    │   └── StateError               state.db read-only, locked by another process, damaged
     ├── HaloError                    anything from the Halo API
     │   ├── HaloConnectionError      DNS, refused, TLS, timeout: Halo never answered
     │   ├── InvalidCredentialsError  401 invalid_client from the token endpoint
@@ -82,6 +83,12 @@ class SecretKeyError(ConfigError):
     """A secret cannot be decrypted: the key file is missing, unreadable or belongs elsewhere."""
 
     title = "Secret key problem"
+
+
+class StateError(ConfigError):
+    """The state DB cannot be used: read-only, locked by another process, or damaged."""
+
+    title = "State database problem"
 
 
 class HaloError(IntegratorError):

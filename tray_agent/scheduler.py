@@ -70,8 +70,11 @@ class Scheduler:
         *,
         on_skipped: SkipListener | None = None,
         tick_seconds: float = SCHEDULER_TICK_SECONDS,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._run_module = run_module
+        # Wall-clock seconds, as the state DB's run times are (a test injects its own).
+        self._clock = clock
         self._on_skipped = on_skipped or (lambda name: None)
         self._tick_seconds = tick_seconds
         self._jobs = schedule.Scheduler()
@@ -128,7 +131,7 @@ class Scheduler:
         """True if a scheduled module missed a run: it never ran, or its last run is more
         than an interval ago and its back-off (see ``restore``) is over. For the catch-up
         at start."""
-        now = time.time() if now is None else now
+        now = self._clock() if now is None else now
         with self._lock:
             module = self._modules.get(name)
             if module is None:
@@ -210,13 +213,20 @@ class Scheduler:
                 idle = self._jobs.idle_seconds
             self._wake.wait(min(self._tick_seconds, max(idle or self._tick_seconds, 0.01)))
             self._wake.clear()
-            if not self._stopping.is_set():
-                self._jobs.run_pending()  # calls _due, which only starts threads
+            self.tick()
+
+    def tick(self) -> None:
+        """Start the runs that are due now; what the scheduler thread does at each tick.
+
+        Public so a test can drive the schedules by an injected clock, tick by tick.
+        """
+        if not self._stopping.is_set():
+            self._jobs.run_pending()  # calls _due, which only starts threads
 
     def _due(self, name: str) -> None:
         if self._paused:
             return
-        if time.time() < self._not_before.get(name, 0.0):
+        if self._clock() < self._not_before.get(name, 0.0):
             log.info("%s is backing off after repeated failures", name)
             return
         self._start_worker(name, reason="on schedule")
@@ -252,4 +262,4 @@ class Scheduler:
             self._failures[name] = failures
             module = self._modules.get(name)
             interval = module.interval.seconds_hint() if module else 0
-            self._not_before[name] = time.time() + backoff_seconds(interval, failures)
+            self._not_before[name] = self._clock() + backoff_seconds(interval, failures)

@@ -20,7 +20,12 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from core.private_files import private_folder, write_private_text
+from core.private_files import (
+    PRIVATE_FILE_MODE,
+    create_private_file,
+    private_folder,
+    write_private_text,
+)
 
 log = logging.getLogger("halo_integrator.tray.single_instance")
 
@@ -39,12 +44,14 @@ class SingleInstance:
 
     def __init__(self, settings_folder: Path) -> None:
         self.folder = Path(settings_folder)
-        self._lock = FileLock(str(self.folder / LOCK_FILE_NAME), timeout=0)
+        self._lock = FileLock(str(self.folder / LOCK_FILE_NAME), timeout=0, mode=PRIVATE_FILE_MODE)
         self._server: socket.socket | None = None
         self._token = secrets.token_hex(16)
 
     def acquire(self) -> bool:
+        """True when this is the first tray on the folder (``tray.lock`` is owner-only)."""
         private_folder(self.folder)
+        create_private_file(self.folder / LOCK_FILE_NAME)  # whatever the umask
         try:
             self._lock.acquire()
         except Timeout:

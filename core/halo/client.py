@@ -2,22 +2,21 @@
 
 It owns what each caller would otherwise get wrong on its own: the client-credentials token,
 pacing under the instance's rolling rate limit, retries with back-off that honour
-Retry-After, Halo's list wrappers and its misspelt ``pageinate`` paging, and batched
-create/update by POSTing JSON arrays. Every failure leaves as one of ``core.errors``' typed
-errors, with a message an admin can act on and never a secret or a token in it.
+Retry-After and end at the run's deadline (``core.halo.retry``), Halo's list wrappers and
+its misspelt ``pageinate`` paging, and batched create/update by POSTing JSON arrays. Every
+failure leaves as one of ``core.errors``' typed errors, with a message an admin can act on
+and never a secret or a token in it.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import sqlite3
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,20 +24,15 @@ import httpx
 from core import __version__
 from core.errors import HaloError, HaloRateLimitError
 from core.halo.auth import TokenSource, token_url
-from core.halo.errors import connection_error, response_error, retry_after_seconds
-from core.halo.pacing import (
-    PACING_FILE_NAME,
-    STATE_FOLDER_VARIABLE,
-    Pacer,
-    RequestPacer,
-    SharedRequestPacer,
-    user_state_folder,
-)
+from core.halo.errors import NOT_SENT, connection_error, response_error, retry_after_seconds
+from core.halo.pacing import Pacer, shared_pacer
+from core.halo.retry import Deadline, RetryPolicy, Tries
 from core.settings.model import HaloConnection
 
 log = logging.getLogger("halo_integrator.client")
 
 DEFAULT_PAGE_SIZE = 100
+MIN_RETRY_TIMEOUT_SECONDS = 0.05
 # Halo's list wrapper keys where they differ from the lower-cased entity name.
 LIST_KEYS = {
     "users": "users",
@@ -49,17 +43,6 @@ LIST_KEYS = {
     "actions": "actions",
     "integrationerror": "integrationerrors",
 }
-
-
-@dataclass
-class RetryPolicy:
-    """How hard to try: attempts for 5xx / connection errors, patience for 429s."""
-
-    max_attempts: int = 6
-    backoff_base_seconds: float = 1.0
-    backoff_cap_seconds: float = 60.0
-    rate_limit_patience_seconds: float = 330.0  # a whole 5-minute window, and a little more
-    rate_limit_min_wait_seconds: float = 5.0  # after a 429 without Retry-After
 
 
 @dataclass
@@ -83,6 +66,8 @@ class HaloClient:
         retry: RetryPolicy | None = None,
         pacer: Pacer | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        deadline: Deadline | None = None,
     ) -> None:
         self.connection = connection
         self.api_url = f"{connection.url.rstrip('/')}/api"
@@ -91,13 +76,16 @@ class HaloClient:
         self.stats = RequestStats()
         self._stats_lock = threading.Lock()
         self._sleep = sleep
+        self._clock = clock
+        # One for the client's life: a run (or a Validate) opens its own client.
+        self.deadline = deadline or Deadline(connection.deadline_seconds, clock)
         self._http = httpx.Client(
             transport=transport,
             timeout=connection.timeout_seconds,
             verify=tls_verification(connection),
             headers={"User-Agent": f"halo-integrator/{__version__}", "Accept": "application/json"},
         )
-        self._tokens = TokenSource(self._fetch_token)
+        self._tokens = TokenSource(self._fetch_token, clock=clock)
 
     def __enter__(self) -> HaloClient:
         return self
@@ -219,26 +207,46 @@ class HaloClient:
         bearer: str | None = None,
         idempotent: bool,
     ) -> httpx.Response:
-        """One request with pacing and retries; returns the final response (maybe an error)."""
+        """One request with pacing and retries; returns the final answer (maybe an error).
+
+        Raises when retrying stops (attempts, 429 patience or the run's deadline used up),
+        with the tries really made and the time they took in the message.
+        """
         headers = {"Authorization": f"Bearer {bearer}"} if bearer else None
-        progress = _RetryProgress()
+        tries = Tries(started_at=self._clock())
         while True:
             self.pacer.acquire()
             self._count()
+            tries.sent += 1
             try:
                 response = self._http.request(
-                    method, url, params=params, json=json, data=data, headers=headers
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    data=data,
+                    headers=headers,
+                    timeout=self._timeout_for(tries),
                 )
             except httpx.TransportError as exc:
-                self._after_transport_error(exc, method, url, idempotent, progress)
+                self._after_transport_error(exc, method, url, idempotent, tries)
                 continue
             if response.status_code == 429:
-                self._after_rate_limit(response, progress)
+                self._after_rate_limit(response, tries)
                 continue
-            if response.status_code >= 500 and idempotent and progress.can_retry(self.retry):
-                self._back_off(progress, f"HTTP {response.status_code} on {method} {url}")
+            if response.status_code >= 500 and idempotent:
+                self._after_server_error(response, tries)
                 continue
+            if response.status_code < 500:
+                self.deadline.renew()  # Halo answered: it is not down
             return response
+
+    def _timeout_for(self, tries: Tries) -> httpx.Timeout:
+        """A first try gets the full TimeoutSeconds; a retry no more than the deadline leaves."""
+        timeout = self.connection.timeout_seconds
+        if tries.sent > 1:
+            timeout = max(min(timeout, self.deadline.remaining()), MIN_RETRY_TIMEOUT_SECONDS)
+        return httpx.Timeout(timeout)
 
     def _after_transport_error(
         self,
@@ -246,37 +254,45 @@ class HaloClient:
         method: str,
         url: str,
         idempotent: bool,
-        progress: _RetryProgress,
+        tries: Tries,
     ) -> None:
         """Back off before resending, or raise when resending could apply a create twice."""
-        error = connection_error(exc, url, self.connection.timeout_seconds)
-        if (error.maybe_applied and not idempotent) or not progress.can_retry(self.retry):
-            raise error from exc
-        self._back_off(progress, f"{type(exc).__name__} on {method} {url}")
+        resendable = idempotent or isinstance(exc, NOT_SENT)
+        if not (resendable and self._back_off(tries, f"{type(exc).__name__} on {method} {url}")):
+            after = tries.summary(self._clock())
+            raise connection_error(exc, url, self.connection.timeout_seconds, after) from exc
 
-    def _after_rate_limit(self, response: httpx.Response, progress: _RetryProgress) -> None:
-        """Wait out a 429 (Halo did not apply the request), within the patience budget.
+    def _after_server_error(self, response: httpx.Response, tries: Tries) -> None:
+        """Back off before repeating a request Halo failed with a 5xx, or raise."""
+        request = response.request
+        reason = f"HTTP {response.status_code} on {request.method} {request.url}"
+        if not self._back_off(tries, reason):
+            raise response_error(response, after=tries.summary(self._clock()))
+
+    def _after_rate_limit(self, response: httpx.Response, tries: Tries) -> None:
+        """Wait out a 429 (Halo did not apply the request), within patience and the deadline.
 
         Patience counts from the first 429, not from the start of the request, so time spent
         waiting for our own pacer never uses it up.
         """
         with self._stats_lock:
             self.stats.rate_limited += 1
-            self.stats.retries += 1
-        now = time.monotonic()
-        progress.first_rate_limit_at = progress.first_rate_limit_at or now
+        now = self._clock()
+        tries.first_rate_limit_at = tries.first_rate_limit_at or now
         wait = retry_after_seconds(response)
         if wait is None:
-            wait = max(self.retry.rate_limit_min_wait_seconds, self._jitter(progress.rate_limits))
-        progress.rate_limits += 1
-        if now - progress.first_rate_limit_at + wait > self.retry.rate_limit_patience_seconds:
+            wait = max(self.retry.rate_limit_min_wait_seconds, self._jitter(tries.rate_limits))
+        tries.rate_limits += 1
+        patient = now - tries.first_rate_limit_at + wait <= self.retry.rate_limit_patience_seconds
+        if not (patient and self._deadline_allows(tries, wait)):
             raise HaloRateLimitError(
-                "Halo kept answering 429 (rate limit reached) for "
-                f"{self.retry.rate_limit_patience_seconds:.0f} s.",
+                f"Halo kept answering 429 (rate limit reached) {tries.summary(now)}.",
                 status=429,
                 hint="Another tool may share this API application's quota; the next "
                 "run continues where this one stopped.",
             )
+        with self._stats_lock:
+            self.stats.retries += 1
         log.warning("Halo rate limit reached; waiting %.1f s", wait)
         self.pacer.hold_off(wait)
 
@@ -284,81 +300,29 @@ class HaloClient:
         with self._stats_lock:
             self.stats.requests_sent += 1
 
-    def _back_off(self, progress: _RetryProgress, reason: str) -> None:
-        progress.failures += 1
-        wait = self._jitter(progress.failures)
-        log.warning("%s; retrying in %.1f s (attempt %d)", reason, wait, progress.failures + 1)
+    def _back_off(self, tries: Tries, reason: str) -> bool:
+        """Wait before the next try and return True, or False when no try may follow."""
+        tries.failures += 1
+        wait = self._jitter(tries.failures)
+        if tries.failures >= self.retry.max_attempts or not self._deadline_allows(tries, wait):
+            return False
+        log.warning("%s; retrying in %.1f s (attempt %d)", reason, wait, tries.failures + 1)
         with self._stats_lock:
             self.stats.retries += 1
         self._sleep(wait)
+        return True
+
+    def _deadline_allows(self, tries: Tries, wait: float) -> bool:
+        """True when a retry after ``wait`` starts within the run's deadline (noted if not)."""
+        if self.deadline.allows(wait):
+            return True
+        tries.stopped_by = self.deadline
+        return False
 
     def _jitter(self, attempt: int) -> float:
         """Exponential back-off with full jitter, so parallel clients do not retry in step."""
         ceiling = min(self.retry.backoff_cap_seconds, self.retry.backoff_base_seconds * 2**attempt)
         return random.uniform(0, ceiling)
-
-
-@dataclass
-class _RetryProgress:
-    """How one request has fared so far: failures count toward attempts, 429s toward patience."""
-
-    failures: int = 0
-    rate_limits: int = 0
-    first_rate_limit_at: float | None = None
-
-    def can_retry(self, policy: RetryPolicy) -> bool:
-        return self.failures + 1 < policy.max_attempts
-
-
-_SHARED_PACERS: dict[tuple[str, str, int, float], RequestPacer] = {}
-_SHARED_PACERS_LOCK = threading.Lock()
-
-
-def shared_pacer(connection: HaloConnection) -> RequestPacer:
-    """One pacer per Halo application in this process: every client of it shares the quota.
-
-    The tray's scheduled runs, its Validate button and a "Sync now" each open their own
-    client; with a pacer each, together they would send more than the limit allows.
-    """
-    key = (
-        connection.url.rstrip("/").lower(),
-        connection.client_id,
-        connection.requests_per_window,
-        connection.window_seconds,
-    )
-    with _SHARED_PACERS_LOCK:
-        if key not in _SHARED_PACERS:
-            _SHARED_PACERS[key] = RequestPacer(
-                connection.requests_per_window, connection.window_seconds
-            )
-        return _SHARED_PACERS[key]
-
-
-def application_pacer(connection: HaloConnection, state_folder: Path | None = None) -> Pacer:
-    """The pacer every process of this account shares for this Halo application.
-
-    The file lives in the user's state folder, keyed by the application (URL and client ID),
-    so two settings folders on one application ("5 Mins", "Daily") stay under its limit
-    together. When that folder cannot be written at all, this process paces alone, with a
-    warning, rather than not running.
-    """
-    path = (state_folder or user_state_folder()) / PACING_FILE_NAME
-    try:
-        return SharedRequestPacer(
-            path,
-            f"{connection.url.rstrip('/').lower()} {connection.client_id}",
-            connection.requests_per_window,
-            connection.window_seconds,
-        )
-    except (OSError, sqlite3.Error) as exc:
-        log.warning(
-            "Cannot keep the pacing history in %s (%s); this run paces on its own. Set %s to "
-            "a folder this account can write.",
-            path,
-            exc,
-            STATE_FOLDER_VARIABLE,
-        )
-        return shared_pacer(connection)
 
 
 def tls_verification(connection: HaloConnection) -> ssl.SSLContext | bool:

@@ -23,36 +23,46 @@ from core.errors import (
     HaloServerError,
     HaloValidationError,
 )
+from core.halo.retry import seconds_text
 
 MAX_DETAIL_CHARACTERS = 300
 # Failures that happen before a single byte of the request left: always safe to retry.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
-def connection_error(exc: httpx.TransportError, url: str, timeout: float) -> HaloError:
-    """The admin-readable form of a transport failure; ``maybe_applied`` if it was sent."""
-    host = httpx.URL(url).host
+def connection_error(
+    exc: httpx.TransportError, url: str, timeout: float, after: str = ""
+) -> HaloError:
+    """The admin-readable form of a transport failure; ``maybe_applied`` if it was sent.
+
+    ``after`` ("after 4 tries in 95 s") says what the client really did before giving up.
+    """
+    address = httpx.URL(url)
+    host, origin = address.host, _origin(address)
     maybe_applied = not isinstance(exc, NOT_SENT)
+    tail = f" {after}" if after else ""
     if isinstance(exc, httpx.TimeoutException):
-        message = f"{host} did not answer within {timeout:.0f} s."
+        message = f"No answer from {origin}{tail}; each try waited up to {seconds_text(timeout)} s."
         hint = "Check the network path to Halo, or raise TimeoutSeconds."
     elif _caused_by(exc, ssl.SSLCertVerificationError):
         message = f"The TLS certificate of {host} is not trusted."
         hint = "Fix the certificate, or set CaBundle to your organisation's CA file."
     elif "name or service not known" in str(exc).lower() or "getaddrinfo" in str(exc).lower():
-        message = f"Cannot resolve the host name {host}."
+        message = f"Cannot resolve the host name {host}{tail}."
         hint = "Check the Halo URL for typos, and the DNS of this machine."
     elif isinstance(exc, httpx.ConnectError):
-        message = f"Nothing answers at {host} ({_reason(exc)})."
+        message = f"Nothing answers at {origin} ({_reason(exc)}){tail}."
         hint = "Check the Halo URL and any proxy or firewall between here and Halo."
     else:
-        message = f"The connection to {host} broke off ({type(exc).__name__})."
+        message = f"The connection to {origin} broke off ({type(exc).__name__}){tail}."
         hint = "It is retried automatically; if it persists, check proxies and firewalls."
     return HaloConnectionError(message, hint=hint, maybe_applied=maybe_applied)
 
 
-def response_error(response: httpx.Response, *, maybe_applied: bool = False) -> HaloError:
-    """The typed error for an HTTP error answer from the API."""
+def response_error(
+    response: httpx.Response, *, maybe_applied: bool = False, after: str = ""
+) -> HaloError:
+    """The typed error for an HTTP error answer from the API (``after``: the tries made)."""
     status = response.status_code
     where = f"{response.request.method} {response.request.url.path}"
     detail = error_detail(response)
@@ -77,7 +87,7 @@ def response_error(response: httpx.Response, *, maybe_applied: bool = False) -> 
         return HaloRateLimitError(f"Halo rate limit reached{suffix}", status=status)
     if status >= 500:
         return HaloServerError(
-            f"Halo failed {where} with HTTP {status}{suffix}",
+            f"Halo failed {where} with HTTP {status}{f' {after}' if after else ''}{suffix}",
             status=status,
             maybe_applied=maybe_applied,
         )
@@ -120,6 +130,12 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _origin(url: httpx.URL) -> str:
+    """``https://host`` or ``http://host:port``: never a path, a query or user info."""
+    port = f":{url.port}" if url.port else ""
+    return f"{url.scheme}://{url.host}{port}"
 
 
 def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:

@@ -29,6 +29,7 @@ from typing import Protocol, TypeVar
 from platformdirs import user_state_dir
 
 from core.private_files import create_private_file, private_folder
+from core.settings.model import HaloConnection
 
 log = logging.getLogger("halo_integrator.pacing")
 
@@ -282,3 +283,54 @@ def _create_tables(db: sqlite3.Connection) -> None:
 def _is_busy(error: sqlite3.DatabaseError) -> bool:
     primary_code = getattr(error, "sqlite_errorcode", 0) & 0xFF
     return primary_code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+_SHARED_PACERS: dict[tuple[str, str, int, float], RequestPacer] = {}
+_SHARED_PACERS_LOCK = threading.Lock()
+
+
+def shared_pacer(connection: HaloConnection) -> RequestPacer:
+    """One pacer per Halo application in this process: every client of it shares the quota.
+
+    The tray's scheduled runs, its Validate button and a "Sync now" each open their own
+    client; with a pacer each, together they would send more than the limit allows.
+    """
+    key = (
+        connection.url.rstrip("/").lower(),
+        connection.client_id,
+        connection.requests_per_window,
+        connection.window_seconds,
+    )
+    with _SHARED_PACERS_LOCK:
+        if key not in _SHARED_PACERS:
+            _SHARED_PACERS[key] = RequestPacer(
+                connection.requests_per_window, connection.window_seconds
+            )
+        return _SHARED_PACERS[key]
+
+
+def application_pacer(connection: HaloConnection, state_folder: Path | None = None) -> Pacer:
+    """The pacer every process of this account shares for this Halo application.
+
+    The file lives in the user's state folder, keyed by the application (URL and client ID),
+    so two settings folders on one application ("5 Mins", "Daily") stay under its limit
+    together. When that folder cannot be written at all, this process paces alone, with a
+    warning, rather than not running.
+    """
+    path = (state_folder or user_state_folder()) / PACING_FILE_NAME
+    try:
+        return SharedRequestPacer(
+            path,
+            f"{connection.url.rstrip('/').lower()} {connection.client_id}",
+            connection.requests_per_window,
+            connection.window_seconds,
+        )
+    except (OSError, sqlite3.Error) as exc:
+        log.warning(
+            "Cannot keep the pacing history in %s (%s); this run paces on its own. Set %s to "
+            "a folder this account can write.",
+            path,
+            exc,
+            STATE_FOLDER_VARIABLE,
+        )
+        return shared_pacer(connection)

@@ -8,18 +8,22 @@ do, never with a traceback.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import httpx
 
 from core.errors import HaloNotFoundError, IntegratorError
-from core.halo.client import HaloClient, RetryPolicy
+from core.halo.client import HaloClient
+from core.halo.retry import Deadline, RetryPolicy
 from core.settings.model import HaloConnection, url_problem
 
 # Validate answers an admin waiting in front of a dialog: fail fast, do not wait out 429s.
 VALIDATE_RETRY = RetryPolicy(
     max_attempts=2, backoff_base_seconds=0.5, rate_limit_patience_seconds=10
 )
+# All of it, every try and wait included, ends within about this long (configure too).
+VALIDATE_DEADLINE_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
@@ -41,8 +45,16 @@ def validate_connection(
         return ValidationResult(False, f"Halo URL: {problem}.")
     if not connection.client_id or not connection.client_secret:
         return ValidationResult(False, "Enter both the client ID and the client secret.")
+    seconds = min(connection.deadline_seconds, VALIDATE_DEADLINE_SECONDS)
+    deadline = Deadline(seconds, name="Validate's deadline")
+    # One try may not outlast the whole deadline: an admin is waiting.
+    patient = dataclasses.replace(
+        connection, timeout_seconds=min(connection.timeout_seconds, seconds)
+    )
     try:
-        with HaloClient(connection, transport=transport, retry=VALIDATE_RETRY) as client:
+        with HaloClient(
+            patient, transport=transport, retry=VALIDATE_RETRY, deadline=deadline
+        ) as client:
             client.authenticate()
             agent = _who_am_i(client)
     except IntegratorError as exc:

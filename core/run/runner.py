@@ -17,8 +17,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.errors import AlreadyRunningError, ConfigError, HaloConnectionError, IntegratorError
-from core.halo.client import HaloClient, application_pacer
+from core.errors import (
+    AlreadyRunningError,
+    ConfigError,
+    HaloConnectionError,
+    IntegratorError,
+    StateError,
+)
+from core.halo.client import HaloClient
+from core.halo.pacing import application_pacer
 from core.modules.base import SyncModule
 from core.modules.registry import build_module
 from core.outcomes import EntityResult, Outcome, RecordFailure, RunCounts, summary, total
@@ -48,6 +55,7 @@ class ModuleRunResult:
     duration_seconds: float = 0.0
     recovered: bool = False
     halo_unreachable: bool = False  # it failed because Halo never answered
+    state_unusable: bool = False  # it failed because state.db could not be written
 
     @property
     def ok(self) -> bool:
@@ -204,37 +212,51 @@ class Runner:
             dry_run = context.request.dry_run
             run_id = None if dry_run else self.state.start_run(entry.name, self.origin)
             requests_before = client.stats.requests_sent
-            result = ModuleRunResult(entry.name, Outcome.FAILED, error="the run did not finish")
+            result = ModuleRunResult(
+                entry.name, Outcome.FAILED, error="the run did not finish", parts=context.results
+            )
             try:
                 result = self._execute(item, context, secrets)
                 result.log_file = log_path
-                requests = client.stats.requests_sent - requests_before
-                result.counts = total(result.parts) + RunCounts(requests=requests)
-                log.info("%s %s: %s", entry.name, result.outcome, result.summary())
-                for part in result.parts if len(result.parts) > 1 else ():
-                    log.info(
-                        "%s %s: %s",
-                        entry.name,
-                        part.entity,
-                        summary(part.counts, kinds={part.kind}),
-                    )
                 if run_id is not None:
                     result.recovered = (
                         result.ok and previous is not None and previous.consecutive_failures > 0
                     )
                     self._report(item, client, result)
             finally:
+                # Counted last, so the token and the status report are in it too.
+                requests = client.stats.requests_sent - requests_before
+                result.counts = total(result.parts) + RunCounts(requests=requests)
                 # Whatever happened above, the run's row never stays "running".
                 if run_id is not None:
-                    self.state.finish_run(
-                        run_id,
-                        entry.name,
-                        result.outcome,
-                        result.counts,
-                        result.error,
-                        [_detail(part) for part in result.parts],
-                    )
+                    self._finish(run_id, result)
+            self._log_summary(result)
             return result
+
+    def _finish(self, run_id: int, result: ModuleRunResult) -> None:
+        """Record the run's end; a state DB that cannot take it fails the run, in one sentence.
+
+        The row then stays "running" and the next run closes it as interrupted.
+        """
+        try:
+            self.state.finish_run(
+                run_id,
+                result.module,
+                result.outcome,
+                result.counts,
+                result.error,
+                [_detail(part) for part in result.parts],
+            )
+        except StateError as exc:
+            log.error("%s: the run's result was not recorded: %s", result.module, exc)
+            _fail_for_state(result, exc)
+
+    def _log_summary(self, result: ModuleRunResult) -> None:
+        log.info("%s %s: %s", result.module, result.outcome, result.summary())
+        for part in result.parts if len(result.parts) > 1 else ():
+            log.info(
+                "%s %s: %s", result.module, part.entity, summary(part.counts, kinds={part.kind})
+            )
 
     def _execute(self, item: Prepared, context: RunContext, secrets: list[str]) -> ModuleRunResult:
         name = item.entry.name
@@ -247,6 +269,7 @@ class Runner:
             error = redact(str(exc), secrets)
             failed = ModuleRunResult(name, Outcome.FAILED, error=error, parts=context.results)
             failed.halo_unreachable = isinstance(exc, HaloConnectionError)
+            failed.state_unusable = isinstance(exc, StateError)
             return failed
         except Exception as exc:  # a bug in a module must not take the agent down
             log.exception("%s failed with an unexpected error", name)
@@ -274,10 +297,16 @@ class Runner:
         entry = item.entry
         record_id = item.module.status_record_id() or entry.halo_record_id
         report_run(client, item.module.status_record, record_id, error=result.error)
-        for part in result.parts:
-            new = self.state.unreported(entry.name, part.entity, part.failures)
-            sent = report_failures(client, entry.name, part.entity, new) if new else True
-            self.state.mark_reported(entry.name, part.entity, part.failures, sent=sent)
+        if result.state_unusable:
+            return  # which failures Halo was told about is kept in the state DB
+        try:
+            for part in result.parts:
+                new = self.state.unreported(entry.name, part.entity, part.failures)
+                sent = report_failures(client, entry.name, part.entity, new) if new else True
+                self.state.mark_reported(entry.name, part.entity, part.failures, sent=sent)
+        except StateError as exc:
+            log.error("%s: record failures not reported to Halo: %s", entry.name, exc)
+            _fail_for_state(result, exc)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -323,6 +352,13 @@ class Runner:
                 listener(event)
             except Exception:  # a front end's bug must not break a run
                 log.exception("A run listener failed")
+
+
+def _fail_for_state(result: ModuleRunResult, error: StateError) -> None:
+    """A state DB that failed after the work: the run fails, unless it already had."""
+    if result.ok:
+        result.outcome, result.error = Outcome.FAILED, str(error)
+    result.state_unusable = True
 
 
 def _detail(part: EntityResult) -> dict[str, object]:

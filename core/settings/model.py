@@ -106,6 +106,10 @@ class HaloConnection:
     window_seconds: float = 300.0
     batch_size: int = 100
     timeout_seconds: float = 30.0
+    # How long a run keeps retrying a Halo that fails (from its start or Halo's last good
+    # answer): no retry starts past it, see core.halo.retry.Deadline. Three minutes keep a
+    # failing run of a 5-minute module inside its interval.
+    deadline_seconds: float = 180.0
 
 
 INSTANCE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")

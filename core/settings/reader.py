@@ -225,6 +225,7 @@ def _read_halo(
         window_seconds=reader.number(section, "Halo", "WindowSeconds", 300.0),
         batch_size=int(reader.number(section, "Halo", "BatchSize", 100, whole=True)),
         timeout_seconds=reader.number(section, "Halo", "TimeoutSeconds", 30.0),
+        deadline_seconds=reader.number(section, "Halo", "DeadlineSeconds", 180.0),
     )
 
 
@@ -315,5 +316,6 @@ def _check_unique_names(modules: list[ModuleSettings], reader: FieldReader) -> N
 _HALO_KEYS = (
     "Url", "AuthUrl", "Tenant", "ClientId", "ClientSecret", "Scope", "AllowInsecureHttp",
     "VerifyTls", "CaBundle", "RequestsPerWindow", "WindowSeconds", "BatchSize", "TimeoutSeconds",
+    "DeadlineSeconds",
 )  # fmt: skip
 _MODULE_KEYS = ("Name", "Type", "Id", "Enabled", "Interval", "HaloRecordId", "Options")

@@ -50,6 +50,7 @@ def settings_to_json(settings: Settings, box: SecretBox) -> dict[str, Any]:
             "WindowSeconds": _plain_number(halo.window_seconds),
             "BatchSize": halo.batch_size,
             "TimeoutSeconds": _plain_number(halo.timeout_seconds),
+            "DeadlineSeconds": _plain_number(halo.deadline_seconds),
         },
         "LogFolder": _relative_to_folder(settings.log_folder, settings.folder),
         "Modules": [

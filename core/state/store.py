@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import ConfigError
+from core.errors import StateError
 from core.outcomes import Outcome, RecordFailure, RunCounts
 from core.private_files import create_private_file, private_folder, warn_if_open_to_others
 from core.state.migrations import migrate
@@ -67,7 +67,7 @@ class StateStore:
                 db.isolation_level = None  # the migrations run their own transaction
                 migrate(db, str(self.path))
         except sqlite3.DatabaseError as exc:
-            raise ConfigError(
+            raise StateError(
                 f"The state database cannot be opened: {exc}.",
                 path=str(self.path),
                 hint="Move the file aside; the next run rebuilds it (and re-matches records).",
@@ -75,7 +75,7 @@ class StateStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        """One connection for one transaction; a file that cannot be used is a ConfigError."""
+        """One connection for one transaction; a file that cannot be used is a StateError."""
         try:
             create_private_file(self.path)  # SQLite gives -wal and -shm the file's mode
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MILLISECONDS / 1000)
@@ -297,7 +297,7 @@ class StateStore:
             )
 
 
-def unusable_state_error(path: Path, error: OSError | sqlite3.Error) -> ConfigError:
+def unusable_state_error(path: Path, error: OSError | sqlite3.Error) -> StateError:
     """What an admin must do about a state DB SQLite cannot open or write, naming the file.
 
     SQLite says "readonly" whichever of the file, a leftover ``-shm``/``-wal`` (from a run
@@ -305,7 +305,7 @@ def unusable_state_error(path: Path, error: OSError | sqlite3.Error) -> ConfigEr
     """
     code = getattr(error, "sqlite_errorcode", 0) & 0xFF
     if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-        return ConfigError(
+        return StateError(
             "another process kept the state database locked for "
             f"{BUSY_TIMEOUT_MILLISECONDS // 1000} s.",
             path=str(path),
@@ -334,8 +334,8 @@ def unusable_state_error(path: Path, error: OSError | sqlite3.Error) -> ConfigEr
         (path.parent, "this account cannot create the state database's files here.", give_access),
     ):
         if blocked.exists() and not os.access(blocked, os.W_OK):
-            return ConfigError(problem, path=str(blocked), hint=hint)
-    return ConfigError(
+            return StateError(problem, path=str(blocked), hint=hint)
+    return StateError(
         f"the state database cannot be used: {error}.",
         path=str(path),
         hint="Check the disk it is on (free space, errors) and the permissions of its folder.",

@@ -80,7 +80,10 @@ def test_the_secret_is_in_no_file_log_or_process_argument(
     tmp_path: Path, emulator: Emulator
 ) -> None:
     folder = configured_folder(tmp_path, emulator)
-    emulator.set_faults(latency_ms=100)  # so the run is still going when we look at it
+    # Each answer takes half a second: once Halo has the first request, the run is still
+    # going for as long as it takes to look at its arguments.
+    emulator.set_faults(latency_ms=500)
+    emulator.reset_stats()  # configure's requests were counted
     env = {k: v for k, v in os.environ.items() if k != "HALO_CLIENT_SECRET"}
     process = subprocess.Popen(
         [COMMAND, "auto", str(folder)],
@@ -89,9 +92,15 @@ def test_the_secret_is_in_no_file_log_or_process_argument(
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(0.5)
+    deadline = time.monotonic() + 30
+    while emulator.stats()["total"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert process.poll() is None, "the run ended before its arguments could be read"
     arguments = Path(f"/proc/{process.pid}/cmdline").read_bytes().decode()
-    listing = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    listing = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    assert process.poll() is None, "the run ended while its arguments were read"
+    assert "auto" in arguments.split("\0") and str(folder) in arguments
+    assert any(line.split(None, 1)[0] == str(process.pid) for line in listing.splitlines()[1:])
     output, errors = process.communicate(timeout=60)
     assert process.returncode == 0, output + errors
     assert SECRET not in arguments and SECRET not in listing

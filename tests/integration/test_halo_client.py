@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from core.errors import (
@@ -12,6 +10,7 @@ from core.errors import (
     HaloValidationError,
     InvalidCredentialsError,
 )
+from core.halo.auth import REFRESH_MARGIN_SECONDS
 from core.halo.client import HaloClient, RetryPolicy
 from core.halo.pacing import RequestPacer
 from core.halo.validate import validate_connection
@@ -40,14 +39,19 @@ def test_rejected_token_is_refreshed_once_and_the_request_succeeds(
     assert token_requests(emulator) == 2
 
 
-def test_token_that_expires_early_is_replaced() -> None:
-    with Emulator(client_secret=SECRET, rate_limit=None) as emu:
-        emu.set_faults(token_early_expiry=0.2)
-        with HaloClient(connection_for(emu), retry=FAST_RETRY) as halo:
+def test_a_token_is_renewed_by_the_clients_clock_shortly_before_it_expires() -> None:
+    """Driven by an injected clock: no sleep races the token's lifetime."""
+    now = [0.0]
+    with Emulator(client_secret=SECRET, rate_limit=None, token_lifetime=3600) as emu:
+        with HaloClient(connection_for(emu), retry=FAST_RETRY, clock=lambda: now[0]) as halo:
             halo.get("Status")
-            time.sleep(0.3)
+            now[0] = 3600 - REFRESH_MARGIN_SECONDS - 1  # still inside its lifetime
             halo.get("Status")
-        assert token_requests(emu) == 2
+            assert token_requests(emu) == 1
+            now[0] = 3600 - REFRESH_MARGIN_SECONDS  # within the margin: renewed first
+            halo.get("Status")
+            assert token_requests(emu) == 2
+        assert emu.stats()["by_status"].get("401", 0) == 0  # renewed before Halo refused it
 
 
 def test_token_near_expiry_is_renewed_before_use() -> None:

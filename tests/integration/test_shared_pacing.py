@@ -22,7 +22,8 @@ SCRIPT = """
 import sys
 from pathlib import Path
 from core.settings.model import HaloConnection
-from core.halo.client import HaloClient, RetryPolicy, application_pacer
+from core.halo.client import HaloClient, RetryPolicy
+from core.halo.pacing import application_pacer
 from core.settings.secrets import Secret
 connection = HaloConnection(url=sys.argv[1], client_id="halo-emulator",
                             client_secret=Secret(sys.argv[2]), requests_per_window=10,

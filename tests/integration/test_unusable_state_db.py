@@ -3,24 +3,27 @@ do: never a traceback. The files are real; the runs are the real command."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from core.errors import ConfigError
-from core.run.runner import Runner
+from core.outcomes import Outcome
+from core.run.runner import ModuleRunResult, RunEvent, Runner
 from core.settings.model import Settings
 from core.state import store
 from halo_emulator import Emulator
 
-from .conftest import user_rows, write_csv
+from .conftest import halo_users, user_rows, write_csv
 from .test_cli import COMMAND, configured_folder
 
 EXIT_CONFIG = 2
@@ -137,3 +140,98 @@ def test_a_settings_folder_others_can_open_is_reported_once(
     assert run.returncode == 0, run.stderr
     assert run.stderr.count("can be opened by other accounts (mode 755)") == 1
     assert f"chmod 700 {folder}" in run.stderr
+
+
+class LockHolder:
+    """Another process holding ``BEGIN EXCLUSIVE`` on the state DB until ``release()``."""
+
+    def __init__(self, state_db: Path) -> None:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sqlite3, sys; db = sqlite3.connect(sys.argv[1], isolation_level=None); "
+                "db.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); sys.stdin.read(); "
+                "db.execute('ROLLBACK')",
+                str(state_db),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        assert self.process.stdout.readline() == "locked\n"
+
+    def release(self) -> None:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.close()
+        assert self.process.wait(timeout=10) == 0
+        self.process.stdout.close()
+
+
+def run_locked_after_the_first_batch(settings: Settings) -> tuple[ModuleRunResult, LockHolder]:
+    """Sync 10 users in batches of 2; once the first batch is committed, lock the DB."""
+    holders: list[LockHolder] = []
+
+    def lock_once(event: RunEvent) -> None:
+        if event.kind == "progress" and event.phase == "create" and not holders:
+            holders.append(LockHolder(settings.folder / "state.db"))
+
+    [result] = Runner(settings, listeners=[lock_once]).run()
+    return result, holders[0]
+
+
+@pytest.fixture
+def ten_users_in_batches_of_two(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    settings = make_settings()
+    settings.halo = dataclasses.replace(settings.halo, batch_size=2)
+    write_csv(settings.folder / "users.csv", user_rows(10))
+    monkeypatch.setattr(store, "BUSY_TIMEOUT_MILLISECONDS", 1_000)  # not the real 30 s
+    return settings
+
+
+def test_a_state_db_locked_mid_run_fails_the_run_in_one_sentence_and_the_next_run_recovers(
+    ten_users_in_batches_of_two: Settings, emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = ten_users_in_batches_of_two
+    started = time.monotonic()
+    result, holder = run_locked_after_the_first_batch(settings)
+    elapsed = time.monotonic() - started
+    holder.release()
+
+    state_db = settings.folder / "state.db"
+    assert result.outcome is Outcome.FAILED
+    assert result.error == (
+        f"{state_db}: another process kept the state database locked for 1 s. Close whatever "
+        "holds it open (a database browser, a backup, a stuck halo-integrator) and run again."
+    )
+    assert result.counts.created >= 2  # the first batch, committed before the lock
+    assert result.summary().startswith(f"{result.counts.created} created")
+    assert not [record for record in caplog.records if record.exc_info]  # no traceback
+    # The failed write and the run's own record waited one busy timeout each, no more.
+    assert elapsed < 2 * 1.0 + 3.0
+
+    again = Runner(settings).run()
+    assert [r.outcome for r in again] == [Outcome.SUCCEEDED]
+    emails = sorted(
+        u["emailaddress"] for u in halo_users(emulator) if "@example.com" in u["emailaddress"]
+    )
+    assert emails == sorted(row["emailaddress"] for row in user_rows(10))  # none twice
+    runs = Runner(settings).state.recent_runs("csv", limit=3)
+    assert [run["outcome"] for run in runs][:2] == ["succeeded", "interrupted"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="core/sync/engine.py counts a batch only after its id map is saved: a batch that "
+    "reached Halo just before state.db locked is missing from the count (lead's files)",
+)
+def test_a_state_db_locked_mid_run_still_counts_every_record_that_reached_halo(
+    ten_users_in_batches_of_two: Settings, emulator: Emulator
+) -> None:
+    result, holder = run_locked_after_the_first_batch(ten_users_in_batches_of_two)
+    holder.release()
+    in_halo = [u for u in halo_users(emulator) if u["emailaddress"].endswith("@example.com")]
+    assert result.counts.created == len(in_halo)

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.halo import pacing
-from core.halo.client import application_pacer
-from core.halo.pacing import RequestPacer, SharedRequestPacer
+from core.halo.pacing import RequestPacer, SharedRequestPacer, application_pacer
 from core.settings.model import HaloConnection
 
 

@@ -96,7 +96,7 @@ def test_the_on_disk_shape_uses_the_documented_keys(tmp_path: Path) -> None:
     assert list(document["Halo"]) == [
         "Url", "AuthUrl", "Tenant", "ClientId", "ClientSecret", "Scope", "AllowInsecureHttp",
         "VerifyTls", "CaBundle", "RequestsPerWindow", "WindowSeconds", "BatchSize",
-        "TimeoutSeconds",
+        "TimeoutSeconds", "DeadlineSeconds",
     ]  # fmt: skip
     assert document["LogFolder"] == "logs"
     assert document["Halo"]["WindowSeconds"] == 300

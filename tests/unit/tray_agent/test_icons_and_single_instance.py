@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from tray_agent.icons import palette, state_icon
-from tray_agent.single_instance import PORT_FILE_NAME, SingleInstance
+from tray_agent.single_instance import LOCK_FILE_NAME, PORT_FILE_NAME, SingleInstance
 
 
 def share_of(image: Image.Image, color: list[int]) -> float:
@@ -96,13 +96,21 @@ def test_a_request_with_a_wrong_token_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
-def test_the_port_file_and_a_new_settings_folder_are_owner_only(tmp_path: Path) -> None:
+@pytest.mark.parametrize("umask", [0o022, 0o000])
+def test_the_lock_and_port_files_and_a_new_settings_folder_are_owner_only(
+    tmp_path: Path, umask: int
+) -> None:
     folder = tmp_path / "new" / "settings"
     instance = SingleInstance(folder)
-    assert instance.acquire()
-    instance.listen(lambda: None)
+    previous_umask = os.umask(umask)
+    try:
+        assert instance.acquire()
+        instance.listen(lambda: None)
+    finally:
+        os.umask(previous_umask)
     try:
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
         assert stat.S_IMODE((folder / PORT_FILE_NAME).stat().st_mode) == 0o600
+        assert stat.S_IMODE((folder / LOCK_FILE_NAME).stat().st_mode) == 0o600
     finally:
         instance.release()

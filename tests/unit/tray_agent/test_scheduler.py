@@ -1,15 +1,23 @@
-"""The tray's scheduler with the real ``schedule`` library, short intervals and a fake runner."""
+"""The tray's scheduler with the real ``schedule`` library and a fake runner.
+
+Cadence, overlap, pause and back-off are driven by an injected clock, tick by tick: no test
+depends on how fast a busy machine wakes a sleeping thread. ``schedule`` reads the time with
+``datetime.datetime.now()`` and has no seam of its own, so the ``fake_time`` fixture gives
+that one module a ``datetime`` whose ``now()`` is the fake clock.
+"""
 
 from __future__ import annotations
 
+import datetime
 import itertools
-import statistics
 import threading
 import time
+import types
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
+import schedule
 
 from core.settings.model import Interval
 from tray_agent.scheduler import ModuleSchedule, Scheduler, backoff_seconds
@@ -19,11 +27,57 @@ def every(seconds: float) -> Interval:
     return Interval(every_seconds=seconds, daily_at=None, text=f"{seconds}s")  # type: ignore[arg-type]
 
 
-class FakeRunner:
-    """Records when each module started and how many ran at once; takes ``duration`` each."""
+class FakeTime:
+    """Wall-clock seconds that only move when ``advance`` moves them."""
 
-    def __init__(self, duration: float = 0.0, succeed: bool = True) -> None:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def clock(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def fake_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTime]:
+    fake = FakeTime()
+
+    class FakeDatetime(datetime.datetime):
+        @classmethod
+        def now(cls, tz: datetime.tzinfo | None = None) -> datetime.datetime:
+            return datetime.datetime.fromtimestamp(fake.now, tz)
+
+    shim = types.SimpleNamespace(**vars(datetime))
+    shim.datetime = FakeDatetime
+    monkeypatch.setattr(schedule, "datetime", shim)
+    yield fake
+
+
+def advance(fake: FakeTime, scheduler: Scheduler, seconds: int, *, wait: bool = True) -> None:
+    """Move the clock on one second at a time, ticking (and, with ``wait``, letting each
+    started run finish before the next second)."""
+    for _ in range(seconds):
+        fake.now += 1
+        scheduler.tick()
+        if wait:
+            wait_until(lambda: not scheduler.running())
+
+
+class FakeRunner:
+    """Records when each module started (by ``clock``) and how many ran at once.
+
+    A run takes ``duration`` real seconds, or until ``release`` is set when one is given.
+    """
+
+    def __init__(
+        self,
+        duration: float = 0.0,
+        succeed: bool = True,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        release: threading.Event | None = None,
+    ) -> None:
         self.duration, self.succeed = duration, succeed
+        self.clock, self.release = clock, release
         self.starts: dict[str, list[float]] = defaultdict(list)
         self.active: dict[str, int] = defaultdict(int)
         self.most_at_once: dict[str, int] = defaultdict(int)
@@ -31,10 +85,13 @@ class FakeRunner:
 
     def __call__(self, name: str) -> bool:
         with self.lock:
-            self.starts[name].append(time.monotonic())
+            self.starts[name].append(self.clock())
             self.active[name] += 1
             self.most_at_once[name] = max(self.most_at_once[name], self.active[name])
-        time.sleep(self.duration)
+        if self.release is not None:
+            self.release.wait(10)
+        else:
+            time.sleep(self.duration)
         with self.lock:
             self.active[name] -= 1
         return self.succeed
@@ -55,33 +112,36 @@ def wait_until(condition: Callable[[], bool], timeout: float = 5) -> None:
     raise AssertionError("condition not met in time")
 
 
-def test_two_modules_run_on_their_own_cadence() -> None:
-    runner = FakeRunner()
-    scheduler = Scheduler(runner, tick_seconds=0.05)
-    scheduler.set_modules([ModuleSchedule("fast", every(0.25)), ModuleSchedule("slow", every(0.8))])
-    run_for(2.7, scheduler)
+def test_two_modules_run_on_their_own_cadence(fake_time: FakeTime) -> None:
+    runner = FakeRunner(clock=fake_time.clock)
+    scheduler = Scheduler(runner, clock=fake_time.clock)
+    scheduler.set_modules([ModuleSchedule("fast", every(15)), ModuleSchedule("slow", every(40))])
+    started = fake_time.now
+    advance(fake_time, scheduler, 200)
     fast, slow = runner.starts["fast"], runner.starts["slow"]
-    assert 8 <= len(fast) <= 11
-    assert 2 <= len(slow) <= 4
-    assert statistics.median(b - a for a, b in itertools.pairwise(fast)) == pytest.approx(
-        0.25, abs=0.08
-    )
-    assert statistics.median(b - a for a, b in itertools.pairwise(slow)) == pytest.approx(
-        0.8, abs=0.1
-    )
+    assert [start - started for start in fast] == [15.0 * n for n in range(1, 14)]
+    assert [start - started for start in slow] == [40.0 * n for n in range(1, 6)]
+    assert scheduler.stop(timeout_seconds=5)
 
 
-def test_a_run_that_outlasts_its_interval_is_not_overlapped_and_the_skip_is_reported() -> None:
-    runner = FakeRunner(duration=0.7)
+def test_a_run_that_outlasts_its_interval_is_not_overlapped_and_the_skip_is_reported(
+    fake_time: FakeTime,
+) -> None:
+    release = threading.Event()
+    runner = FakeRunner(clock=fake_time.clock, release=release)
     skipped: list[str] = []
-    scheduler = Scheduler(runner, on_skipped=skipped.append, tick_seconds=0.05)
-    scheduler.set_modules([ModuleSchedule("slow-run", every(0.2))])
-    run_for(2.0, scheduler)
+    scheduler = Scheduler(runner, on_skipped=skipped.append, clock=fake_time.clock)
+    scheduler.set_modules([ModuleSchedule("slow-run", every(10))])
+    advance(fake_time, scheduler, 10, wait=False)  # due at 10 s: starts, and keeps running
+    wait_until(lambda: len(runner.starts["slow-run"]) == 1)
+    advance(fake_time, scheduler, 25, wait=False)  # due at 20 s and 30 s: both skipped
+    assert skipped == ["slow-run", "slow-run"]
+    release.set()
+    wait_until(lambda: not scheduler.running())
+    advance(fake_time, scheduler, 5)  # due at 40 s: runs again
+    assert len(runner.starts["slow-run"]) == 2
     assert runner.most_at_once["slow-run"] == 1
-    assert 2 <= len(runner.starts["slow-run"]) <= 3
-    assert skipped and set(skipped) == {"slow-run"}
-    starts = runner.starts["slow-run"]
-    assert all(b - a >= 0.69 for a, b in itertools.pairwise(starts))
+    assert scheduler.stop(timeout_seconds=5)
 
 
 def test_sync_now_while_a_run_is_going_is_skipped() -> None:
@@ -94,18 +154,18 @@ def test_sync_now_while_a_run_is_going_is_skipped() -> None:
     assert len(runner.starts["csv"]) == 1
 
 
-def test_paused_schedules_do_not_run_but_sync_now_still_does() -> None:
-    runner = FakeRunner()
-    scheduler = Scheduler(runner, tick_seconds=0.05)
-    scheduler.set_modules([ModuleSchedule("csv", every(0.1))])
+def test_paused_schedules_do_not_run_but_sync_now_still_does(fake_time: FakeTime) -> None:
+    runner = FakeRunner(clock=fake_time.clock)
+    scheduler = Scheduler(runner, clock=fake_time.clock)
+    scheduler.set_modules([ModuleSchedule("csv", every(10))])
     scheduler.pause()
-    scheduler.start()
-    time.sleep(0.5)
+    advance(fake_time, scheduler, 50)
     assert runner.starts["csv"] == []
     scheduler.run_now(["csv"])
     wait_until(lambda: len(runner.starts["csv"]) == 1)
     scheduler.resume()
-    wait_until(lambda: len(runner.starts["csv"]) >= 3)
+    advance(fake_time, scheduler, 20)
+    assert len(runner.starts["csv"]) == 3
     assert scheduler.stop(timeout_seconds=5)
 
 
@@ -118,16 +178,24 @@ def test_back_off_grows_after_repeated_failures_and_is_capped() -> None:
     assert backoff_seconds(86_400, 50) == 86_400
 
 
-def test_a_module_that_keeps_failing_runs_less_often() -> None:
-    failing, healthy = FakeRunner(succeed=False), FakeRunner()
-    schedulers = [Scheduler(runner, tick_seconds=0.05) for runner in (failing, healthy)]
+def test_a_module_that_keeps_failing_runs_less_often(fake_time: FakeTime) -> None:
+    failing = FakeRunner(succeed=False, clock=fake_time.clock)
+    healthy = FakeRunner(clock=fake_time.clock)
+    schedulers = [Scheduler(runner, clock=fake_time.clock) for runner in (failing, healthy)]
     for scheduler in schedulers:
-        scheduler.set_modules([ModuleSchedule("m", every(0.1))])
-        scheduler.start()
-    time.sleep(1.5)
+        scheduler.set_modules([ModuleSchedule("m", every(10))])
+    for _ in range(300):
+        fake_time.now += 1
+        for scheduler in schedulers:
+            scheduler.tick()
+        wait_until(lambda: not any(scheduler.running() for scheduler in schedulers))
+    assert len(healthy.starts["m"]) == 30
+    # From the second failure in a row, the next run waits backoff_seconds (10, 30, 70,
+    # 150 s) after the last one ended: runs at 10, 20, 30, 60, 130 and 280 s.
+    gaps = [b - a for a, b in itertools.pairwise(failing.starts["m"])]
+    assert gaps == [10.0, 10.0, 30.0, 70.0, 150.0]
     for scheduler in schedulers:
         assert scheduler.stop(timeout_seconds=5)
-    assert len(failing.starts["m"]) < len(healthy.starts["m"]) / 2
 
 
 def test_stop_waits_for_a_safe_point_then_returns() -> None:
