@@ -264,6 +264,8 @@ class Runner:
             if missing := item.module.missing_extra():
                 raise ConfigError(f"{name} ({item.entry.type}) {missing}.")
             item.module.run(context)
+            if _accepted_whole(context):
+                context.commit_checkpoints()
         except IntegratorError as exc:
             log.error("%s failed: %s", name, exc)
             error = redact(str(exc), secrets)
@@ -283,8 +285,6 @@ class Runner:
             )
         if context.request.dry_run:
             return ModuleRunResult(name, Outcome.DRY_RUN, parts=context.results)
-        if not any(part.failures for part in context.results):
-            context.commit_checkpoints()
         return ModuleRunResult(name, Outcome.SUCCEEDED, parts=context.results)
 
     def _report(self, item: Prepared, client: HaloClient, result: ModuleRunResult) -> None:
@@ -359,6 +359,13 @@ def _fail_for_state(result: ModuleRunResult, error: StateError) -> None:
     if result.ok:
         result.outcome, result.error = Outcome.FAILED, str(error)
     result.state_unusable = True
+
+
+def _accepted_whole(context: RunContext) -> bool:
+    """Halo took every record of the run: its checkpoints may move (see stage_checkpoint)."""
+    if context.request.dry_run:
+        return False
+    return not any(part.refusal or part.failures for part in context.results)
 
 
 def _detail(part: EntityResult) -> dict[str, object]:

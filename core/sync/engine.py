@@ -362,8 +362,9 @@ class RecordSync:
             return
         ids = self._ids_for(batch, saved)
         pairs = zip(batch, ids, strict=True)
-        self._save([MappedRecord(r.key, i, r.fingerprint, True) for r, i in pairs])
+        # Counted before the id map is saved: the batch is in Halo even if the save fails.
         self._tally.created += len(batch)
+        self._save([MappedRecord(r.key, i, r.fingerprint, True) for r, i in pairs])
 
     def _update_batch(self, batch: list[tuple[SourceRecord, int]], plan: Plan) -> None:
         bodies = []
@@ -376,8 +377,8 @@ class RecordSync:
             retry = functools.partial(self._update_batch, plan=plan)
             self._split(batch, exc, retry, self._update_refused)
             return
-        self._save([MappedRecord(r.key, i, r.fingerprint, True) for r, i in batch])
         self._tally.updated += len(batch)
+        self._save([MappedRecord(r.key, i, r.fingerprint, True) for r, i in batch])
 
     def _deactivate_batch(self, batch: list[MappedRecord]) -> None:
         bodies = [{"id": entry.halo_id, **self.target.deactivate_fields} for entry in batch]
@@ -386,8 +387,8 @@ class RecordSync:
         except REFUSALS as exc:
             self._split(batch, exc, self._deactivate_batch, self._deactivate_refused)
             return
-        self._save([MappedRecord(e.source_key, e.halo_id, e.fingerprint, False) for e in batch])
         self._tally.deactivated += len(batch)
+        self._save([MappedRecord(e.source_key, e.halo_id, e.fingerprint, False) for e in batch])
 
     def _split(
         self,

@@ -223,11 +223,6 @@ def test_a_state_db_locked_mid_run_fails_the_run_in_one_sentence_and_the_next_ru
     assert [run["outcome"] for run in runs][:2] == ["succeeded", "interrupted"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/sync/engine.py counts a batch only after its id map is saved: a batch that "
-    "reached Halo just before state.db locked is missing from the count (lead's files)",
-)
 def test_a_state_db_locked_mid_run_still_counts_every_record_that_reached_halo(
     ten_users_in_batches_of_two: Settings, emulator: Emulator
 ) -> None:
