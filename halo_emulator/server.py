@@ -64,6 +64,10 @@ async def json_answers(request: web.Request, handler: Handler) -> web.StreamResp
             if name.lower() not in ("content-type", "content-length"):
                 response.headers[name] = value
         return response
+    except ConnectionResetError:
+        # The client went away mid-request (killed, timed out): nobody is left to answer.
+        log.info("Client left during %s %s", request.method, request.path)
+        raise
     except Exception as error:  # a bug must still answer JSON
         log.exception("Unhandled error for %s %s", request.method, request.path)
         return json_error(500, f"An error has occurred: {type(error).__name__}")

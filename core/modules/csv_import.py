@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.errors import ModuleError
+from core.errors import ModuleError, SourceNotReadyError
 from core.modules.base import StatusRecord, SyncModule
 from core.modules.options import option
 from core.run.context import RunContext, SourceContext
@@ -128,7 +128,14 @@ class CsvImport(SyncModule):
         lines = read_lines(path, encoding=self.options.encoding)
         reader = csv.DictReader(lines, delimiter=self.options.delimiter)
         try:
-            headers = [name.strip() for name in reader.fieldnames or []]
+            if reader.fieldnames is None:
+                # Even an export with no rows has its header line: this one is not written yet.
+                raise SourceNotReadyError(
+                    f"{path} is empty (not even a header line).",
+                    hint="If an export is writing it, the next run reads it; otherwise "
+                    "check the program that writes it.",
+                )
+            headers = [name.strip() for name in reader.fieldnames]
             if key_column not in headers:
                 raise ModuleError(
                     f"{path} has no {key_column!r} column (it has: {', '.join(headers)}).",

@@ -170,3 +170,10 @@ def test_the_source_check_refuses_a_cut_file(tmp_path: Path) -> None:
         CsvImport(CsvOptions(path="users.csv")).check(
             SourceContext("csv", tmp_path, logging.getLogger("test"))
         )
+
+
+def test_an_empty_file_is_not_ready_rather_than_missing_a_column(tmp_path: Path) -> None:
+    path = tmp_path / "users.csv"
+    path.write_text("")
+    with pytest.raises(SourceNotReadyError, match="is empty"):
+        read(path)
