@@ -31,6 +31,7 @@ from core.modules.registry import build_module
 from core.outcomes import EntityResult, Outcome, RecordFailure, RunCounts, summary, total
 from core.run.context import RunContext
 from core.run.due import is_due
+from core.run.lease import SETTLE_SECONDS, LeaseHeldError, LeaseHolder, SourceLease
 from core.run.locks import module_lock
 from core.run.logs import redact, run_log_file
 from core.run.reporting import report_failures, report_run
@@ -113,6 +114,8 @@ class Runner:
         )
         self.listeners = list(listeners)
         self._clock = clock
+        # The pause between writing a lease and reading it back (tests shorten it).
+        self.lease_settle_seconds = SETTLE_SECONDS
 
     def prepare(
         self, names: Sequence[str] = (), *, record_failures: bool = False
@@ -260,12 +263,19 @@ class Runner:
 
     def _execute(self, item: Prepared, context: RunContext, secrets: list[str]) -> ModuleRunResult:
         name = item.entry.name
+        lease = self._lease(item, context)
         try:
             if missing := item.module.missing_extra():
                 raise ConfigError(f"{name} ({item.entry.type}) {missing}.")
+            if lease is not None:
+                lease.acquire()
+                context.safe_point = _renewing(lease, context.safe_point)
             item.module.run(context)
             if _accepted_whole(context):
                 context.commit_checkpoints()
+        except LeaseHeldError as exc:
+            log.warning("%s: %s", name, exc)
+            return ModuleRunResult(name, Outcome.SKIPPED, error=str(exc), parts=context.results)
         except IntegratorError as exc:
             log.error("%s failed: %s", name, exc)
             error = redact(str(exc), secrets)
@@ -278,6 +288,9 @@ class Runner:
             message = f"Unexpected error in module {name}: {type(exc).__name__}: {exc}"
             error = redact(message, secrets)
             return ModuleRunResult(name, Outcome.FAILED, error=error, parts=context.results)
+        finally:
+            if lease is not None:
+                lease.release()
         refusals = [part.refusal for part in context.results if part.refusal]
         if refusals:
             return ModuleRunResult(
@@ -286,6 +299,17 @@ class Runner:
         if context.request.dry_run:
             return ModuleRunResult(name, Outcome.DRY_RUN, parts=context.results)
         return ModuleRunResult(name, Outcome.SUCCEEDED, parts=context.results)
+
+    def _lease(self, item: Prepared, context: RunContext) -> SourceLease | None:
+        """A lease on the integration's own Halo record, when it has one and the run writes."""
+        record = item.module.status_record
+        record_id = item.module.status_record_id() or item.entry.halo_record_id
+        if context.request.dry_run or record is None or not record.needs_id or not record_id:
+            return None
+        holder = LeaseHolder.for_run(item.entry.id, str(self.settings.folder))
+        return SourceLease(
+            context.client, record, record_id, holder, settle_seconds=self.lease_settle_seconds
+        )
 
     def _report(self, item: Prepared, client: HaloClient, result: ModuleRunResult) -> None:
         """Last Sync / Last Error and new record failures to Halo, unless Halo is unreachable.
@@ -359,6 +383,14 @@ def _fail_for_state(result: ModuleRunResult, error: StateError) -> None:
     if result.ok:
         result.outcome, result.error = Outcome.FAILED, str(error)
     result.state_unusable = True
+
+
+def _renewing(lease: SourceLease, safe_point: Callable[[], None]) -> Callable[[], None]:
+    def renew_then_park() -> None:
+        lease.renew_if_due()
+        safe_point()
+
+    return renew_then_park
 
 
 def _accepted_whole(context: RunContext) -> bool:
