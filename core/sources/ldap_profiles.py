@@ -14,6 +14,7 @@ from typing import Protocol
 
 from core.errors import ModuleError
 from core.sources.ldap_values import ACCOUNT_DISABLED_FLAG, AttributeValue
+from core.sync.dn import dn_within, normalize_dn, split_dn
 
 
 @dataclass(frozen=True)
@@ -97,74 +98,6 @@ def is_disabled(entry: HasValues, attribute: str = "userAccountControl") -> bool
     return bool(flags) and isinstance(flags[0], int) and bool(flags[0] & ACCOUNT_DISABLED_FLAG)
 
 
-def split_dn(dn: str) -> list[tuple[str, str]]:
-    """A DN as (attribute, value) pairs, values unescaped (``CN=Doe\\, Ann`` → ``Doe, Ann``).
-
-    Splits only at unescaped commas; multi-valued RDNs (``+``) stay one value.
-    """
-    parts: list[str] = []
-    current = ""
-    escaped = False
-    for character in dn:
-        if escaped:
-            current += character
-            escaped = False
-        elif character == "\\":
-            current += character
-            escaped = True
-        elif character == ",":
-            parts.append(current)
-            current = ""
-        else:
-            current += character
-    parts.append(current)
-    pairs = []
-    for part in parts:
-        attribute, _, value = part.partition("=")
-        pairs.append((attribute.strip(), _unescape(value.strip())))
-    return pairs if dn.strip() else []
-
-
-def _unescape(value: str) -> str:
-    """RFC 4514 escapes undone: ``\\,`` → ``,`` and ``\\c3\\a9`` → ``é``."""
-    if "\\" not in value:
-        return value
-    out = bytearray()
-    index = 0
-    while index < len(value):
-        character = value[index]
-        pair = value[index + 1 : index + 3]
-        if (
-            character == "\\"
-            and len(pair) == 2
-            and all(c in "0123456789abcdefABCDEF" for c in pair)
-        ):
-            out += bytes.fromhex(pair)
-            index += 3
-        elif character == "\\" and index + 1 < len(value):
-            out += value[index + 1].encode()
-            index += 2
-        else:
-            out += character.encode()
-            index += 1
-    return out.decode("utf-8", errors="replace")
-
-
-def normalize_dn(dn: str) -> tuple[str, ...]:
-    """A DN as its RDNs, lowercased and without the spaces LDAP ignores, for comparing.
-
-    ``CN=Ann,OU=Staff, DC=bars`` and ``cn=ann,ou=staff,dc=bars`` normalize alike: the naming
-    attributes of users, OUs and domains compare case-insensitively in AD and OpenLDAP.
-    """
-    return tuple(f"{attribute.lower()}={value.lower()}" for attribute, value in split_dn(dn))
-
-
-def dn_within(dn: str, base_dn: str) -> bool:
-    """Whether ``dn`` is ``base_dn`` itself or lies below it (an OU placement rule)."""
-    entry, base = normalize_dn(dn), normalize_dn(base_dn)
-    return len(entry) >= len(base) and entry[len(entry) - len(base) :] == base
-
-
 def is_member_of(entry: HasValues, group_dn: str, attribute: str = "memberOf") -> bool:
     """Whether the entry's memberOf lists ``group_dn`` (direct membership, DNs compared
     normalized); nested groups need the caller's filter (AD: LDAP_MATCHING_RULE_IN_CHAIN)."""
@@ -183,3 +116,18 @@ def group_names(member_of: Iterable[AttributeValue]) -> list[str]:
         if isinstance(value, str) and (rdns := split_dn(value)):
             names.append(rdns[0][1])
     return names
+
+
+__all__ = [
+    "AD",
+    "OPENLDAP",
+    "PROFILES",
+    "DirectoryProfile",
+    "dn_within",
+    "group_names",
+    "is_disabled",
+    "is_member_of",
+    "normalize_dn",
+    "profile_named",
+    "split_dn",
+]

@@ -22,6 +22,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from core.sync.dn import split_dn
+
 Converter = Callable[[Any], Any]
 
 TRUE_WORDS = frozenset({"true", "yes", "1", "y", "on"})
@@ -88,8 +90,8 @@ def _rdn(value: Any) -> Any:
     text = _text(value)
     if not text:
         return text
-    first = re.split(r"(?<!\\),", text, maxsplit=1)[0]
-    return first.split("=", 1)[-1].replace("\\,", ",").strip()
+    names = split_dn(text)
+    return names[0][1] if names else text
 
 
 def _guid(value: Any) -> Any:

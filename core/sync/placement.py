@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.modules.options import option
+from core.sync.dn import dn_within, normalize_dn
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,11 @@ class PlacementRule:
     def matches(self, item: Mapping[str, Any], *, dn: str = "", address: str = "") -> bool:
         """Whether every condition the rule sets holds for ``item`` (attribute → values)."""
         lowered = {name.lower(): value for name, value in item.items()}
-        if self.ou and not _dn_within(dn, self.ou):
+        if self.ou and not dn_within(dn, self.ou):
             return False
         if self.group:
-            groups = {_normal_dn(group) for group in _values(lowered.get("memberof"))}
-            if _normal_dn(self.group) not in groups:
+            groups = {normalize_dn(_text(group)) for group in _values(lowered.get("memberof"))}
+            if normalize_dn(self.group) not in groups:
                 return False
         if self.attribute:
             wanted = self.value.lower()
@@ -112,14 +113,8 @@ def _values(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple) else [value]
 
 
-def _normal_dn(dn: Any) -> str:
-    text = dn.decode() if isinstance(dn, bytes) else str(dn)
-    return ",".join(part.strip() for part in text.lower().split(","))
-
-
-def _dn_within(dn: str, suffix: str) -> bool:
-    dn, suffix = _normal_dn(dn), _normal_dn(suffix)
-    return dn == suffix or dn.endswith("," + suffix)
+def _text(value: Any) -> str:
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
 
 
 def _in_domain(address: str, domain: str) -> bool:
