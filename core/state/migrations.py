@@ -78,7 +78,29 @@ CREATE TABLE reported_failures (
 DELETE FROM checkpoints WHERE name = 'reported_failures';
 """
 
-MIGRATIONS = (VERSION_1, VERSION_2)
+# Version 3: the work ledger for queues (mail, queued scripts): one row per item, so an item
+# is claimed, written, recorded and finished exactly once across crashes (core/state/ledger.py).
+VERSION_3 = """
+CREATE TABLE work_items (
+    module TEXT NOT NULL,
+    queue TEXT NOT NULL,
+    item_key TEXT NOT NULL,
+    dedupe_key TEXT,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    halo_id INTEGER,
+    marker TEXT NOT NULL DEFAULT '',
+    label TEXT NOT NULL DEFAULT '',
+    last_error TEXT,
+    claimed_at REAL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (module, queue, item_key)
+);
+CREATE INDEX work_items_by_dedupe ON work_items (module, queue, dedupe_key);
+CREATE INDEX work_items_by_state ON work_items (module, queue, state);
+"""
+
+MIGRATIONS = (VERSION_1, VERSION_2, VERSION_3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

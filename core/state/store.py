@@ -74,6 +74,14 @@ class StateStore:
             ) from exc
 
     @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction taken at once (``BEGIN IMMEDIATE``), for read-then-write
+        steps that must not interleave with another process (a ledger claim)."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            yield db
+
+    @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         """One connection for one transaction; a file that cannot be used is a StateError."""
         try:
@@ -260,7 +268,14 @@ class StateStore:
     def forget_module(self, module: str) -> None:
         """Drop everything a removed module instance left: its records may be taken over."""
         with self._connect() as db:
-            for table in ("record_map", "checkpoints", "reported_failures", "module_status"):
+            tables = (
+                "record_map",
+                "checkpoints",
+                "reported_failures",
+                "module_status",
+                "work_items",
+            )
+            for table in tables:
                 db.execute(f"DELETE FROM {table} WHERE module=?", (module,))  # noqa: S608
 
     def mapped_records(self, module: str, entity: str) -> dict[str, MappedRecord]:
