@@ -17,6 +17,7 @@ from core.errors import IntegratorError
 from core.halo.client import HaloClient
 from core.outcomes import QUEUE, EntityResult, RecordFailure, RunCounts
 from core.run.request import RunRequest
+from core.state.ledger import WorkLedger
 from core.state.store import StateStore
 from core.sync.engine import RecordSync
 from core.sync.plan import DeactivationGuard
@@ -138,6 +139,10 @@ class RunContext(SourceContext):
             raise
         self.results.append(result)
         return result
+
+    def ledger(self, queue: str) -> WorkLedger:
+        """This instance's work ledger for ``queue`` ("mail", "script"): exactly-once steps."""
+        return WorkLedger(self.state, self.instance, queue)
 
     def queue(self, entity: str) -> QueueTally:
         """A tally for a queue this run works off (mails, scripts): counted, not mirrored."""
