@@ -246,12 +246,15 @@ def _assignment(assignment: str, infos: dict[str, OptionInfo]) -> tuple[str, str
 
 
 def _option_value(text: str, info: OptionInfo | None) -> Any:
-    """Text for plain options; JSON for lists, mappings and nested options."""
+    """Text for plain options; JSON for lists, mappings and nested options (or their text
+    form, ``base_dns=OU=A,DC=x;OU=B,DC=x``, where the option has one)."""
     if info is None or not info.structured:
         return text
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
+        if info.accepts_text and not text.lstrip().startswith(("[", "{")):
+            return text
         raise ConfigError(
             f"{info.name} takes JSON (for example {json.dumps(info.example or [])}): {exc.msg} "
             f"at character {exc.pos + 1}.",

@@ -71,6 +71,8 @@ class OptionInfo:
     choices: tuple[str, ...]
     secret: bool
     example: Any = None
+    # A structured option that may also be written as text (from_text), e.g. "A;B".
+    accepts_text: bool = False
 
     @property
     def structured(self) -> bool:
@@ -94,6 +96,7 @@ def describe(options_class: type) -> list[OptionInfo]:
                 choices=tuple(entry.metadata.get("choices", ())),
                 secret=entry.metadata.get("secret", False) or kind == "Secret",
                 example=entry.metadata.get("example"),
+                accepts_text=entry.metadata.get("from_text") is not None,
             )
         )
     return described

@@ -4,6 +4,7 @@ a configuration kept in Halo's LDAPConnection record."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -256,3 +257,26 @@ def test_validate_checks_the_directory_and_names_a_wrong_password(
     assert bad.returncode != 0
     assert "invalid credentials" in (bad.stdout + bad.stderr).lower()
     assert "not-the-password" not in bad.stdout + bad.stderr
+
+
+def test_an_admin_sets_up_ldap_from_the_command_line(
+    emulator: Emulator, tmp_path: Path, directory: openldap.Slapd
+) -> None:
+    settings = Settings.new(tmp_path / "cli" / "appsettings.json", connection_for(emulator))
+    save_settings(settings)
+    command = [str(Path(sys.executable).with_name("halo-integrator"))]
+    folder = ["--settings", str(settings.folder)]
+    enable = [
+        *command, "module", "enable", "ldap", "--name", "directory", *folder,
+        "--set", f"server={directory.url}", "--set", "start_tls=true",
+        "--set", f"ca_file={directory.ca_file}", "--set", f"bind_dn={directory.service_dn}",
+        "--set", "profile=openldap", "--set", f"base_dns={PEOPLE_OU};{CONTRACTORS_OU}",
+        "--secret", "bind_password",
+    ]  # fmt: skip
+    environment = {**os.environ, "HALO_SECRET_BIND_PASSWORD": directory.service_password}
+    done = subprocess.run(enable, capture_output=True, text=True, env=environment, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    text = (settings.folder / "appsettings.json").read_text()
+    assert directory.service_password not in text
+    result = run(load_settings(settings.folder))
+    assert result.outcome is Outcome.SUCCEEDED and result.counts.created == len(SLAPD_PEOPLE)
