@@ -30,7 +30,7 @@ BUSY_TIMEOUT_MILLISECONDS = 30_000
 KEEP_RUNS_PER_MODULE = 1_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MappedRecord:
     """A source record the engine has put into Halo before."""
 

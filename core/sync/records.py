@@ -28,7 +28,7 @@ class Ref:
         return f"(new {self.entity} {self.key})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SourceRecord:
     """One item of a source, already in Halo's field names.
 
