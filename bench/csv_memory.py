@@ -36,6 +36,7 @@ from core.settings.reader import load_settings
 from core.settings.secrets import Secret
 from core.settings.writer import save_settings
 from core.state.store import MappedRecord, StateStore
+from core.sync.records import USERS, SourceRecord, marker_value
 from halo_emulator import Emulator
 
 SECRET = "bench-secret-4c1d7e"
@@ -51,13 +52,16 @@ def write_rows(path: Path, rows: int) -> None:
             writer.writerow([f"user{n}@example.com", "User", f"N{n}", "IT"])
 
 
-def map_every_row(folder: Path) -> None:
-    """The state a finished first run leaves: each row mapped with its current fingerprint."""
+def map_every_row(folder: Path, instance_id: str) -> None:
+    """The state a finished first run leaves: each row mapped with the fingerprint of what
+    the engine sends (the row's fields and the instance's marker)."""
     store = StateStore(folder)
     records = CsvImport(CsvOptions(path="users.csv")).read(folder / "users.csv")
+    marker = {USERS.marker_field or "": marker_value(instance_id)}
     batch: list[MappedRecord] = []
     for halo_id, record in enumerate(records, start=1):
-        batch.append(MappedRecord(record.key, halo_id, record.fingerprint, True))
+        sent = SourceRecord(record.key, {**record.fields, **marker})
+        batch.append(MappedRecord(record.key, halo_id, sent.fingerprint, True))
         if len(batch) == MAPPING_BATCH:
             store.save_mappings(MODULE, "Users", batch)
             batch = []
@@ -70,11 +74,14 @@ def make_folder(root: Path, name: str, emulator: Emulator, rows: int, *, mapped:
         url=emulator.base_url, client_id=emulator.client_id, client_secret=Secret(SECRET)
     )
     settings = Settings.new(folder / "appsettings.json", connection)
-    settings.modules.append(ModuleSettings(name=MODULE, options={"path": "users.csv"}))
+    entry = ModuleSettings(name=MODULE, options={"path": "users.csv"})
+    settings.modules.append(entry)
     save_settings(settings)
     write_rows(folder / "users.csv", rows)
     if mapped:
-        map_every_row(folder)
+        map_every_row(folder, entry.id)
+        # A finished run also leaves the time Halo was last read whole: no listing is due.
+        StateStore(folder).set_checkpoint(MODULE, "listed:Users", str(int(time.time())))
     return folder
 
 
