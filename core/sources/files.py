@@ -2,16 +2,19 @@
 
 An export that is still being written looks exactly like a complete file with rows missing:
 the engine would deactivate the missing rows and send the cut value of the last one. So a
-read is taken as complete only when the file did not change while it was read (same file,
-size and modification time at both ends) and its last line ends with a line break. Every
-file-based module reads through ``read_lines``; it is the only code here that opens one.
+read is taken as complete only when the file had been left alone for a moment before the
+read (``QUIET_SECONDS``: an export that writes in bursts is waited for, up to
+``MAX_WAIT_SECONDS``), did not change while it was read (same file, size and modification
+time at both ends), and its last line ends with a line break. Every file-based module reads
+through ``read_lines``; it is the only code here that opens one.
 """
 
 from __future__ import annotations
 
 import codecs
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +25,9 @@ LINE_ENDINGS = ("\n", "\r")
 # ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION: the writer holds the file exclusively.
 WINDOWS_SHARING_ERRORS = (32, 33)
 RETRY_HINT = "Nothing was changed in Halo; the next run tries again."
+# A file modified less than this long ago may be an export pausing between two writes.
+QUIET_SECONDS = 2.0
+MAX_WAIT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,13 @@ def encoding_problem(encoding: str) -> str | None:
     return None
 
 
-def read_lines(path: Path, *, encoding: str = DEFAULT_ENCODING) -> Iterator[str]:
+def read_lines(
+    path: Path,
+    *,
+    encoding: str = DEFAULT_ENCODING,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[str]:
     """The file's lines with their endings kept (``newline=""``, as the csv module wants).
 
     The completeness checks run when the last line has been read, so the iterator raises
@@ -59,6 +71,7 @@ def read_lines(path: Path, *, encoding: str = DEFAULT_ENCODING) -> Iterator[str]
     ``ModuleError`` for a missing, unreadable or undecodable file.
     """
     try:
+        _wait_until_quiet(path, clock, sleep)
         with path.open(newline="", encoding=encoding) as handle:
             before = FileVersion.of(os.fstat(handle.fileno()))
             last_line = ""
@@ -84,6 +97,25 @@ def read_lines(path: Path, *, encoding: str = DEFAULT_ENCODING) -> Iterator[str]
             hint="Run the integrator as an account that can read the file.",
         ) from exc
     _check_last_line(path, last_line)
+
+
+def _wait_until_quiet(
+    path: Path, clock: Callable[[], float], sleep: Callable[[float], None]
+) -> None:
+    """Wait until the file has not been modified for QUIET_SECONDS; an export that writes
+    a burst, pauses at the end of a line and writes again is then read once it is done."""
+    started = clock()
+    while True:
+        age = clock() - os.stat(path).st_mtime
+        if age >= QUIET_SECONDS:
+            return
+        if clock() - started + (QUIET_SECONDS - age) > MAX_WAIT_SECONDS:
+            raise SourceNotReadyError(
+                f"{path} kept changing for {MAX_WAIT_SECONDS:.0f} s, as a file still being "
+                "written does; retry later.",
+                hint=f"{RETRY_HINT} If this repeats, schedule the run when the export is done.",
+            )
+        sleep(min(QUIET_SECONDS - max(age, 0.0), QUIET_SECONDS))
 
 
 def _check_unchanged(path: Path, before: FileVersion) -> None:

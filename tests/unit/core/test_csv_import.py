@@ -13,7 +13,15 @@ from core.errors import ModuleError, SourceNotReadyError
 from core.modules.csv_import import CsvImport, CsvOptions
 from core.modules.options import parse_options
 from core.run.context import SourceContext
+from core.sources import files
 from core.sync.records import SourceRecord
+
+
+@pytest.fixture(autouse=True)
+def no_quiet_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files written by a test are read at once; the wait itself is tested with a fake clock."""
+    monkeypatch.setattr(files, "QUIET_SECONDS", 0.0)
+
 
 HEADER = "emailaddress,firstname,surname,notes\n"
 

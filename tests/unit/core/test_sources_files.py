@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from core.errors import ModuleError, SourceNotReadyError
+from core.sources import files
 from core.sources.files import encoding_problem, read_lines
 
 ROWS = "".join(f"row {n}\n" for n in range(2000))  # several read chunks
+
+
+@pytest.fixture(autouse=True)
+def no_quiet_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files written by a test are read at once; the wait itself is tested with a fake clock."""
+    monkeypatch.setattr(files, "QUIET_SECONDS", 0.0)
 
 
 def started(path: Path, lines: int = 3) -> Iterator[str]:
@@ -112,9 +119,12 @@ def test_a_file_another_windows_program_holds_locked_is_not_ready(
     def open_locked(self: Path, *args: object, **kwargs: object) -> None:
         raise locked
 
+    path = tmp_path / "a.txt"
+    path.write_text("a\n")
+    os.utime(path, (0, 0))
     monkeypatch.setattr(Path, "open", open_locked)
     with pytest.raises(SourceNotReadyError, match="open in another program"):
-        list(read_lines(tmp_path / "a.txt"))
+        list(read_lines(path))
 
 
 def test_a_missing_file_and_a_folder_are_module_errors(tmp_path: Path) -> None:
@@ -132,3 +142,58 @@ def test_any_text_encoding_python_knows_is_accepted(encoding: str) -> None:
 @pytest.mark.parametrize("encoding", ["utf8x", "", "base64", "rot13"])
 def test_unknown_and_non_text_encodings_are_a_problem(encoding: str) -> None:
     assert "not a text encoding" in (encoding_problem(encoding) or "")
+
+
+class FakeTime:
+    """A clock and a sleep that advances it; ``writer`` runs at every sleep (an export)."""
+
+    def __init__(self, now: float, writer: Callable[[float], None] | None = None) -> None:
+        self.now = now
+        self.slept: list[float] = []
+        self.writer = writer
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+        if self.writer:
+            self.writer(self.now)
+
+
+def test_a_file_modified_a_moment_ago_is_read_once_it_has_been_quiet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(files, "QUIET_SECONDS", 2.0)
+    path = tmp_path / "export.csv"
+    path.write_text("a\nb\n")
+    modified = path.stat().st_mtime
+    fake = FakeTime(modified + 0.5)
+    assert list(read_lines(path, clock=fake.clock, sleep=fake.sleep)) == ["a\n", "b\n"]
+    assert sum(fake.slept) == pytest.approx(1.5)
+
+
+def test_a_file_that_keeps_changing_is_not_ready(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(files, "QUIET_SECONDS", 2.0)
+    path = tmp_path / "export.csv"
+    path.write_text("a\n")
+
+    def keep_writing(now: float) -> None:
+        with path.open("a") as handle:
+            handle.write("more\n")
+        os.utime(path, (now, now))
+
+    fake = FakeTime(path.stat().st_mtime, keep_writing)
+    with pytest.raises(SourceNotReadyError, match="kept changing for 30 s"):
+        list(read_lines(path, clock=fake.clock, sleep=fake.sleep))
+
+
+def test_a_file_left_alone_is_read_without_waiting(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text("a\n")
+    fake = FakeTime(path.stat().st_mtime + 60)
+    assert list(read_lines(path, clock=fake.clock, sleep=fake.sleep)) == ["a\n"]
+    assert fake.slept == []
