@@ -4,6 +4,7 @@ endpoint, checked by Dovecot's oauth2 passdb), and folder work by UID."""
 
 from __future__ import annotations
 
+import re
 import socket
 import traceback
 from collections.abc import Callable
@@ -207,7 +208,7 @@ def test_a_closed_port_is_unreachable_with_host_port_and_time() -> None:
     error = connect_error(settings)
     assert isinstance(error, MailboxUnreachableError)
     assert f"cannot reach the mail server at 127.0.0.1:{port} (" in str(error)
-    assert "waited 0.0 s" in str(error)
+    assert re.search(r"\(Connection refused; waited \d+\.\d s\)", str(error))
 
 
 def test_a_server_that_never_greets_times_out_after_the_connect_timeout() -> None:
@@ -220,7 +221,8 @@ def test_a_server_that_never_greets_times_out_after_the_connect_timeout() -> Non
         )
         error = connect_error(settings)
     assert isinstance(error, MailboxUnreachableError)
-    assert "no answer in time; waited 0.3 s" in str(error)
+    waited = re.search(r"no answer in time; waited (\d+\.\d) s", str(error))
+    assert waited and float(waited.group(1)) >= 0.3
 
 
 # -- folders and messages --------------------------------------------------------------------
