@@ -100,5 +100,14 @@ def halo_users(emu: Emulator) -> list[dict[str, Any]]:
         return list(halo.iter_records("Users", {"includeinactive": "true"}, page_size=500))
 
 
-# Real directories for the LDAP tests (slapd, Samba AD); they live beside their servers.
-from servers.fixtures import make_slapd, samba_ad, slapd, test_ca  # noqa: E402, F401
+# Real servers (slapd, Samba AD, Dovecot and its OAuth endpoint); they live beside them.
+from servers.fixtures import (  # noqa: E402, F401
+    dovecot,
+    mail_folder,
+    make_dovecot,
+    make_slapd,
+    oauth_endpoint,
+    samba_ad,
+    slapd,
+    test_ca,
+)

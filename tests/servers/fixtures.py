@@ -10,14 +10,27 @@
   :data:`AD_PEOPLE` and the group :data:`AD_GROUP`; skipped with the reason when this machine
   cannot run Samba. Shared by every test: a test that changes the directory adds its own
   users first (``samba_ad.add_user``) and changes only those.
+- ``oauth_endpoint``: one local OAuth endpoint per session (``servers.dovecot.OAuthEndpoint``):
+  ``token_url`` issues client-credentials tokens to ``OAUTH_CLIENT_ID`` /
+  ``OAUTH_CLIENT_SECRET`` for alice's mailbox (``OAUTH_BOB_CLIENT_ID``, same secret: bob's);
+  Dovecot checks the tokens at its ``introspection_url``.
+- ``dovecot``: one Dovecot per test module, users :data:`servers.dovecot.USERS` (alice, bob),
+  STARTTLS on ``dovecot.url``, IMAPS on ``dovecot.imaps_url`` (certificate for 127.0.0.1
+  from ``test_ca``), password and XOAUTH2 logins. ``dovecot.deliver(raw, folder)`` APPENDs a
+  message and returns its UID; ``dovecot.admin()`` is an imaplib session to look with.
+- ``mail_folder``: a new, empty folder of alice's in ``dovecot`` for one test.
+- ``make_dovecot(tls=..., oauth=..., capability=..., separator=...)``: a fresh Dovecot per
+  call (~1 s to stop), stopped after the test.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
+from . import dovecot as imap_server
 from . import samba_ad as samba
 from . import slapd as openldap
 from .certificates import CertificateAuthority
@@ -124,3 +137,51 @@ def _load_ad_people(server: samba.SambaAD) -> None:
     for unit, sam, given, surname, mail, disabled in AD_PEOPLE:
         dns[sam] = server.add_user(unit, sam, given, surname, mail=mail, disabled=disabled)
     server.add_group(AD_GROUP_UNIT, AD_GROUP, [dns[sam] for sam in AD_GROUP_MEMBERS])
+
+
+@pytest.fixture(scope="session")
+def oauth_endpoint() -> Iterator[imap_server.OAuthEndpoint]:
+    with imap_server.OAuthEndpoint() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="module")
+def dovecot(
+    test_ca: CertificateAuthority, oauth_endpoint: imap_server.OAuthEndpoint
+) -> Iterator[imap_server.Dovecot]:
+    with imap_server.Dovecot(ca=test_ca, oauth=oauth_endpoint) as server:
+        yield server
+
+
+@pytest.fixture
+def mail_folder(dovecot: imap_server.Dovecot) -> str:
+    name = f"Test-{secrets.token_hex(4)}"
+    dovecot.create_folder(name)
+    return name
+
+
+@pytest.fixture
+def make_dovecot(
+    test_ca: CertificateAuthority, oauth_endpoint: imap_server.OAuthEndpoint
+) -> Iterator[Callable[..., imap_server.Dovecot]]:
+    started: list[imap_server.Dovecot] = []
+
+    def make(
+        *,
+        tls: bool = True,
+        oauth: bool = False,
+        capability: str | None = None,
+        separator: str = "/",
+    ) -> imap_server.Dovecot:
+        server = imap_server.Dovecot(
+            ca=test_ca if tls else None,
+            oauth=oauth_endpoint if oauth else None,
+            capability=capability,
+            separator=separator,
+        )
+        started.append(server)
+        return server.start()
+
+    yield make
+    for server in started:
+        server.stop()
