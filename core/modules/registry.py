@@ -10,6 +10,7 @@ from __future__ import annotations
 from core.errors import ConfigError
 from core.modules.base import SyncModule
 from core.modules.csv_import import CsvImport
+from core.modules.imap_mail import ImapMail
 from core.modules.ldap_import import LdapImport
 from core.modules.options import parse_options
 from core.settings.model import ModuleSettings
@@ -17,6 +18,7 @@ from core.settings.model import ModuleSettings
 MODULES: dict[str, type[SyncModule]] = {
     CsvImport.type_name: CsvImport,
     LdapImport.type_name: LdapImport,
+    ImapMail.type_name: ImapMail,
 }
 
 

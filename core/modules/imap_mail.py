@@ -1,0 +1,365 @@
+"""``imap``: incoming mail from an IMAP mailbox → Halo tickets, and replies → actions.
+
+The integration admins run most often, and the one they trust only if no e-mail is ever
+lost or turned into two tickets. So each message goes through the work ledger
+(``core.state.ledger``): claimed, written to Halo, its Halo id recorded, moved to the
+Processed folder, done, every step committed before the next. After a crash a message
+already in Halo is only moved; one whose answer was lost is looked up in Halo by the
+reference written with it before anything is sent again; the same message delivered twice
+(one Message-ID) becomes one ticket. A message Halo keeps refusing goes to the Failed
+folder after ``max_attempts``, with the reason in the run's failures; one broken message
+never stops the others, and one failing mailbox (instance) never stops another.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from core.errors import HaloError, HaloNotFoundError, HaloValidationError, ModuleError
+from core.halo.client import HaloClient
+from core.modules.base import StatusRecord, SyncModule
+from core.modules.options import option
+from core.run.context import QueueTally, RunContext, SourceContext
+from core.settings.secrets import Secret
+from core.sources.imap_types import MailboxSettings
+from core.sources.mail_message import IncomingMail, parse_mail, ticket_id_in
+from core.state.ledger import Claim, WorkLedger
+
+EMAIL_UPDATE_OUTCOME = "Email Update"
+REFERENCE_PREFIX = "halo-integrator mail "
+
+
+@dataclass(frozen=True)
+class ImapOptions:
+    server: str = option("", help="imaps://mail.example.com:993, or imap://host:143 with starttls.")
+    starttls: bool = option(False, help="Upgrade an imap:// connection with STARTTLS.")
+    ca_file: str = option("", help="PEM file of a private CA that signed the server's certificate.")
+    username: str = option("", help="The mailbox's login (for Microsoft 365: its address).")
+    password: str = option("", help="The mailbox password (not with XOAUTH2).", secret=True)
+    oauth_tenant_id: str = option("", help="XOAUTH2: the Entra tenant id (Microsoft 365).")
+    oauth_client_id: str = option("", help="XOAUTH2: the app registration's client id.")
+    oauth_client_secret: str = option("", help="XOAUTH2: the app's client secret.", secret=True)
+    oauth_token_url: str = option("", help="XOAUTH2: another token endpoint (not Microsoft).")
+    folder: str = option("INBOX", help="The folder new mail arrives in.")
+    processed_folder: str = option("Processed", help="Where handled mail is moved (created).")
+    failed_folder: str = option("Failed", help="Where mail Halo keeps refusing goes (created).")
+    ticket_type_id: int = option(0, help="Halo ticket type for new tickets (0: Halo's default).")
+    client_id: int = option(0, help="Halo client for new tickets (0: the user's).")
+    site_id: int = option(0, help="Halo site for new tickets and new users (0: the user's).")
+    default_user_id: int = option(0, help="Halo user for unknown senders (0: create them).")
+    create_unknown_users: bool = option(True, help="Create a Halo user for an unknown sender.")
+    tag_start: str = option("[ID:", help="What precedes a ticket id in a reply's subject.")
+    tag_end: str = option("]", help="What follows it.")
+    skip_auto_replies: bool = option(
+        True, help="Move auto-replies, bounces and delivery reports to Processed unsent."
+    )
+    max_messages_per_run: int = option(200, help="At most this many messages a run.", minimum=1)
+    max_attachment_bytes: int = option(
+        10 * 1024 * 1024,
+        help="Larger attachments are named in the ticket, not uploaded.",
+        minimum=0,
+    )
+    max_attempts: int = option(
+        3, help="Runs Halo may refuse a message before it goes to Failed.", minimum=1
+    )
+
+    def problems(self) -> list[tuple[str, str]]:
+        found = []
+        if not self.server:
+            found.append(("server", "required"))
+        if not self.username:
+            found.append(("username", "required"))
+        if not self.password and not self.oauth_client_id:
+            found.append(("password", "required (or the oauth_* options for XOAUTH2)"))
+        if self.processed_folder == self.folder or self.failed_folder == self.folder:
+            found.append(("processed_folder", "must differ from folder"))
+        return found
+
+
+class ImapMail(SyncModule):
+    type_name = "imap"
+    display_name = "Incoming mail (IMAP)"
+    description = "E-mail from an IMAP mailbox to Halo tickets, replies to actions, exactly once."
+    Options = ImapOptions
+    status_record = StatusRecord("Mailbox")
+
+    options: ImapOptions
+
+    def check(self, context: SourceContext) -> str:
+        from core.sources.imap_mailbox import ImapMailbox
+
+        options = self.options
+        with ImapMailbox(self._mailbox_settings(context)) as mailbox:
+            state = mailbox.select(options.folder)
+        return (
+            f"{options.username} on {options.server}: {state.exists} messages in {options.folder}"
+        )
+
+    def run(self, context: RunContext) -> None:
+        from core.sources.imap_mailbox import ImapMailbox
+
+        options = self.options
+        ledger = context.ledger("mail")
+        tally = context.queue("Tickets")
+        given_up: list[str] = []
+        with ImapMailbox(self._mailbox_settings(context)) as mailbox:
+            if not context.dry_run:
+                mailbox.ensure_folder(options.processed_folder)
+                mailbox.ensure_folder(options.failed_folder)
+            state = mailbox.select(options.folder)
+            uids = mailbox.list_uids()[: options.max_messages_per_run]
+            context.log.info("%d messages in %s", len(uids), options.folder)
+            delivery = _Delivery(context.client, options)
+            for uid in uids:
+                key = f"{options.folder}/{state.uidvalidity}/{uid}"
+                outcome = self._one(context, mailbox, ledger, delivery, key, uid, tally)
+                if outcome:
+                    given_up.append(outcome)
+                context.safe_point()
+        if given_up:
+            raise ModuleError(
+                f"{len(given_up)} message(s) moved to {options.failed_folder} after "
+                f"{options.max_attempts} refused attempts: {given_up[0]}",
+                hint="Fix the cause (see the run log), then move them back to "
+                f"{options.folder} and run again.",
+            )
+
+    # -- one message ----------------------------------------------------------------------------
+
+    def _one(
+        self,
+        context: RunContext,
+        mailbox: Any,
+        ledger: WorkLedger,
+        delivery: _Delivery,
+        key: str,
+        uid: int,
+        tally: QueueTally,
+    ) -> str | None:
+        """Handle one message; returns a reason when it was given up and moved to Failed."""
+        options = self.options
+        fetched = mailbox.fetch(uid)
+        if fetched is None:
+            return None  # moved or deleted by someone else meanwhile
+        mail = parse_mail(fetched.raw)
+        label = f"{mail.subject or '(no subject)'} from {mail.sender or '(no sender)'}"
+        if context.dry_run:
+            context.log.info("Would deliver %s", label)
+            tally.done()
+            return None
+        claim = ledger.claim(key, marker=_reference(mail), label=label, dedupe_key=mail.dedupe_key)
+        if claim.given_up:
+            mailbox.move(uid, options.failed_folder)
+            return None
+        if not claim.in_halo and options.skip_auto_replies and mail.auto_reason:
+            context.log.info("Not sent to Halo (%s): %s", mail.auto_reason, label)
+            mailbox.move(uid, options.processed_folder)
+            ledger.done(key)
+            tally.done()
+            return None
+        try:
+            self._deliver_once(claim, ledger, delivery, mail, fetched.complete)
+        except (HaloValidationError, HaloNotFoundError) as exc:
+            item = ledger.failed(key, exc.message, max_attempts=options.max_attempts)
+            tally.failed(key, label, exc.message)
+            if item.attempts >= options.max_attempts:
+                mailbox.move(uid, options.failed_folder)
+                return f"{label}: {exc.message}"
+            return None
+        mailbox.move(uid, options.processed_folder)
+        ledger.done(key)
+        tally.done()
+        return None
+
+    def _deliver_once(
+        self,
+        claim: Claim,
+        ledger: WorkLedger,
+        delivery: _Delivery,
+        mail: IncomingMail,
+        complete: bool,
+    ) -> None:
+        """Write the message to Halo unless Halo has it already (or may have: look first)."""
+        if claim.in_halo:
+            return
+        reference = claim.item.marker
+        if claim.interrupted:
+            found = delivery.find(reference, mail)
+            if found is not None:
+                delivery.ensure_attachments(found, mail)
+                ledger.written(claim.item.key, found.record_id)
+                return
+        written = delivery.write(mail, reference, complete)
+        ledger.written(claim.item.key, written.record_id)
+
+    # -- settings ---------------------------------------------------------------------------------
+
+    def _mailbox_settings(self, context: SourceContext) -> MailboxSettings:
+        options = self.options
+        return MailboxSettings(
+            server=options.server,
+            username=options.username,
+            password=_secret(options.password),
+            starttls=options.starttls,
+            ca_file=str(context.resolve(options.ca_file)) if options.ca_file else "",
+            oauth_client_id=options.oauth_client_id,
+            oauth_client_secret=_secret(options.oauth_client_secret),
+            oauth_tenant_id=options.oauth_tenant_id,
+            oauth_token_url=options.oauth_token_url,
+        )
+
+
+@dataclass(frozen=True)
+class Written:
+    """Where a message went in Halo: a ticket, or an action on one."""
+
+    ticket_id: int
+    action_id: int | None = None
+
+    @property
+    def record_id(self) -> int:
+        return self.action_id if self.action_id is not None else self.ticket_id
+
+
+class _Delivery:
+    """Writes messages to Halo: a reply carrying a ticket's tag as an action on it, anything
+    else as a new ticket for the sender's Halo user; attachments after either."""
+
+    def __init__(self, client: HaloClient, options: ImapOptions) -> None:
+        self.client = client
+        self.options = options
+        self._users: dict[str, int | None] = {}
+
+    def write(self, mail: IncomingMail, reference: str, complete: bool) -> Written:
+        ticket_id = self._existing_ticket(mail)
+        text = self._text(mail, reference, complete)
+        if ticket_id is not None:
+            body = {
+                "ticket_id": ticket_id,
+                "outcome": EMAIL_UPDATE_OUTCOME,
+                "emailfrom": mail.sender,
+                "emailsubject": mail.subject,
+                "note": text,
+                "emaildirection": "in",
+            }
+            [saved] = self.client.post_batch("Actions", [body])
+            written = Written(ticket_id, int(saved["id"]))
+        else:
+            body = {"summary": (mail.subject or "(no subject)")[:250], "details": text}
+            body.update(self._placement(mail))
+            [saved] = self.client.post_batch("Tickets", [body])
+            written = Written(int(saved["id"]))
+        self._attach(written, mail, already=set())
+        return written
+
+    def find(self, reference: str, mail: IncomingMail) -> Written | None:
+        """The ticket or action an interrupted attempt wrote, found by its reference line."""
+        ticket_id = self._existing_ticket(mail)
+        if ticket_id is not None:
+            actions = self.client.iter_records("Actions", {"ticket_id": str(ticket_id)})
+            for action in actions:
+                if reference in str(action.get("note") or ""):
+                    return Written(ticket_id, int(action["id"]))
+            return None
+        for ticket in self.client.iter_records("Tickets", {"search": reference}):
+            if reference in str(ticket.get("details") or ""):
+                return Written(int(ticket["id"]))
+        return None
+
+    def ensure_attachments(self, written: Written, mail: IncomingMail) -> None:
+        """After a lost answer: upload the attachments Halo does not have yet."""
+        params = {"ticket_id": str(written.ticket_id)}
+        there = {str(a.get("filename")) for a in self.client.iter_records("Attachment", params)}
+        self._attach(written, mail, already=there)
+
+    def _attach(self, written: Written, mail: IncomingMail, *, already: set[str]) -> None:
+        bodies = [
+            {
+                "ticket_id": written.ticket_id,
+                **({"action_id": written.action_id} if written.action_id else {}),
+                "filename": attachment.filename,
+                "data_base64": base64.b64encode(attachment.data).decode("ascii"),
+                "isimage": attachment.content_type.startswith("image/"),
+            }
+            for attachment in mail.attachments
+            if attachment.size <= self.options.max_attachment_bytes
+            and attachment.filename not in already
+        ]
+        if bodies:
+            self.client.post_batch("Attachment", bodies)
+
+    def _existing_ticket(self, mail: IncomingMail) -> int | None:
+        ticket_id = ticket_id_in(mail.subject, self.options.tag_start, self.options.tag_end)
+        if ticket_id is None:
+            return None
+        try:
+            self.client.get(f"Tickets/{ticket_id}")
+        except HaloNotFoundError:
+            return None  # a tag for a ticket that does not exist: a new ticket
+        return ticket_id
+
+    def _text(self, mail: IncomingMail, reference: str, complete: bool) -> str:
+        lines = [mail.text or "(no text)"]
+        too_big = [a for a in mail.attachments if a.size > self.options.max_attachment_bytes]
+        if too_big:
+            names = ", ".join(f"{a.filename} ({a.size:,} bytes)" for a in too_big)
+            lines.append(f"Attachments too large to upload: {names}")
+        if not complete:
+            lines.append("The message was too large to read whole; see the mailbox.")
+        lines.append(f"({reference})")
+        return "\n\n".join(lines)
+
+    def _placement(self, mail: IncomingMail) -> dict[str, Any]:
+        options = self.options
+        fields: dict[str, Any] = {}
+        user_id = self._user_for(mail)
+        if user_id:
+            fields["user_id"] = user_id
+        else:
+            fields["reportedby"] = mail.sender
+        for name in ("ticket_type_id", "client_id", "site_id"):
+            value = getattr(options, name)
+            if value:
+                fields["tickettype_id" if name == "ticket_type_id" else name] = value
+        return fields
+
+    def _user_for(self, mail: IncomingMail) -> int | None:
+        """The sender's Halo user: matched by e-mail, else the default user or a new one."""
+        address = mail.sender
+        if not address:
+            return self.options.default_user_id or None
+        if address in self._users:
+            return self._users[address]
+        found = None
+        for user in self.client.iter_records("Users", {"search": address}):
+            if str(user.get("emailaddress") or "").strip().lower() == address:
+                found = int(user["id"])
+                break
+        if found is None and self.options.default_user_id:
+            found = self.options.default_user_id
+        elif found is None and self.options.create_unknown_users:
+            new: dict[str, Any] = {"name": mail.sender_name or address, "emailaddress": address}
+            if self.options.site_id:
+                new["site_id"] = self.options.site_id
+            try:
+                [saved] = self.client.post_batch("Users", [new])
+                found = int(saved["id"])
+            except HaloError:
+                found = None  # the ticket still goes in, reported by the address
+        self._users[address] = found
+        return found
+
+
+def _reference(mail: IncomingMail) -> str:
+    """The line written with the ticket that finds it again after a lost answer."""
+    digest = hashlib.sha256(mail.dedupe_key.encode("utf-8", errors="replace")).hexdigest()
+    return f"{REFERENCE_PREFIX}{digest[:20]}"
+
+
+def _secret(value: Any) -> Secret | None:
+    if isinstance(value, Secret):
+        return value
+    return Secret(str(value)) if value else None

@@ -1,0 +1,190 @@
+"""The ``imap`` module against a real Dovecot and the emulator: tickets, replies as actions,
+users, attachments, auto-replies, duplicates, lost answers, dry runs."""
+
+from __future__ import annotations
+
+import secrets
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from servers import dovecot as imap_server
+
+from core.halo.client import HaloClient
+from core.outcomes import Outcome
+from core.run.request import RunRequest
+from core.run.runner import ModuleRunResult, Runner
+from core.settings.model import ModuleSettings, Settings
+from core.settings.reader import load_settings
+from core.settings.secrets import Secret
+from core.settings.writer import save_settings
+from halo_emulator import Emulator
+
+from .conftest import FAST_RETRY, connection_for, halo_users
+
+
+@pytest.fixture
+def mailbox_folder(
+    tmp_path: Path, emulator: Emulator, dovecot: imap_server.Dovecot, mail_folder: str
+) -> Settings:
+    settings = Settings.new(tmp_path / "Halo" / "appsettings.json", connection_for(emulator))
+    options = {
+        "server": dovecot.url,
+        "starttls": True,
+        "ca_file": str(dovecot.ca_file),
+        "username": "alice",
+        "password": Secret(imap_server.USERS["alice"]),
+        "folder": mail_folder,
+        "processed_folder": f"{mail_folder}-done",
+        "failed_folder": f"{mail_folder}-failed",
+    }
+    settings.modules[:] = [ModuleSettings(name="inbox", type="imap", options=options)]
+    save_settings(settings)
+    return load_settings(settings.folder)
+
+
+def run(settings: Settings, **flags: bool) -> ModuleRunResult:
+    runner = Runner(settings, client_factory=lambda: HaloClient(settings.halo, retry=FAST_RETRY))
+    [result] = runner.run(RunRequest(**flags))
+    return result
+
+
+def records(emulator: Emulator, entity: str, **params: str) -> list[dict[str, Any]]:
+    with HaloClient(connection_for(emulator), retry=FAST_RETRY) as halo:
+        return list(halo.iter_records(entity, params))
+
+
+def mail(
+    subject: str, body: str = "Hello.\n", sender: str = "Ann Smith <ann@example.com>"
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = "support@example.com"
+    message["Subject"] = subject
+    message["Message-ID"] = f"<{secrets.token_hex(8)}@example.com>"
+    message.set_content(body)
+    return message
+
+
+def test_a_message_becomes_a_ticket_for_its_sender_and_is_moved_to_processed(
+    emulator: Emulator, dovecot: imap_server.Dovecot, mailbox_folder: Settings, mail_folder: str
+) -> None:
+    with HaloClient(connection_for(emulator), retry=FAST_RETRY) as halo:
+        [ann] = halo.post_batch("Users", [{"name": "Ann Smith", "emailaddress": "ann@example.com"}])
+    dovecot.deliver(mail("Printer on fire", "It is on fire.\n").as_bytes(), mail_folder)
+    result = run(mailbox_folder)
+    assert result.outcome is Outcome.SUCCEEDED, result.error
+    assert result.counts.processed == 1
+    [ticket] = [t for t in records(emulator, "Tickets") if t["summary"] == "Printer on fire"]
+    assert ticket["user_id"] == ann["id"]
+    assert ticket["details"].startswith("It is on fire.")
+    assert dovecot.uids(mail_folder) == [] and len(dovecot.uids(f"{mail_folder}-done")) == 1
+    again = run(mailbox_folder)
+    assert again.counts.processed == 0 and len(records(emulator, "Tickets")) == len(
+        records(emulator, "Tickets")
+    )
+
+
+def test_an_unknown_sender_becomes_one_user_for_all_their_mail(
+    emulator: Emulator, dovecot: imap_server.Dovecot, mailbox_folder: Settings, mail_folder: str
+) -> None:
+    for n in range(3):
+        dovecot.deliver(
+            mail(f"Question {n}", sender="New Person <new@example.org>").as_bytes(), mail_folder
+        )
+    result = run(mailbox_folder)
+    assert result.counts.processed == 3
+    [user] = [u for u in halo_users(emulator) if u.get("emailaddress") == "new@example.org"]
+    assert user["name"] == "New Person"
+    tickets = [t for t in records(emulator, "Tickets") if t["summary"].startswith("Question ")]
+    assert len(tickets) == 3 and {t["user_id"] for t in tickets} == {user["id"]}
+
+
+def test_a_reply_with_the_tag_becomes_an_action_on_its_ticket(
+    emulator: Emulator, dovecot: imap_server.Dovecot, mailbox_folder: Settings, mail_folder: str
+) -> None:
+    with HaloClient(connection_for(emulator), retry=FAST_RETRY) as halo:
+        [ticket] = halo.post_batch("Tickets", [{"summary": "VPN down"}])
+    dovecot.deliver(
+        mail(f"RE: VPN down [ID:{ticket['id']}]", "Still down.\n").as_bytes(), mail_folder
+    )
+    dovecot.deliver(
+        mail("RE: gone [ID:987654]", "About a ticket that never was\n").as_bytes(), mail_folder
+    )
+    result = run(mailbox_folder)
+    assert result.counts.processed == 2, result.error
+    [action] = records(emulator, "Actions", ticket_id=str(ticket["id"]))
+    assert (action["outcome"], action["emailfrom"]) == ("Email Update", "ann@example.com")
+    assert action["note"].startswith("Still down.")
+    assert any(t["summary"] == "RE: gone [ID:987654]" for t in records(emulator, "Tickets"))
+
+
+def test_attachments_are_uploaded_and_an_oversized_one_is_named(
+    emulator: Emulator, dovecot: imap_server.Dovecot, mailbox_folder: Settings, mail_folder: str
+) -> None:
+    message = mail("Screenshot attached")
+    message.add_attachment(b"\x89PNG small", maintype="image", subtype="png", filename="error.png")
+    message.add_attachment(
+        b"x" * 20_000, maintype="application", subtype="zip", filename="logs.zip"
+    )
+    mailbox_folder.modules[0].options["max_attachment_bytes"] = 10_000
+    save_settings(mailbox_folder)
+    dovecot.deliver(message.as_bytes(), mail_folder)
+    result = run(load_settings(mailbox_folder.folder))
+    assert result.outcome is Outcome.SUCCEEDED, result.error
+    [ticket] = [t for t in records(emulator, "Tickets") if t["summary"] == "Screenshot attached"]
+    [attachment] = records(emulator, "Attachment", ticket_id=str(ticket["id"]))
+    assert attachment["filename"] == "error.png" and attachment["isimage"] is True
+    assert "logs.zip (20,000 bytes)" in ticket["details"]
+
+
+def test_an_auto_reply_goes_to_processed_without_a_ticket(
+    emulator: Emulator, dovecot: imap_server.Dovecot, mailbox_folder: Settings, mail_folder: str
+) -> None:
+    away = mail("Out of office")
+    away["Auto-Submitted"] = "auto-replied"
+    dovecot.deliver(away.as_bytes(), mail_folder)
+    result = run(mailbox_folder)
+    assert result.outcome is Outcome.SUCCEEDED and result.counts.processed == 1
+    assert not any(t["summary"] == "Out of office" for t in records(emulator, "Tickets"))
+    assert len(dovecot.uids(f"{mail_folder}-done")) == 1
+
+
+def test_the_same_message_delivered_twice_is_one_ticket(
+    emulator: Emulator, dovecot: imap_server.Dovecot, mailbox_folder: Settings, mail_folder: str
+) -> None:
+    raw = mail("Delivered twice").as_bytes()
+    dovecot.deliver(raw, mail_folder)
+    dovecot.deliver(raw, mail_folder)
+    result = run(mailbox_folder)
+    assert result.counts.processed == 2
+    assert sum(t["summary"] == "Delivered twice" for t in records(emulator, "Tickets")) == 1
+    assert dovecot.uids(mail_folder) == [] and len(dovecot.uids(f"{mail_folder}-done")) == 2
+
+
+def test_a_lost_answer_is_looked_up_not_resent(
+    emulator: Emulator, dovecot: imap_server.Dovecot, mailbox_folder: Settings, mail_folder: str
+) -> None:
+    with HaloClient(connection_for(emulator), retry=FAST_RETRY) as halo:
+        halo.post_batch("Users", [{"name": "Ann Smith", "emailaddress": "ann@example.com"}])
+    dovecot.deliver(mail("Answer lost").as_bytes(), mail_folder)
+    emulator.set_faults(lose_answer_next=1)  # the ticket is created, its answer lost
+    first = run(mailbox_folder)
+    emulator.set_faults(lose_answer_next=0)
+    assert first.outcome is Outcome.FAILED
+    assert dovecot.uids(mail_folder) != []  # not moved: the ledger says "claimed"
+    second = run(mailbox_folder)
+    assert second.outcome is Outcome.SUCCEEDED, second.error
+    assert sum(t["summary"] == "Answer lost" for t in records(emulator, "Tickets")) == 1
+    assert dovecot.uids(mail_folder) == []
+
+
+def test_a_dry_run_writes_and_moves_nothing(
+    emulator: Emulator, dovecot: imap_server.Dovecot, mailbox_folder: Settings, mail_folder: str
+) -> None:
+    dovecot.deliver(mail("Just looking").as_bytes(), mail_folder)
+    result = run(mailbox_folder, dry_run=True)
+    assert result.outcome is Outcome.DRY_RUN and result.counts.processed == 1
+    assert not any(t["summary"] == "Just looking" for t in records(emulator, "Tickets"))
+    assert len(dovecot.uids(mail_folder)) == 1
