@@ -117,7 +117,9 @@ def test_the_token_request_and_the_request_after_it_share_one_deadline() -> None
         client.post("Integration", [{"lasterror": "..."}], idempotent=True)
     assert len(calls) == first_request_tries + 1  # no retry: the deadline has passed
     assert numbers_in(str(raised.value))[0] == 1
-    assert time.now - started <= 100.0 + 30.0  # the second request's first try, in full
+    # The second request's first try, in full (plus the pacer's spacing, which is measured
+    # on the real clock and grows a little on a loaded machine).
+    assert time.now - started <= 100.0 + 30.0 + 1.0
 
 
 def test_a_good_answer_renews_the_deadline_so_a_long_healthy_run_keeps_its_retries() -> None:
