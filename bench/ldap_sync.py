@@ -14,9 +14,10 @@ extrapolated linearly to ``--users`` and labelled so.
 
 The agent's pacer and the emulator's limiter are set far above hosted Halo's 300 requests per
 5 minutes, so the run is not slowed down; the time the same requests need under the hosted
-limit is computed from the request count (formula under the table).
+limit is computed from the request count (formula under the table). The clients' code is
+in ``ldap_sync_children.py``, the table and the targets in ``ldap_sync_figures.py``.
 
-    .venv/bin/python bench/ldap_sync.py                    # 100,000 users, ~10 minutes
+    .venv/bin/python bench/ldap_sync.py                    # 100,000 users, about 5 minutes
     .venv/bin/python bench/ldap_sync.py --users 2000       # quick check
     .venv/bin/python bench/ldap_sync.py --profile 25       # also cProfile a further delta run
 """
@@ -154,6 +155,7 @@ def figures(emulator: Emulator, label: str, users: int, child: dict[str, Any]) -
         wall_seconds=float(child["wall_seconds"]),
         cpu_seconds=float(child["cpu_seconds"]),
         process_cpu_seconds=float(child["process_cpu_seconds"]),
+        listing_cpu_seconds=float(child.get("listing_cpu_seconds", 0.0)),
     )
 
 
@@ -248,7 +250,7 @@ def profile_delta(
         for order in ("cumulative", "tottime"):
             stats.sort_stats(order).print_stats(settings.profile_lines)
     lines = [line for line in text.getvalue().splitlines() if line.strip() and path not in line]
-    heading = f"cProfile (CPU time) of another delta run ({profiled.cpu_seconds:.2f} s profiled):"
+    heading = f"cProfile of another delta run ({profiled.cpu_seconds:.2f} s CPU when profiled):"
     return "\n".join([heading, shares, *lines])
 
 
@@ -264,7 +266,9 @@ PROFILE_PHASES = {
 
 
 def profile_shares(stats: pstats.Stats) -> str:
-    """Cumulative time of each phase as a share of the whole run (``Runner.run``)."""
+    """Cumulative time of each phase as a share of the whole run (``Runner.run``); wall time,
+    the profiler's default, which on this CPU-bound run differs from CPU time by the waits for
+    a dozen answers (the profiler's own overhead weighs more)."""
     cumulative: dict[tuple[str, str], float] = {}
     for (file, _, function), (_, _, _, total, _) in stats.stats.items():  # type: ignore[attr-defined]
         key = (file, function)

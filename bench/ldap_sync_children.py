@@ -31,19 +31,9 @@ NAIVE_ATTRIBUTES = ["uid", "cn", "givenName", "sn", "mail", "telephoneNumber"]
 def agent_child(job: dict[str, Any]) -> dict[str, Any]:
     """One ``Runner`` run of the settings folder ``job["folder"]``, as ``sync`` would do it;
     under cProfile, dumped to ``job["profile"]``, when that is set."""
-    from core.sources.ldap_directory import LdapDirectory
-
-    pages = [0]
-    search_page = LdapDirectory._search_page
-
-    def counted_page(self: LdapDirectory, *args: Any, **kwargs: Any) -> Any:
-        pages[0] += 1
-        return search_page(self, *args, **kwargs)
-
-    LdapDirectory._search_page = counted_page  # type: ignore[method-assign]
+    pages, listing_cpu = instrument_ldap_module()
     runner = Runner(load_settings(Path(job["folder"])))
-    # CPU time, not wall time: what the target counts, without the waits on Halo and slapd.
-    profiler = cProfile.Profile(time.process_time) if job["profile"] else None
+    profiler = cProfile.Profile() if job["profile"] else None
     started_cpu, started_wall = time.process_time(), time.perf_counter()
     if profiler:
         profiler.enable()
@@ -59,7 +49,34 @@ def agent_child(job: dict[str, Any]) -> dict[str, Any]:
         "wall_seconds": time.perf_counter() - started_wall,
         "process_cpu_seconds": own_cpu_seconds(),
         "ldap_pages": pages[0],
+        "listing_cpu_seconds": listing_cpu[0],
     }
+
+
+def instrument_ldap_module() -> tuple[list[int], list[float]]:
+    """Count the LDAP search pages, and the CPU time of the delta run's ids-only listing
+    (``LdapImport._present``): two lists of one number each, filled while the agent runs.
+    Wrapping costs a call per page and one per run, so the figures stay unprofiled."""
+    from core.modules.ldap_import import LdapImport
+    from core.sources.ldap_directory import LdapDirectory
+
+    pages, listing_cpu = [0], [0.0]
+    search_page, present = LdapDirectory._search_page, LdapImport._present
+
+    def counted_page(self: LdapDirectory, *args: Any, **kwargs: Any) -> Any:
+        pages[0] += 1
+        return search_page(self, *args, **kwargs)
+
+    def timed_present(self: LdapImport, *args: Any, **kwargs: Any) -> list[str]:
+        started = time.process_time()
+        try:
+            return present(self, *args, **kwargs)
+        finally:
+            listing_cpu[0] += time.process_time() - started
+
+    LdapDirectory._search_page = counted_page  # type: ignore[method-assign]
+    LdapImport._present = timed_present  # type: ignore[method-assign]
+    return pages, listing_cpu
 
 
 # -- the naive client -----------------------------------------------------------------------

@@ -45,6 +45,7 @@ class Figures:
     wall_seconds: float
     cpu_seconds: float  # the client's CPU during the run (a child process: not the emulator's)
     process_cpu_seconds: float  # the whole child process, interpreter start and imports too
+    listing_cpu_seconds: float  # the agent's ids-only listing of the scope (delta runs)
     measured_users: int = 0  # set when the figures were extrapolated from fewer users
 
     @property
@@ -73,6 +74,7 @@ class Figures:
             wall_seconds=scaled(self.wall_seconds),
             cpu_seconds=scaled(self.cpu_seconds),
             process_cpu_seconds=scaled(self.process_cpu_seconds),
+            listing_cpu_seconds=scaled(self.listing_cpu_seconds),
             measured_users=self.users,
         )
 
@@ -203,15 +205,20 @@ def describe_columns(full: Figures, delta: Figures) -> str:
         f"{result.label.split(': ')[1].split(',')[0]} {result.process_cpu_seconds:.1f} s"
         for result in (full, delta)
     )
+    listing_share = delta.listing_cpu_seconds / delta.cpu_seconds if delta.cpu_seconds else 0.0
     return "\n".join(
         [
             "",
             "requests: counted by the emulator, by kind: token (POST /auth/token), reads (GET",
             "  /api/...), writes (POST /api/...). 429s: refused by the emulator's limiter.",
-            "LDAP pp: LDAP search pages the client asked slapd for (bench instrumentation).",
+            "LDAP pp: LDAP search pages the client asked slapd for (the agent's counted, the",
+            "  naive client's computed from its page size).",
             "wall, CPU: the client's run, measured in its own process (user + system CPU; the",
             "  emulator and slapd run elsewhere). The agent's whole process, interpreter start",
             f"  and imports included: {processes}.",
+            "  Of the delta run's CPU, the ids-only listing of the scope (LdapImport._present:",
+            f"  every entryUUID, to find who left) took {delta.listing_cpu_seconds:.2f} s "
+            f"({listing_share:.0%}).",
             "hosted ≥: a lower bound for the same requests under hosted Halo's "
             f"{HOSTED_REQUESTS_PER_WINDOW} per {HOSTED_WINDOW_SECONDS:g} s:",
             f"  max(wall, floor((R - 1) / {HOSTED_REQUESTS_PER_WINDOW}) × "
