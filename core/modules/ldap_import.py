@@ -386,6 +386,14 @@ class LdapImport(SyncModule):
             return self.options
         record = read_halo_record(context.client, "LDAPConnection", record_id)
         source = f"Halo's LDAPConnection {record_id}"
+        if record.get("halointegratorenabled") is False:
+            # As in Halo's own integrator: enabled here and in Halo, or it does not run.
+            raise ModuleError(
+                f"{source} ({record.get('name') or 'unnamed'}) is not enabled for the Halo "
+                "Integrator in Halo.",
+                hint="Tick it for the Halo Integrator in Halo (Configuration > Integrations > "
+                "Active Directory), or unset halo_connection_id.",
+            )
         try:
             options: LdapOptions = merge_options(
                 LdapOptions, self.local_options, options_from_ldap_connection(record), source=source

@@ -35,6 +35,7 @@ from core.sync.plan import (
     Plan,
     adopt_existing,
     adopt_orphans,
+    correct_hand_edits,
     plan_against_map,
 )
 from core.sync.records import HaloTarget, Ref, SourceRecord, marker_value, normalise
@@ -133,16 +134,19 @@ class RecordSync:
             complete=complete,
             deactivate_missing=self.deactivate_missing,
             removed=removed,
+            keep_unchanged=self.reconcile,
         )
         if present is not None:
             plan.present_count = len(still_there)
         # Without an id map (first run, lost state DB) the whole entity is read, so that the
         # records this instance made and whose source item is gone are found and retired.
         find_orphans = bool(complete and self.deactivate_missing and self.target.marker_field)
-        list_all = find_orphans and self._listing_due(mapped)
+        list_all = (find_orphans and self._listing_due(mapped)) or self.reconcile
         if plan.creates or list_all:
             index = self._halo_index(plan.creates, list_all=list_all)
             adopt_existing(plan, self.target, index)
+            if self.reconcile and index.complete:
+                correct_hand_edits(plan, index)
             if find_orphans and index.complete:
                 adopt_orphans(plan, self.target, index, self.marker, mapped)
                 if not self.dry_run:

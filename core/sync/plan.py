@@ -22,6 +22,7 @@ __all__ = [
     "RecordFailure",
     "adopt_existing",
     "adopt_orphans",
+    "correct_hand_edits",
     "plan_against_map",
 ]
 
@@ -51,6 +52,9 @@ class Plan:
     # Every key the source named, and Halo ids two records claimed (never retired as orphans).
     source_keys: set[str] = field(default_factory=set)
     contested: set[int] = field(default_factory=set)
+    # With keep_unchanged (a reconcile): the records the id map calls unchanged, to compare
+    # with what Halo holds now (someone may have edited them by hand).
+    kept: list[tuple[SourceRecord, int]] = field(default_factory=list)
 
 
 def plan_against_map(
@@ -60,6 +64,7 @@ def plan_against_map(
     complete: bool,
     deactivate_missing: bool,
     removed: Iterable[str] = (),
+    keep_unchanged: bool = False,
 ) -> Plan:
     """First pass, no requests: what the id map and the fingerprints already decide.
 
@@ -90,6 +95,8 @@ def plan_against_map(
             plan.creates.append(record)
         elif known.fingerprint == record.fingerprint and known.active:
             plan.unchanged += 1
+            if keep_unchanged:
+                plan.kept.append((record, known.halo_id))
         else:
             plan.updates.append((record, known.halo_id))
             if not known.active:
@@ -168,6 +175,23 @@ def adopt_existing(plan: Plan, target: HaloTarget, index: HaloIndex) -> None:
             if halo_record.get("inactive"):
                 plan.reactivations.add(record.key)
     plan.creates = still_new
+
+
+def correct_hand_edits(plan: Plan, index: HaloIndex) -> None:
+    """A reconcile: unchanged records whose Halo copy differs (edited by hand in Halo, or
+    deactivated there) are sent again, so the source stays the truth."""
+    by_id = {int(record["id"]): record for record in index.records}
+    for record, halo_id in plan.kept:
+        halo_record = by_id.get(halo_id)
+        if halo_record is None:
+            continue  # deleted in Halo: the update path finds out and re-creates it
+        if same_values(record.fields, halo_record) and not halo_record.get("inactive"):
+            continue
+        plan.unchanged -= 1
+        plan.updates.append((record, halo_id))
+        if halo_record.get("inactive"):
+            plan.reactivations.add(record.key)
+    plan.kept = []
 
 
 def adopt_orphans(

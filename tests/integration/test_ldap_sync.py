@@ -280,3 +280,44 @@ def test_an_admin_sets_up_ldap_from_the_command_line(
     assert directory.service_password not in text
     result = run(load_settings(settings.folder))
     assert result.outcome is Outcome.SUCCEEDED and result.counts.created == len(SLAPD_PEOPLE)
+
+
+def test_a_full_reconcile_puts_back_what_someone_changed_by_hand_in_halo(
+    emulator: Emulator, ldap_folder: Callable[..., Settings]
+) -> None:
+    settings = ldap_folder()
+    run(settings)
+    zoe = directory_users(emulator)["zoe"]
+    with HaloClient(connection_for(emulator), retry=FAST_RETRY) as halo:
+        halo.post("Users", [{"id": zoe["id"], "name": "Someone Else", "inactive": True}])
+    delta = run(settings)
+    assert delta.counts.updated == 0  # a delta run trusts its id map
+    full = run(settings, full=True)
+    assert full.parts[-1].counts.updated == 1, full.summary()
+    restored = directory_users(emulator)["zoe"]
+    assert (restored["name"], restored["inactive"]) == ("Zoë Ångström", False)
+
+
+def test_a_connection_not_enabled_for_the_integrator_in_halo_does_not_run(
+    emulator: Emulator, tmp_path: Path, directory: openldap.Slapd
+) -> None:
+    with HaloClient(connection_for(emulator), retry=FAST_RETRY) as halo:
+        [record] = halo.post_batch(
+            "LDAPConnection",
+            [
+                {
+                    "name": "Old AD",
+                    "hostname": "127.0.0.1",
+                    "basedn": PEOPLE_OU,
+                    "halointegratorenabled": False,
+                }
+            ],
+        )
+    settings = Settings.new(tmp_path / "Halo" / "appsettings.json", connection_for(emulator))
+    options = {"halo_connection_id": record["id"], "bind_password": Secret("long-enough-pw")}
+    settings.modules[:] = [ModuleSettings(name="ad", type="ldap", options=options)]
+    save_settings(settings)
+    result = run(load_settings(settings.folder))
+    assert result.outcome is Outcome.FAILED
+    assert "is not enabled for the Halo Integrator in Halo" in (result.error or "")
+    assert directory_users(emulator) == {}
