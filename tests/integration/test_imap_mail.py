@@ -8,6 +8,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from servers import dovecot as imap_server
 
@@ -188,3 +189,45 @@ def test_a_dry_run_writes_and_moves_nothing(
     assert result.outcome is Outcome.DRY_RUN and result.counts.processed == 1
     assert not any(t["summary"] == "Just looking" for t in records(emulator, "Tickets"))
     assert len(dovecot.uids(mail_folder)) == 1
+
+
+class RefuseSummary(httpx.HTTPTransport):
+    """Halo answering 400 to a ticket with this summary (as it does to data it rejects)."""
+
+    def __init__(self, summary: str) -> None:
+        super().__init__()
+        self.summary = summary.encode()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        posting = request.method == "POST" and request.url.path.endswith("/Tickets")
+        if posting and self.summary in request.content:
+            return httpx.Response(400, json={"errorMessage": "Invalid ticket data"})
+        return super().handle_request(request)
+
+
+def test_a_message_halo_keeps_refusing_goes_to_failed_and_the_others_go_on(
+    emulator: Emulator, dovecot: imap_server.Dovecot, mailbox_folder: Settings, mail_folder: str
+) -> None:
+    with HaloClient(connection_for(emulator), retry=FAST_RETRY) as halo:
+        [ticket] = halo.post_batch("Tickets", [{"summary": "Open one"}])
+    settings = mailbox_folder
+    transport = RefuseSummary("Refused every time")
+    runner = Runner(
+        settings,
+        client_factory=lambda: HaloClient(settings.halo, retry=FAST_RETRY, transport=transport),
+    )
+    dovecot.deliver(mail("Refused every time").as_bytes(), mail_folder)
+    for attempt in (1, 2):
+        reply = mail(f"RE: Open one [ID:{ticket['id']}]", f"reply {attempt}\n")
+        dovecot.deliver(reply.as_bytes(), mail_folder)
+        [result] = runner.run()
+        assert result.outcome is Outcome.SUCCEEDED and result.counts.failed == 1
+        assert len(dovecot.uids(mail_folder)) == 1  # kept for the next attempt
+    [last] = runner.run()
+    assert last.outcome is Outcome.FAILED
+    assert "-failed after 3 refused attempts" in (last.error or "")
+    assert dovecot.uids(mail_folder) == [] and len(dovecot.uids(f"{mail_folder}-failed")) == 1
+    assert len(records(emulator, "Actions", ticket_id=str(ticket["id"]))) == 2
+    # Given up: later runs leave it in Failed and do not try again.
+    [after] = runner.run()
+    assert after.outcome is Outcome.SUCCEEDED and after.counts.failed == 0
