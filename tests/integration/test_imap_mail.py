@@ -231,3 +231,33 @@ def test_a_message_halo_keeps_refusing_goes_to_failed_and_the_others_go_on(
     # Given up: later runs leave it in Failed and do not try again.
     [after] = runner.run()
     assert after.outcome is Outcome.SUCCEEDED and after.counts.failed == 0
+
+
+def test_xoauth2_with_a_client_credentials_token_reads_the_mailbox(
+    emulator: Emulator,
+    dovecot: imap_server.Dovecot,
+    oauth_endpoint: imap_server.OAuthEndpoint,
+    mailbox_folder: Settings,
+    mail_folder: str,
+) -> None:
+    options = dict(mailbox_folder.modules[0].options)
+    del options["password"]
+    options.update(
+        oauth_client_id=imap_server.OAUTH_CLIENT_ID,
+        oauth_client_secret=Secret(imap_server.OAUTH_CLIENT_SECRET),
+        oauth_token_url=oauth_endpoint.token_url,
+    )
+    mailbox_folder.modules[0].options = options
+    save_settings(mailbox_folder)
+    dovecot.deliver(mail("Over OAuth").as_bytes(), mail_folder)
+    result = run(load_settings(mailbox_folder.folder))
+    assert result.outcome is Outcome.SUCCEEDED, result.error
+    assert any(t["summary"] == "Over OAuth" for t in records(emulator, "Tickets"))
+    wrong = dict(options, oauth_client_secret=Secret("not-the-secret-at-all"))
+    mailbox_folder.modules[0].options = wrong
+    save_settings(mailbox_folder)
+    refused = run(load_settings(mailbox_folder.folder))
+    assert refused.outcome is Outcome.FAILED and "not-the-secret-at-all" not in (
+        refused.error or ""
+    )
+    assert "refused client ID" in (refused.error or "")
