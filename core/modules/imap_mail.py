@@ -15,12 +15,20 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.errors import HaloError, HaloNotFoundError, HaloValidationError, ModuleError
+from core.errors import (
+    ConfigError,
+    HaloError,
+    HaloNotFoundError,
+    HaloValidationError,
+    ModuleError,
+)
 from core.halo.client import HaloClient
 from core.modules.base import StatusRecord, SyncModule
+from core.modules.halo_held import merge_options, read_halo_record
 from core.modules.options import option
 from core.run.context import QueueTally, RunContext, SourceContext
 from core.settings.secrets import Secret
@@ -43,6 +51,15 @@ class ImapOptions:
     oauth_client_id: str = option("", help="XOAUTH2: the app registration's client id.")
     oauth_client_secret: str = option("", help="XOAUTH2: the app's client secret.", secret=True)
     oauth_token_url: str = option("", help="XOAUTH2: another token endpoint (not Microsoft).")
+    mode: str = option(
+        "tickets",
+        help="tickets: the agent makes tickets and actions; halo-mailbox: hand each message "
+        "to Halo's mailbox (halo_mailbox_id) and let Halo thread it.",
+        choices=("tickets", "halo-mailbox"),
+    )
+    halo_mailbox_id: int = option(
+        0, help="Halo's Mailbox record: settings read from it, status reported to it.", minimum=0
+    )
     folder: str = option("INBOX", help="The folder new mail arrives in.")
     processed_folder: str = option("Processed", help="Where handled mail is moved (created).")
     failed_folder: str = option("Failed", help="Where mail Halo keeps refusing goes (created).")
@@ -68,10 +85,13 @@ class ImapOptions:
 
     def problems(self) -> list[tuple[str, str]]:
         found = []
-        if not self.server:
-            found.append(("server", "required"))
-        if not self.username:
-            found.append(("username", "required"))
+        if not self.halo_mailbox_id:
+            if not self.server:
+                found.append(("server", "required (or set halo_mailbox_id)"))
+            if not self.username:
+                found.append(("username", "required (or set halo_mailbox_id)"))
+        if self.mode == "halo-mailbox" and not self.halo_mailbox_id:
+            found.append(("halo_mailbox_id", "required in the halo-mailbox mode"))
         if not self.password and not self.oauth_client_id:
             found.append(("password", "required (or the oauth_* options for XOAUTH2)"))
         if self.processed_folder == self.folder or self.failed_folder == self.folder:
@@ -88,10 +108,19 @@ class ImapMail(SyncModule):
 
     options: ImapOptions
 
+    def status_record_id(self) -> int | None:
+        return self.options.halo_mailbox_id or None
+
     def check(self, context: SourceContext) -> str:
         from core.sources.imap_mailbox import ImapMailbox
 
         options = self.options
+        if not (options.server and options.username):
+            # Validate has no Halo client here; the run reads the record first.
+            return (
+                f"server and username come from Halo's Mailbox {options.halo_mailbox_id} "
+                "at run time (not checked here)"
+            )
         with ImapMailbox(self._mailbox_settings(context)) as mailbox:
             state = mailbox.select(options.folder)
         return (
@@ -101,7 +130,7 @@ class ImapMail(SyncModule):
     def run(self, context: RunContext) -> None:
         from core.sources.imap_mailbox import ImapMailbox
 
-        options = self.options
+        options = self._effective_options(context)
         ledger = context.ledger("mail")
         tally = context.queue("Tickets")
         given_up: list[str] = []
@@ -161,7 +190,7 @@ class ImapMail(SyncModule):
             tally.done()
             return None
         try:
-            self._deliver_once(claim, ledger, delivery, mail, fetched.complete)
+            self._deliver_once(claim, ledger, delivery, mail, fetched)
         except (HaloValidationError, HaloNotFoundError) as exc:
             item = ledger.failed(key, exc.message, max_attempts=options.max_attempts)
             tally.failed(key, label, exc.message)
@@ -180,20 +209,47 @@ class ImapMail(SyncModule):
         ledger: WorkLedger,
         delivery: _Delivery,
         mail: IncomingMail,
-        complete: bool,
+        fetched: Any,
     ) -> None:
         """Write the message to Halo unless Halo has it already (or may have: look first)."""
         if claim.in_halo:
             return
         reference = claim.item.marker
+        to_mailbox = self.options.mode == "halo-mailbox"
         if claim.interrupted:
-            found = delivery.find(reference, mail)
+            found = (
+                delivery.find_in_mailbox(reference, mail)
+                if to_mailbox
+                else delivery.find(reference, mail)
+            )
             if found is not None:
-                delivery.ensure_attachments(found, mail)
+                if not to_mailbox:
+                    delivery.ensure_attachments(found, mail)
                 ledger.written(claim.item.key, found.record_id)
                 return
-        written = delivery.write(mail, reference, complete)
+        if to_mailbox:
+            written = delivery.hand_to_mailbox(fetched.raw, reference)
+        else:
+            written = delivery.write(mail, reference, fetched.complete)
         ledger.written(claim.item.key, written.record_id)
+
+    def _effective_options(self, context: RunContext) -> ImapOptions:
+        """The local options over Halo's Mailbox record, when one is named."""
+        record_id = self.options.halo_mailbox_id
+        if not record_id:
+            return self.options
+        record = read_halo_record(context.client, "Mailbox", record_id)
+        try:
+            options: ImapOptions = merge_options(
+                ImapOptions,
+                self.local_options,
+                options_from_mailbox(record),
+                source=f"Halo's Mailbox {record_id}",
+            )
+        except ConfigError as exc:
+            raise ModuleError(exc.message) from exc
+        self.options = options
+        return options
 
     # -- settings ---------------------------------------------------------------------------------
 
@@ -254,6 +310,30 @@ class _Delivery:
             written = Written(int(saved["id"]))
         self._attach(written, mail, already=set())
         return written
+
+    def hand_to_mailbox(self, raw: bytes, reference: str) -> Written:
+        """Halo's own integrator path: the raw message to the mailbox, Halo threads it."""
+        body = {
+            "haloMailboxId": self.options.halo_mailbox_id,
+            "incomingEmailId": reference,
+            "mimeMessage": base64.b64encode(raw).decode("ascii"),
+        }
+        answer = self.client.post("Mail/Integrator/IMAP", [body])
+        if isinstance(answer, list):
+            answer = answer[0] if answer else {}
+        if not isinstance(answer, dict) or not answer.get("ticket_id"):
+            raise ModuleError(f"Halo's mailbox answered without a ticket id: {answer!r:.200}")
+        action_id = answer.get("action_id")
+        return Written(int(answer["ticket_id"]), int(action_id) if action_id else None)
+
+    def find_in_mailbox(self, reference: str, mail: IncomingMail) -> Written | None:
+        """A message handed to Halo's mailbox before the answer was lost: its incoming
+        e-mail record carries our reference as its id."""
+        params = {"search": mail.subject} if mail.subject else {}
+        for incoming in self.client.iter_records("IncomingEmail", params):
+            if str(incoming.get("mailid") or "") == reference and incoming.get("ticket_id"):
+                return Written(int(incoming["ticket_id"]))
+        return None
 
     def find(self, reference: str, mail: IncomingMail) -> Written | None:
         """The ticket or action an interrupted attempt wrote, found by its reference line."""
@@ -351,6 +431,21 @@ class _Delivery:
                 found = None  # the ticket still goes in, reported by the address
         self._users[address] = found
         return found
+
+
+def options_from_mailbox(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Our option names for what Halo's Mailbox record holds (halo-api.md 5.4)."""
+    found: dict[str, Any] = {}
+    host = str(record.get("server") or "").strip()
+    if host:
+        found["server"] = f"imaps://{host}" if record.get("usetls", True) else f"imap://{host}"
+    if record.get("username"):
+        found["username"] = str(record["username"])
+    if record.get("tickettype_id"):
+        found["ticket_type_id"] = record["tickettype_id"]
+    if record.get("newuser_default_site"):
+        found["site_id"] = record["newuser_default_site"]
+    return found
 
 
 def _reference(mail: IncomingMail) -> str:

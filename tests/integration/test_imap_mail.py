@@ -261,3 +261,78 @@ def test_xoauth2_with_a_client_credentials_token_reads_the_mailbox(
         refused.error or ""
     )
     assert "refused client ID" in (refused.error or "")
+
+
+@pytest.fixture
+def halo_mailbox(emulator: Emulator, mailbox_folder: Settings) -> Settings:
+    """The halo-mailbox mode: Halo's Mailbox record holds the rest; the server is local."""
+    with HaloClient(connection_for(emulator), retry=FAST_RETRY) as halo:
+        [record] = halo.post_batch(
+            "Mailbox",
+            [
+                {
+                    "name": "Support",
+                    "server": "mail.example.com",
+                    "username": "alice",
+                    "tickettype_id": 1,
+                }
+            ],
+        )
+    options = dict(mailbox_folder.modules[0].options)
+    del options["username"]  # from Halo's record
+    options.update(mode="halo-mailbox", halo_mailbox_id=record["id"])
+    mailbox_folder.modules[0].options = options
+    save_settings(mailbox_folder)
+    return load_settings(mailbox_folder.folder)
+
+
+def test_the_halo_mailbox_mode_hands_messages_to_halo_which_threads_them(
+    emulator: Emulator, dovecot: imap_server.Dovecot, halo_mailbox: Settings, mail_folder: str
+) -> None:
+    dovecot.deliver(mail("Via Halo's mailbox", "Please thread me.\n").as_bytes(), mail_folder)
+    result = run(halo_mailbox)
+    assert result.outcome is Outcome.SUCCEEDED, result.error
+    [ticket] = [t for t in records(emulator, "Tickets") if t["summary"] == "Via Halo's mailbox"]
+    mailbox_id = halo_mailbox.modules[0].options["halo_mailbox_id"]
+    assert (ticket["source"], ticket["mailboxid"]) == ("Email", mailbox_id)
+    dovecot.deliver(mail(f"RE: x [ID:{ticket['id']}]", "A reply.\n").as_bytes(), mail_folder)
+    assert run(halo_mailbox).counts.processed == 1
+    [action] = records(emulator, "Actions", ticket_id=str(ticket["id"]))
+    assert action["note"].startswith("A reply.")
+    with HaloClient(connection_for(emulator), retry=FAST_RETRY) as halo:
+        stored = halo.get(f"Mailbox/{mailbox_id}")
+    assert stored.get("halointegrator_lastsync") and not stored.get("halointegrator_lasterror")
+
+
+class LoseMailboxAnswer(httpx.HTTPTransport):
+    """Hands the first message to Halo's mailbox, then loses Halo's answer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lost = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if request.url.path.endswith("/Mail/Integrator/IMAP") and not self.lost:
+            response.read()
+            self.lost += 1
+            raise httpx.ReadError("connection reset after the request was sent")
+        return response
+
+
+def test_the_halo_mailbox_mode_looks_up_a_lost_answer(
+    emulator: Emulator, dovecot: imap_server.Dovecot, halo_mailbox: Settings, mail_folder: str
+) -> None:
+    dovecot.deliver(mail("Lost on the way back").as_bytes(), mail_folder)
+    transport = LoseMailboxAnswer()
+    runner = Runner(
+        halo_mailbox,
+        client_factory=lambda: HaloClient(halo_mailbox.halo, retry=FAST_RETRY, transport=transport),
+    )
+    runner.lease_settle_seconds = 0.1
+    [first] = runner.run()
+    assert transport.lost == 1 and first.outcome is Outcome.FAILED
+    [second] = runner.run()
+    assert second.outcome is Outcome.SUCCEEDED, second.error
+    assert sum(t["summary"] == "Lost on the way back" for t in records(emulator, "Tickets")) == 1
+    assert dovecot.uids(mail_folder) == []
