@@ -99,7 +99,7 @@ def plan_against_map(
                 plan.kept.append((record, known.halo_id))
         else:
             plan.updates.append((record, known.halo_id))
-            if not known.active:
+            if not known.active and not record.fields.get("inactive"):
                 plan.reactivations.add(record.key)
     if not deactivate_missing:
         return plan
@@ -168,11 +168,11 @@ def adopt_existing(plan: Plan, target: HaloTarget, index: HaloIndex) -> None:
             plan.contested.update(ids)
         elif halo_record is None:
             still_new.append(record)
-        elif same_values(record.fields, halo_record) and not halo_record.get("inactive"):
+        elif same_values(record.fields, halo_record) and not _reactivate(record, halo_record):
             plan.adopted.append((record, int(halo_record["id"])))
         else:
             plan.updates.append((record, int(halo_record["id"])))
-            if halo_record.get("inactive"):
+            if _reactivate(record, halo_record):
                 plan.reactivations.add(record.key)
     plan.creates = still_new
 
@@ -185,11 +185,11 @@ def correct_hand_edits(plan: Plan, index: HaloIndex) -> None:
         halo_record = by_id.get(halo_id)
         if halo_record is None:
             continue  # deleted in Halo: the update path finds out and re-creates it
-        if same_values(record.fields, halo_record) and not halo_record.get("inactive"):
+        if same_values(record.fields, halo_record) and not _reactivate(record, halo_record):
             continue
         plan.unchanged -= 1
         plan.updates.append((record, halo_id))
-        if halo_record.get("inactive"):
+        if _reactivate(record, halo_record):
             plan.reactivations.add(record.key)
     plan.kept = []
 
@@ -246,6 +246,12 @@ def _agent(made_by: str, marker: str) -> str:
     if made_by == marker:
         return "this instance in another run (two agents on one settings folder?)"
     return f"another Halo Integrator instance ({made_by}; a second settings folder or jump box?)"
+
+
+def _reactivate(record: SourceRecord, halo_record: dict[str, Any]) -> bool:
+    """Halo holds the record inactive while the source has it active (a disabled account
+    that the source itself marks inactive stays inactive)."""
+    return bool(halo_record.get("inactive")) and not record.fields.get("inactive")
 
 
 def same_values(fields: dict[str, Any], halo_record: dict[str, Any]) -> bool:

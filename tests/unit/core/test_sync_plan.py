@@ -166,3 +166,12 @@ def test_a_record_without_key_does_not_stop_the_plan() -> None:
         deactivate_missing=True,
     )
     assert plan.unchanged == 1 and plan.deactivations == []
+
+
+def test_a_record_the_source_marks_inactive_is_not_reactivated() -> None:
+    disabled = record("d@x", inactive=True)
+    plan = plan_against_map([disabled], {}, complete=True, deactivate_missing=True)
+    halo = [{"id": 3, "emailaddress": "d@x", "name": "D@X", "inactive": True}]
+    adopt_existing(plan, USERS, HaloIndex(USERS, halo))
+    assert [(r.key, i) for r, i in plan.adopted] == [("d@x", 3)]
+    assert plan.reactivations == set()
