@@ -179,6 +179,20 @@ class Desktop:
             display.close()
         return found
 
+    def keyboard_grabbed(self) -> bool:
+        """True when another client holds the keyboard grab (an open GTK menu takes one:
+        keys sent before it has it are lost)."""
+        display = Xlib.display.Display(self.display)
+        try:
+            root = display.screen().root
+            status = root.grab_keyboard(False, Xlib.X.GrabModeAsync, Xlib.X.GrabModeAsync, 0)
+            if status == Xlib.X.GrabSuccess:
+                display.ungrab_keyboard(Xlib.X.CurrentTime)
+                display.sync()
+            return bool(status == Xlib.X.AlreadyGrabbed)
+        finally:
+            display.close()
+
     def window_type(self, window_id: int) -> str:
         """The window's _NET_WM_WINDOW_TYPE without its prefix: "POPUP_MENU", "TOOLTIP" ..."""
         display = Xlib.display.Display(self.display)

@@ -111,7 +111,8 @@ class Tray:
     def open_menu(self) -> dict[str, Any]:
         self.click_icon(3)
         menu = wait_for(lambda: next(iter(menus(self.desktop)), None), "the popup menu")
-        time.sleep(0.3)  # let GTK draw and arm the menu before a key or a click
+        # Keys reach the menu once it holds the keyboard; earlier ones would be lost.
+        wait_for(self.desktop.keyboard_grabbed, "the menu to take the keyboard")
         return menu
 
     def choose(self, entry: str) -> None:
