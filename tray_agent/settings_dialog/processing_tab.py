@@ -105,8 +105,11 @@ class ProcessingTab(ttk.Frame):
             for widget in row.widgets:
                 widget.destroy()
         self.rows = {name: ModuleRow(self.table, name, index) for index, name in enumerate(names)}
-        if not names:
-            self.note.configure(text="No module is configured yet: enable one on Integrations.")
+        self.note.configure(
+            text="Runs use the saved settings."
+            if names
+            else "No module is configured yet: enable one on Integrations."
+        )
 
     def show_statuses(self, statuses: list[ModuleHealth]) -> None:
         """The last outcome of each module from the state DB (tray, AUTO or CLI runs)."""

@@ -26,6 +26,11 @@ from core.settings.model import Settings
 from tray_agent.settings_dialog import form as forms
 from tray_agent.settings_dialog.about_tab import AboutTab
 from tray_agent.settings_dialog.basic_tab import BasicTab
+from tray_agent.settings_dialog.choice import ChoiceDialog
+from tray_agent.settings_dialog.external_edits import ExternalEdits
+from tray_agent.settings_dialog.file_watch import file_digest
+from tray_agent.settings_dialog.form_merge import label
+from tray_agent.settings_dialog.geometry import MIN_HEIGHT, MIN_WIDTH, save_geometry, saved_geometry
 from tray_agent.settings_dialog.integrations_tab import IntegrationsTab, ModuleSection
 from tray_agent.settings_dialog.processing_tab import ProcessingTab
 from tray_agent.settings_dialog.widgets import PAD, Banner, configure_styles
@@ -37,6 +42,7 @@ TITLE = "Halo Integrator settings"
 POLL_MILLISECONDS = 50
 TAIL_FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
 RunNow = Callable[[list[str] | None], object]  # its result (the tray: the started) is unused
+SAVE, DISCARD, CANCEL = "Save", "Discard", "Cancel"
 
 _open_windows: weakref.WeakKeyDictionary[tk.Misc, SettingsWindow] = weakref.WeakKeyDictionary()
 
@@ -56,6 +62,10 @@ class _TailHandler(logging.Handler):
             self.handleError(record)
 
 
+class ChangedMeanwhileError(Exception):
+    """The file changed between the save's check and its write: merge again, then save."""
+
+
 class SettingsWindow:
     """One settings window on ``root``; ``close()`` releases listeners and handlers."""
 
@@ -71,14 +81,20 @@ class SettingsWindow:
         self.root, self.agent = root, agent
         self.run_now, self.on_saved, self.on_closed = run_now, on_saved, on_closed
         self.workers: list[threading.Thread] = []
+        self.folder = agent.settings_path.parent
         self.stored, load_problem = self._load()
         self.top = tk.Toplevel(root)
         self.top.title(TITLE)
-        self.top.geometry("820x640")
-        self.top.minsize(640, 480)
+        screen = self.top.winfo_screenwidth(), self.top.winfo_screenheight()
+        self.top.geometry(saved_geometry(self.folder, *screen))
+        self.top.minsize(MIN_WIDTH, MIN_HEIGHT)
         self.top.protocol("WM_DELETE_WINDOW", self.close)
+        self.top.bind("<Escape>", lambda _event: self.close())
         self.inbox = TkInbox(self.top, POLL_MILLISECONDS)
+        self.question: ChoiceDialog | None = None
+        self._close_after_save = False
         self._build(load_problem)
+        self.edits = ExternalEdits(self)
         self._connect()
         self.inbox.start()
         self.refresh_statuses()
@@ -131,11 +147,15 @@ class SettingsWindow:
         footer = ttk.Frame(self.top)
         footer.grid(row=2, column=0, sticky="ew", padx=PAD, pady=(0, PAD))
         footer.columnconfigure(0, weight=1)
-        self.status = Banner(footer, wraplength=600)
+        self.status = Banner(footer, wraplength=420)  # beside Run now, Save and Close
         self.status.grid(row=0, column=0, sticky="ew")
+        # Shown after a save enabled a module: its first run need not wait for the schedule.
+        self.run_new_button = ttk.Button(footer, text="Run now")
+        self.run_new_button.grid(row=0, column=1, padx=(PAD, 0))
+        self.run_new_button.grid_remove()
         self.save_button = ttk.Button(footer, text="Save", command=self.save)
-        self.save_button.grid(row=0, column=1, padx=PAD)
-        ttk.Button(footer, text="Close", command=self.close).grid(row=0, column=2)
+        self.save_button.grid(row=0, column=2, padx=PAD)
+        ttk.Button(footer, text="Close", command=self.close).grid(row=0, column=3)
 
     def _connect(self) -> None:
         """Run events and engine log lines reach the Processing tab through the inbox."""
@@ -229,6 +249,10 @@ class SettingsWindow:
             log.warning("Source check failed: %s", check)
 
     def save(self) -> None:
+        """Save the form; a file changed elsewhere is merged first (conflicts are asked)."""
+        self.edits.before_save(self._save_form)
+
+    def _save_form(self) -> None:
         removed = list(self.integrations.removed)
         settings, problems = forms.settings_from_form(
             self.agent.settings_path,
@@ -244,11 +268,14 @@ class SettingsWindow:
             return
         self.save_button.state(["disabled"])
         self.status.show("Saving…", "busy")
-        self.in_background(
-            lambda: self.agent.save(settings, removed=removed),
-            lambda _: self._saved(settings),
-            self._save_failed,
-        )
+        previous, digest = self.stored, self.edits.watch.digest
+
+        def write() -> None:
+            if file_digest(self.agent.settings_path) != digest:
+                raise ChangedMeanwhileError  # between the check and now: merge again
+            self.agent.save(settings, removed=removed)
+
+        self.in_background(write, lambda _: self._saved(settings, previous), self._save_failed)
 
     def _show_unsaved(self, problems: forms.Problems) -> None:
         on_basic = any(key.startswith("Halo.") for key in problems)
@@ -258,26 +285,65 @@ class SettingsWindow:
         self.status.show(
             f"Nothing saved: fix the {count} marked field{'s' if count > 1 else ''}.", "error"
         )
+        self.cancelled_save()
         log.warning("Settings not saved: %s", "; ".join(f"{k}: {v}" for k, v in problems.items()))
 
-    def _saved(self, settings: Settings) -> None:
+    def _saved(self, settings: Settings, previous: Settings | None) -> None:
         self.stored = settings
         self.integrations.removed.clear()
         remember_secrets(settings.secret_values())  # a new secret is masked from now on
         self.save_button.state(["!disabled"])
         self.basic.stored_secret_kept()
+        self.edits.saved()
         self.status.show(f"Saved {settings.path}", "ok")
         log.info("Saved settings to %s", settings.path)
-        self.processing.set_modules([module.name for module in settings.modules])
-        self.about.update_rows(forms.about_rows(settings.path, settings))
+        self.reloaded(settings)
         self.refresh_statuses()
+        self._offer_first_run(forms.newly_enabled(previous, settings))
         if self.on_saved is not None:
             self.on_saved()
+        if self._close_after_save:
+            self._close_now()
+
+    def reloaded(self, settings: Settings) -> None:
+        """The settings now in the form (saved here or reloaded from the file)."""
+        self.stored = settings
+        names = [module.name for module in settings.modules]
+        if names != list(self.processing.rows):
+            self.processing.set_modules(names)
+        self.about.update_rows(forms.about_rows(settings.path, settings))
+
+    def _offer_first_run(self, names: list[str]) -> None:
+        """A module this save enabled has not synced anything: offer its first run now."""
+        if not names:
+            self.run_new_button.grid_remove()
+            return
+        listed = ", ".join(names)
+        self.status.show(
+            f"Saved. {listed}: enabled, not run yet. Run now, or wait for the schedule.",
+            "ok",
+        )
+
+        def run_now() -> None:
+            self.run_new_button.grid_remove()
+            self.start(names)
+            self.status.show(f"Started {listed}: see the Processing tab.", "ok")
+
+        self.run_new_button.configure(text=f"Run {listed} now", command=run_now)
+        self.run_new_button.grid()
 
     def _save_failed(self, error: Exception) -> None:
         self.save_button.state(["!disabled"])
+        if isinstance(error, ChangedMeanwhileError):
+            self.save()
+            return
         self.status.show(f"Not saved: {error}", "error")
         log.error("Settings not saved: %s", error)
+        self.cancelled_save()
+
+    def cancelled_save(self) -> None:
+        """A save did not happen: a Close that waited for it stays open."""
+        self._close_after_save = False
 
     def start(self, names: list[str] | None) -> None:
         """Start modules: through the tray's workers when it gave ``run_now``, else here."""
@@ -308,7 +374,34 @@ class SettingsWindow:
         self.top.focus_force()
 
     def close(self) -> None:
-        """Stop listening, detach the log handler, destroy the window."""
+        """Close, asking first when the form has unsaved edits (Close, Escape, the title bar)."""
+        if self.question is not None and self.question.exists():
+            self.question.top.lift()
+            return
+        if not self.edits.edited() and not self.integrations.removed:
+            self._close_now()
+            return
+        fields = ", ".join(label(key) for key in self.edits.edited()[:5]) or "removed modules"
+        self.question = ChoiceDialog(
+            self.top,
+            "Unsaved changes",
+            f"Save your changes ({fields}) before closing?",
+            (SAVE, DISCARD, CANCEL),
+            self._answer_close,
+        )
+
+    def _answer_close(self, answer: str | None) -> None:
+        if answer == SAVE:
+            self._close_after_save = True
+            self.save()
+        elif answer == DISCARD:
+            log.info("Closed without saving the edits")
+            self._close_now()
+
+    def _close_now(self) -> None:
+        """Remember the window's place, stop listening, detach the log handler, destroy it."""
+        save_geometry(self.folder, self.top.winfo_geometry())
+        self.edits.stop()
         self.agent.unsubscribe(self._listener)
         logging.getLogger("halo_integrator").removeHandler(self._tail)
         self.inbox.stop()
