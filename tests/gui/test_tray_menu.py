@@ -19,6 +19,7 @@ from tray_agent.settings_dialog.window import TITLE
 
 from .desktop import Desktop
 from .tray_driver import (
+    CLI,
     SECRET,
     Tray,
     fake_opener,
@@ -159,3 +160,23 @@ def test_view_last_log_opens_the_newest_run_log(
     assert opened.read_text().strip() == str(log_file)
     assert "csv succeeded" in log_file.read_text()
     wait_for(lambda: tray.zombies() == [], "the opener to be reaped")
+
+
+def test_the_settings_command_opens_the_running_trays_window_not_a_second_editor(
+    desktop: Desktop, emulator: Emulator, tmp_path: Path, trays: list[Tray]
+) -> None:
+    folder = make_settings(tmp_path / "one-editor", emulator, [CSV_MODULE])
+    (folder / "users.csv").write_text(users_csv())
+    tray = start(trays, desktop, folder)
+    second = subprocess.run(
+        [str(CLI), "settings", "--settings", str(folder)],
+        env=desktop.env,
+        capture_output=True,
+        text=True,
+        timeout=30,  # a second editor would stay open until closed: this would time out
+    )
+    assert second.returncode == 0, second.stderr
+    assert "The tray for" in second.stdout and "showing its settings window" in second.stdout
+    desktop.wait_for_window(TITLE, timeout=20)
+    assert "A second start asked for the settings window" in tray.log()
+    assert len(desktop.find(name=TITLE)) == 1
