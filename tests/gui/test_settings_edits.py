@@ -76,9 +76,10 @@ def test_saving_a_first_module_lists_it_on_processing_and_offers_its_first_run(
     section.enabled.set(True)
     section.fields["path"].variable.set("users.csv")
     window.save()
-    pump_until(tk_root, lambda: window.run_new_button.winfo_ismapped())
+    pump_until(tk_root, lambda: window.status.cget("text").startswith("Saved"))
     assert list(window.processing.rows) == ["csv"]
     assert window.processing.note.cget("text") == "Runs use the saved settings."
+    pump_until(tk_root, lambda: window.run_new_button.winfo_ismapped())
     assert window.run_new_button.cget("text") == "Run csv now"
     pump_for(tk_root, 0.3)
     tk_desktop.screenshot(artifacts / "settings-offer-first-run.png", window=window.top.winfo_id())
