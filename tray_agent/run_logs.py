@@ -30,12 +30,29 @@ def module_logs(log_folder: Path, module: str) -> list[tuple[float, Path]]:
     return sorted(found, reverse=True)
 
 
-def log_for_run(log_folder: Path, module: str, started_at: float) -> Path | None:
-    """The log of the run that started at ``started_at``; None when it was pruned."""
-    for stamp, path in module_logs(log_folder, module):
-        if stamp <= started_at + 1:  # the stamp is cut to whole seconds
-            return path if started_at - stamp <= MATCH_WITHIN_SECONDS else None
-    return None
+def log_for_run(
+    log_folder: Path, module: str, started_at: float, finished_at: float | None = None
+) -> Path | None:
+    """The log of the run that started at ``started_at``; None when it was pruned.
+
+    Two runs within one second have logs with one stamp: the one last written closest to
+    the run's ``finished_at`` is that run's.
+    """
+    logs = module_logs(log_folder, module)
+    stamps = [stamp for stamp, _ in logs if stamp <= started_at + 1]  # cut to whole seconds
+    if not stamps or started_at - stamps[0] > MATCH_WITHIN_SECONDS:
+        return None
+    same_second = [path for stamp, path in logs if stamp == stamps[0]]
+    if finished_at is None or len(same_second) == 1:
+        return same_second[0]
+    return min(same_second, key=lambda path: abs(_written(path) - finished_at))
+
+
+def _written(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return float("inf")
 
 
 def newest_log(log_folder: Path, modules: Iterable[str]) -> Path | None:

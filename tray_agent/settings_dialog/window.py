@@ -22,7 +22,10 @@ from core.halo.validate import ValidationResult
 from core.run.checks import SourceCheck, check_source
 from core.run.logs import RedactingFormatter, remember_secrets
 from core.run.request import RunRequest
+from core.run.runner import RunEvent
 from core.settings.model import Settings
+from tray_agent.desktop_open import open_path
+from tray_agent.run_logs import log_for_run
 from tray_agent.settings_dialog import form as forms
 from tray_agent.settings_dialog.about_tab import AboutTab
 from tray_agent.settings_dialog.basic_tab import BasicTab
@@ -33,6 +36,7 @@ from tray_agent.settings_dialog.form_merge import label
 from tray_agent.settings_dialog.geometry import MIN_HEIGHT, MIN_WIDTH, save_geometry, saved_geometry
 from tray_agent.settings_dialog.integrations_tab import IntegrationsTab, ModuleSection
 from tray_agent.settings_dialog.processing_tab import ProcessingTab
+from tray_agent.settings_dialog.run_history import HistoryRow, history_rows
 from tray_agent.settings_dialog.widgets import PAD, Banner, configure_styles
 from tray_agent.tk_inbox import TkInbox
 
@@ -128,7 +132,7 @@ class SettingsWindow:
         self.integrations = IntegrationsTab(
             self.notebook, forms.module_forms(stored), self.check_module
         )
-        self.processing = ProcessingTab(self.notebook, self.start)
+        self.processing = ProcessingTab(self.notebook, self.start, self.open_run_log)
         self.processing.set_modules([module.name for module in stored.modules] if stored else [])
         self.about = AboutTab(self.notebook, forms.about_rows(self.agent.settings_path, stored))
         for tab, text in (
@@ -159,7 +163,7 @@ class SettingsWindow:
 
     def _connect(self) -> None:
         """Run events and engine log lines reach the Processing tab through the inbox."""
-        self._listener = lambda event: self.inbox.post(lambda: self.processing.on_event(event))
+        self._listener = lambda event: self.inbox.post(functools.partial(self._on_run, event))
         self.agent.subscribe(self._listener)
         self._tail = _TailHandler(
             lambda line: self.inbox.post(lambda: self.processing.append_log(line))
@@ -361,10 +365,33 @@ class SettingsWindow:
         log.error("%s: %s", title, error)
         self.status.show(f"{title}: {error}", "error")
 
+    def _on_run(self, event: RunEvent) -> None:
+        self.processing.on_event(event)
+        if event.kind == "finished":
+            self.refresh_statuses()  # whoever started it: the history gains a row
+
     def refresh_statuses(self) -> None:
+        """The modules' last outcomes and the recent runs, read on a worker thread."""
         if self.stored is None:
             return
+        folder, names = self.stored.folder, [module.name for module in self.stored.modules]
         self.in_background(self.agent.statuses, self.processing.show_statuses, lambda _: None)
+        self.in_background(
+            lambda: history_rows(folder, names), self.processing.history.show, lambda _: None
+        )
+
+    def open_run_log(self, row: HistoryRow) -> None:
+        """Open the log of one run from the history (or say why it cannot be)."""
+        log_folder = self.stored.log_folder if self.stored else self.folder / "logs"
+        path = log_for_run(log_folder, row.module, row.started_at, row.finished_at)
+        if path is None:
+            self._cannot_open(f"The log of {row.module}'s run at {row.when} is no longer kept.")
+            return
+        open_path(path, lambda message: self.inbox.post(lambda: self._cannot_open(message)))
+
+    def _cannot_open(self, message: str) -> None:
+        log.error("%s", message)
+        self.status.show(message, "error")
 
     # -- lifetime ---------------------------------------------------------------------------
 

@@ -87,3 +87,28 @@ def test_the_file_watch_sees_content_not_a_touch(tmp_path: Path) -> None:
     assert watch.changed()
     watch.loaded()
     assert not watch.changed()
+
+
+def test_two_runs_in_one_second_each_find_their_own_log(tmp_path: Path) -> None:
+    start = float(int(time.time() - 3_600))
+    first, second = run_log(tmp_path, "csv", start), run_log(tmp_path, "csv", start + 0.5)
+    second = second.rename(second.with_name(second.name.replace("000001", "000002")))
+    first = run_log(tmp_path, "csv", start)
+    os.utime(first, (start + 0.2, start + 0.2))
+    os.utime(second, (start + 0.9, start + 0.9))
+    assert log_for_run(tmp_path, "csv", start + 0.1, finished_at=start + 0.2) == first
+    assert log_for_run(tmp_path, "csv", start + 0.6, finished_at=start + 0.9) == second
+
+
+def test_a_history_row_says_how_long_a_run_took() -> None:
+    from tray_agent.settings_dialog.run_history import row_of, took
+
+    assert [took(0.42), took(12), took(185), took(7_800)] == [
+        "0.4 s",
+        "12 s",
+        "3 min 05 s",
+        "2 h 10 min",
+    ]
+    run = {"module": "csv", "origin": "auto", "started_at": 100.0, "finished_at": None}
+    row = row_of({**run, "outcome": "running"})
+    assert (row.duration, row.created, row.error) == ("running", 0, "")
