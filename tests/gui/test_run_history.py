@@ -67,7 +67,7 @@ def test_recent_runs_show_when_how_long_outcome_and_counts_and_open_their_logs(
     tk_root.update()
     history.open_button.invoke()
     opened = tmp_path / "opened.txt"
-    pump_until(tk_root, lambda: opened.exists())
+    pump_until(tk_root, lambda: opened.exists() and bool(opened.read_text().strip()))
     assert opened.read_text().strip() == str(first.log_file)
     assert "csv succeeded" in Path(first.log_file or "").read_text()
 

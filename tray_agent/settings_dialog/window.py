@@ -3,6 +3,10 @@
 Tk is touched from the Tk thread only. Validate, Save, runs and status reads happen on
 worker threads; they, the agent's run listener and the log handler post callables to
 ``self.inbox`` (a ``TkInbox``), which runs them on the Tk thread every ``POLL_MILLISECONDS``.
+
+An edit is never lost: a change made to the file elsewhere is merged into the form
+(``external_edits``), Close and Escape ask about unsaved edits, and the window reopens where
+it was left (``geometry``).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from core.agent import Agent
 from core.errors import ConfigError, IntegratorError
 from core.halo.validate import ValidationResult
 from core.run.checks import SourceCheck, check_source
-from core.run.logs import RedactingFormatter, remember_secrets
+from core.run.logs import remember_secrets
 from core.run.request import RunRequest
 from core.run.runner import RunEvent
 from core.settings.model import Settings
@@ -32,6 +36,7 @@ from tray_agent.settings_dialog.basic_tab import BasicTab
 from tray_agent.settings_dialog.choice import ChoiceDialog
 from tray_agent.settings_dialog.external_edits import ExternalEdits
 from tray_agent.settings_dialog.file_watch import file_digest
+from tray_agent.settings_dialog.footer import Footer, TailHandler
 from tray_agent.settings_dialog.form_merge import label
 from tray_agent.settings_dialog.geometry import MIN_HEIGHT, MIN_WIDTH, save_geometry, saved_geometry
 from tray_agent.settings_dialog.integrations_tab import IntegrationsTab, ModuleSection
@@ -44,26 +49,10 @@ log = logging.getLogger("halo_integrator.settings")
 
 TITLE = "Halo Integrator settings"
 POLL_MILLISECONDS = 50
-TAIL_FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
 RunNow = Callable[[list[str] | None], object]  # its result (the tray: the started) is unused
 SAVE, DISCARD, CANCEL = "Save", "Discard", "Cancel"
 
 _open_windows: weakref.WeakKeyDictionary[tk.Misc, SettingsWindow] = weakref.WeakKeyDictionary()
-
-
-class _TailHandler(logging.Handler):
-    """Hands every formatted engine log line to the window's inbox (any thread may log)."""
-
-    def __init__(self, deliver: Callable[[str], None]) -> None:
-        super().__init__(logging.INFO)
-        self.deliver = deliver
-        self.setFormatter(RedactingFormatter(TAIL_FORMAT, datefmt="%H:%M:%S"))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.deliver(self.format(record))
-        except Exception:  # a broken handler must not break the code that logged
-            self.handleError(record)
 
 
 class ChangedMeanwhileError(Exception):
@@ -148,24 +137,16 @@ class SettingsWindow:
         self.top.bind("<Alt-v>", lambda _event: self.validate())
 
     def _build_footer(self) -> None:
-        footer = ttk.Frame(self.top)
-        footer.grid(row=2, column=0, sticky="ew", padx=PAD, pady=(0, PAD))
-        footer.columnconfigure(0, weight=1)
-        self.status = Banner(footer, wraplength=420)  # beside Run now, Save and Close
-        self.status.grid(row=0, column=0, sticky="ew")
-        # Shown after a save enabled a module: its first run need not wait for the schedule.
-        self.run_new_button = ttk.Button(footer, text="Run now")
-        self.run_new_button.grid(row=0, column=1, padx=(PAD, 0))
-        self.run_new_button.grid_remove()
-        self.save_button = ttk.Button(footer, text="Save", command=self.save)
-        self.save_button.grid(row=0, column=2, padx=PAD)
-        ttk.Button(footer, text="Close", command=self.close).grid(row=0, column=3)
+        self.footer = Footer(self.top, self.save, self.close, self.start)
+        self.footer.grid(row=2, column=0, sticky="ew", padx=PAD, pady=(0, PAD))
+        self.status, self.save_button = self.footer.status, self.footer.save_button
+        self.run_new_button = self.footer.run_new_button
 
     def _connect(self) -> None:
         """Run events and engine log lines reach the Processing tab through the inbox."""
         self._listener = lambda event: self.inbox.post(functools.partial(self._on_run, event))
         self.agent.subscribe(self._listener)
-        self._tail = _TailHandler(
+        self._tail = TailHandler(
             lambda line: self.inbox.post(lambda: self.processing.append_log(line))
         )
         if self.stored is not None:
@@ -303,7 +284,7 @@ class SettingsWindow:
         log.info("Saved settings to %s", settings.path)
         self.reloaded(settings)
         self.refresh_statuses()
-        self._offer_first_run(forms.newly_enabled(previous, settings))
+        self.footer.offer_first_run(forms.newly_enabled(previous, settings))
         if self.on_saved is not None:
             self.on_saved()
         if self._close_after_save:
@@ -316,25 +297,6 @@ class SettingsWindow:
         if names != list(self.processing.rows):
             self.processing.set_modules(names)
         self.about.update_rows(forms.about_rows(settings.path, settings))
-
-    def _offer_first_run(self, names: list[str]) -> None:
-        """A module this save enabled has not synced anything: offer its first run now."""
-        if not names:
-            self.run_new_button.grid_remove()
-            return
-        listed = ", ".join(names)
-        self.status.show(
-            f"Saved. {listed}: enabled, not run yet. Run now, or wait for the schedule.",
-            "ok",
-        )
-
-        def run_now() -> None:
-            self.run_new_button.grid_remove()
-            self.start(names)
-            self.status.show(f"Started {listed}: see the Processing tab.", "ok")
-
-        self.run_new_button.configure(text=f"Run {listed} now", command=run_now)
-        self.run_new_button.grid()
 
     def _save_failed(self, error: Exception) -> None:
         self.save_button.state(["!disabled"])
