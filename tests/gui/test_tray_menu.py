@@ -15,6 +15,7 @@ import pytest
 
 from core.settings.model import ModuleSettings
 from halo_emulator import Emulator
+from tray_agent.app import STATUS_POLL_SECONDS
 from tray_agent.settings_dialog.window import TITLE
 
 from .desktop import Desktop
@@ -27,6 +28,7 @@ from .tray_driver import (
     make_settings,
     menus,
     open_sync_module_submenu,
+    purple,
     red,
     tooltips,
     users_csv,
@@ -180,3 +182,22 @@ def test_the_settings_command_opens_the_running_trays_window_not_a_second_editor
     desktop.wait_for_window(TITLE, timeout=20)
     assert "A second start asked for the settings window" in tray.log()
     assert len(desktop.find(name=TITLE)) == 1
+
+
+def test_a_module_enabled_while_the_tray_runs_is_not_green_before_its_first_run(
+    desktop: Desktop, emulator: Emulator, tmp_path: Path, trays: list[Tray], artifacts: Path
+) -> None:
+    disabled = ModuleSettings(name="csv", enabled=False, options={"path": "users.csv"})
+    folder = make_settings(tmp_path / "first-run", emulator, [disabled])
+    (folder / "users.csv").write_text(users_csv())
+    tray = start(trays, desktop, folder)
+    wait_for(lambda: "Status: not configured" in tray.log(), "the first status")
+    subprocess.run(
+        [str(CLI), "module", "enable", "csv", "--settings", str(folder)], check=True, timeout=60
+    )
+    # The tray reloads on its next poll; the catch-up at start is over, so nothing runs yet.
+    poll = STATUS_POLL_SECONDS + 10
+    wait_for(lambda: "Status: csv never" in tray.log(), "the reload", poll)
+    wait_for(lambda: tray.icon_showing(purple, artifacts / "tray-not-run-yet.png"), "purple")
+    assert not tray.icon_showing(green, artifacts / "tray-not-run-yet.png")
+    assert tray.runs() == []
