@@ -24,12 +24,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
-import subprocess
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +41,16 @@ from core.run.request import RunRequest
 from core.run.runner import RunEvent
 from core.settings.model import resolve_settings_path
 from tray_agent import tray_state
+from tray_agent.desktop_open import open_path
 from tray_agent.exit_codes import EXIT_OK
 from tray_agent.icons import state_icon
 from tray_agent.notifier import NotificationPolicy, Notifier
+from tray_agent.run_logs import newest_log
 from tray_agent.scheduler import ModuleSchedule, Scheduler
 from tray_agent.single_instance import SingleInstance
 from tray_agent.tk_inbox import TkInbox
-from tray_agent.tray_backend import TrayUnavailableError, load_pystray
+from tray_agent.tray_backend import TrayUnavailableError, load_pystray, show_hover_text
+from tray_agent.tray_menu import menu_entries
 from tray_agent.tray_problems import TrayProblems, short_message, with_file_name
 from tray_agent.tray_startup import EXIT_CANNOT_START, ask_first_instance, log_to_tray_file
 
@@ -97,41 +98,18 @@ class TrayApp:
         self.tk_inbox.start()
 
     def _create_icon(self) -> Any:
-        item, menu = self.pystray.MenuItem, self.pystray.Menu
-        has_menu = getattr(self.pystray.Icon, "HAS_MENU", True)
-        entries = (
-            item("Sync now", lambda: self.scheduler.run_now(None)),
-            item("Sync module", menu(self._module_items)),
-            item(
-                lambda _: "Resume schedules" if self.scheduler.paused else "Pause schedules",
-                self._toggle_pause,
-            ),
-            menu.SEPARATOR,
-            # Left click opens the settings where the backend has a default action.
-            item("Settings…", lambda: self.tk_inbox.post(self.show_settings), default=True),
-            item("Open logs folder", self._open_logs),
-            menu.SEPARATOR,
-            item("Quit", lambda: self.tk_inbox.post(self.quit)),
-        )
-        if not has_menu:
+        if not getattr(self.pystray.Icon, "HAS_MENU", True):
             log.warning("This tray backend has no menu: a click opens the settings window")
-        return self.pystray.Icon(
-            ICON_NAME, state_icon(self.view.state), self.view.tooltip, menu=menu(*entries)
+        if not getattr(self.pystray.Icon, "HAS_DEFAULT_ACTION", True):
+            log.info("This tray backend opens the menu on a click; Settings… is in it")
+        icon = self.pystray.Icon(
+            ICON_NAME,
+            state_icon(self.view.state),
+            self.view.tooltip,
+            menu=self.pystray.Menu(lambda: menu_entries(self)),
         )
-
-    def _module_items(self) -> list[Any]:
-        item = self.pystray.MenuItem
-        running = self.scheduler.running()
-        return [
-            item(f"{name} — {state}", self._sync_one(name), enabled=name not in running)
-            for name, state in sorted(self.view.module_states.items())
-        ]
-
-    def _sync_one(self, name: str) -> Callable[[], None]:
-        def sync() -> None:
-            self.scheduler.run_now([name])
-
-        return sync
+        show_hover_text(icon, self.view.tooltip)
+        return icon
 
     def _load_schedules(self) -> list[ModuleHealth] | None:
         """(Re)read the settings, schedule their enabled modules; return the healths.
@@ -235,7 +213,7 @@ class TrayApp:
         if shown != self._shown:
             if self._shown is None or shown[0] != self._shown[0]:
                 self.icon.icon = state_icon(self.view.state)
-            self.icon.title = self.view.tooltip
+            show_hover_text(self.icon, self.view.tooltip)
             self._shown = shown
         self.icon.update_menu()
 
@@ -277,20 +255,56 @@ class TrayApp:
             next_run=self.scheduler.next_run(),
             problem=short_message(problem) if problem else None,
             setup_hint=self.problems.setup_hint(),
+            folder_name=self.agent.settings_path.parent.name,
+            module_next_runs={
+                health.module: self.scheduler.next_run(health.module) for health in healths or ()
+            },
         )
 
     # -- menu actions -----------------------------------------------------------------------
 
-    def _toggle_pause(self) -> None:
+    def sync_now(self) -> None:
+        """Tray thread: run every enabled module; with none configured, open the settings."""
+        if not self.scheduler.run_now(None) and not self.view.module_states:
+            log.info("Sync now: no module is enabled; opening the settings")
+            self.tk_inbox.post(self.show_settings)
+
+    def toggle_pause(self) -> None:
         self.scheduler.resume() if self.scheduler.paused else self.scheduler.pause()
         self._dirty.set()
 
-    def _open_logs(self) -> None:
+    def _log_folder(self) -> Path:
         try:
-            folder = self.agent.settings.log_folder
+            return self.agent.settings.log_folder
         except IntegratorError:
-            folder = self.agent.settings_path.parent / "logs"
-        open_folder(private_folder(folder))
+            return self.agent.settings_path.parent / "logs"
+
+    def open_logs(self) -> None:
+        open_path(private_folder(self._log_folder()), self._cannot_open)
+
+    def view_last_log(self) -> None:
+        """Open the newest run log of any configured module (or say there is none yet)."""
+        modules = list(self.view.module_states) or self._configured_modules()
+        newest = newest_log(self._log_folder(), modules)
+        if newest is None:
+            self._cannot_open(f"No run has written a log yet in {self._log_folder()}.")
+            return
+        open_path(newest, self._cannot_open)
+
+    def _configured_modules(self) -> list[str]:
+        try:
+            return [entry.name for entry in self.agent.settings.modules]
+        except IntegratorError:
+            return []
+
+    def _cannot_open(self, message: str) -> None:
+        """Any thread: an opener failed; say so in tray.log and in a notification."""
+        log.error("%s", message)
+        self.notifier.notify(f"{self.title}: cannot open", message)
+
+    @property
+    def title(self) -> str:
+        return tray_state.title(self.agent.settings_path.parent.name)
 
     def show_settings(self) -> None:
         """Tk thread: raise the settings window, opening it the first time."""
@@ -321,7 +335,7 @@ class TrayApp:
             return
         self._quitting = True
         log.info("Quitting")
-        self.icon.title = f"{tray_state.APP_TITLE}: stopping…"
+        show_hover_text(self.icon, f"{self.title}: stopping…")
 
         def wait_then_close() -> None:
             self.scheduler.stop(QUIT_GRACE_SECONDS)
@@ -334,18 +348,6 @@ class TrayApp:
         self._dirty.set()
         self.icon.stop()  # before the Tk root goes, or the process hangs
         self.root.destroy()
-
-
-def open_folder(folder: Path) -> None:
-    """Show a folder in the platform's file manager, without waiting for it."""
-    if sys.platform == "win32":
-        os.startfile(folder)  # type: ignore[attr-defined]  # noqa: S606 - a local folder
-    else:
-        opener = "open" if sys.platform == "darwin" else "xdg-open"
-        try:
-            subprocess.Popen([opener, str(folder)])  # noqa: S603 - fixed program, local path
-        except OSError as exc:
-            log.error("Cannot open %s: %s", folder, exc)
 
 
 def run_tray(settings_path: str | None) -> int:

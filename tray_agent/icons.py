@@ -3,8 +3,8 @@
 Drawn rather than shipped as PNGs so that one palette (``assets/tray_palette.json``) decides
 every colour and the shapes stay crisp at any size the tray asks for. Trays show icons at
 16-24 px, so the badges are thick strokes drawn at 4x and scaled down (anti-aliased): a
-check, circling arrows, "!", a cross, pause bars, "?". Colour and badge both carry the state,
-so it still reads for colour-blind admins.
+check, circling arrows, "!", a cross, pause bars, "?", three dots (waiting for a first run).
+Colour and badge both carry the state, so it still reads for colour-blind admins.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ FALLBACK_PALETTE: dict[str, Any] = {
     "error": {"fill": [214, 40, 40], "badge": "cross"},
     "paused": {"fill": [120, 120, 120], "badge": "pause"},
     "not configured": {"fill": [150, 150, 150], "badge": "question"},
+    "not run yet": {"fill": [92, 84, 170], "badge": "dots"},
     "outline": [30, 30, 30],
     "glyph": [255, 255, 255],
 }
@@ -132,6 +133,15 @@ def _question(draw: ImageDraw.ImageDraw, big: int, color: Color) -> None:
     )
 
 
+def _dots(draw: ImageDraw.ImageDraw, big: int, color: Color) -> None:
+    """Three dots: configured, waiting for its first run (nothing synced yet)."""
+    radius = big * 0.07
+    for middle in (big * 0.3, big * 0.5, big * 0.7):
+        draw.ellipse(
+            (middle - radius, big / 2 - radius, middle + radius, big / 2 + radius), fill=color
+        )
+
+
 BADGES: dict[str, Badge] = {
     "check": _check,
     "cross": _cross,
@@ -139,4 +149,5 @@ BADGES: dict[str, Badge] = {
     "pause": _pause,
     "arrows": _arrows,
     "question": _question,
+    "dots": _dots,
 }

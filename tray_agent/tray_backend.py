@@ -1,14 +1,24 @@
-"""Loading pystray: the backend choice, a clear error when none works, and the xorg click fix.
+"""Loading pystray: the backend choice, a clear error when none works, the xorg click fix,
+and the hover text each backend can really show.
 
 pystray is imported by ``load_pystray``, not when this module is imported, because importing
 it opens the display and raises without one; ``tray_agent.app`` calls it only when the tray
 really starts, after the single-instance check.
+
+On Linux the backend follows the desktop's tray host. A StatusNotifier host (KDE, GNOME with
+the AppIndicator extension) gets ``appindicator``: there a click always opens the menu and
+there is no tooltip, so the menu's status lines say what the tooltip would. An XEmbed tray
+(XFCE, MATE, trayer, ...) gets ``gtk``: its status icon has a real tooltip and a left click
+runs the default action (Settings), as on Windows. pystray's own order would pick
+appindicator there too, whose fallback icon opens the menu on a left click and shows no
+tooltip.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 from typing import Any
 
 log = logging.getLogger("halo_integrator.tray")
@@ -24,6 +34,9 @@ def load_pystray() -> Any:
     pystray picks ``PYSTRAY_BACKEND`` when set, else win32 on Windows and appindicator, gtk,
     then xorg on Linux (xorg 0.19.5 has no menu and needs the click fix applied here).
     """
+    if sys.platform.startswith("linux") and not os.environ.get("PYSTRAY_BACKEND"):
+        if not has_status_notifier_host():
+            os.environ["PYSTRAY_BACKEND"] = "gtk"  # pystray reads it when first imported
     backend = os.environ.get("PYSTRAY_BACKEND") or "automatic choice"
     try:
         import pystray
@@ -38,6 +51,55 @@ def load_pystray() -> Any:
         _fix_xorg_clicks()
     log.info("pystray backend: %s", pystray.Icon.__module__)
     return pystray
+
+
+def has_status_notifier_host() -> bool:
+    """True when the session bus has a StatusNotifier watcher (an AppIndicator tray host).
+
+    Without a bus, or without PyGObject, the answer is True: pystray's own order then
+    decides, as it did before this check existed.
+    """
+    try:
+        from gi.repository import Gio, GLib
+
+        bus = Gio.bus_get_sync(Gio.BusType.SESSION, None)
+        for name in ("org.kde.StatusNotifierWatcher", "org.freedesktop.StatusNotifierWatcher"):
+            answer = bus.call_sync(
+                "org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus",
+                "NameHasOwner",
+                GLib.Variant("(s)", (name,)),
+                GLib.VariantType("(b)"),
+                Gio.DBusCallFlags.NONE,
+                1_000,
+                None,
+            )
+            if answer.unpack()[0]:
+                return True
+    except Exception as exc:  # ImportError, GLib.Error: no bus or no gi to ask
+        log.info("Cannot ask the session bus for a StatusNotifier host: %s", exc)
+        return True
+    return False
+
+
+def show_hover_text(icon: Any, text: str) -> None:
+    """Set the icon's title and, where the backend can show one, a real tooltip.
+
+    pystray's gtk and appindicator backends only set the title (a window name nobody sees);
+    GTK's status icon has a tooltip of its own, set here on GTK's loop. Windows shows the
+    title as the tooltip already; appindicator has none (the menu's status lines stand in).
+    """
+    icon.title = text
+    status_icon = getattr(icon, "_status_icon", None)
+    if status_icon is not None:
+        from gi.repository import GLib
+
+        def set_tooltip() -> bool:
+            status_icon.set_tooltip_text(text)
+            return False  # once, not again at every idle moment
+
+        GLib.idle_add(set_tooltip)
 
 
 def _fix_xorg_clicks() -> None:

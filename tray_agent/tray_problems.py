@@ -9,6 +9,7 @@ exist yet is no problem: the tray is "not configured", and says what to do.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -64,10 +65,15 @@ def short_message(error: IntegratorError) -> str:
 
 
 def with_file_name(healths: Sequence[ModuleHealth], path: Path) -> list[ModuleHealth]:
-    """The healths with ``path`` in their errors shortened to its file name, for the tooltip
-    (the runner records invalid options with the settings file's whole path)."""
+    """The healths with ``path`` in their errors shortened to its file name, and files in its
+    folder to their names relative to it, for the tooltip and the menu (the runner records
+    invalid options with the settings file's whole path, a source file with its own)."""
+    folder = f"{path.parent}{os.sep}"
     return [
-        dataclasses.replace(health, last_error=health.last_error.replace(str(path), path.name))
+        dataclasses.replace(
+            health,
+            last_error=health.last_error.replace(str(path), path.name).replace(folder, ""),
+        )
         if health.last_error
         else health
         for health in healths

@@ -9,22 +9,26 @@ passed in. Nothing here touches a GUI, so it is unit-tested without a display.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from core.run.health import ModuleHealth
 
-OK, SYNCING, WARNING, ERROR, PAUSED, NOT_CONFIGURED = (
+OK, SYNCING, WARNING, ERROR, PAUSED, NOT_CONFIGURED, NOT_RUN_YET = (
     "ok",
     "syncing",
     "warning",
     "error",
     "paused",
     "not configured",
+    "not run yet",
 )
-ALL_STATES = (OK, SYNCING, WARNING, ERROR, PAUSED, NOT_CONFIGURED)
+ALL_STATES = (OK, SYNCING, WARNING, ERROR, PAUSED, NOT_CONFIGURED, NOT_RUN_YET)
 # NOTIFYICONDATA.szTip is WCHAR[128] with its terminating NUL: 127 UTF-16 code units.
 TOOLTIP_MAX_UNITS = 127
+# A menu line longer than this makes the whole menu as wide; the tooltip and log say more.
+MENU_LINE_MAX_CHARACTERS = 80
 APP_TITLE = "Halo Integrator"
 
 
@@ -35,6 +39,9 @@ class TrayView:
     state: str
     tooltip: str
     module_states: dict[str, str]
+    # Greyed lines at the top of the menu, and each module's line in "Sync module".
+    status_lines: tuple[str, ...] = ()
+    module_lines: dict[str, str] = field(default_factory=dict)
 
 
 def module_state(health: ModuleHealth, running: Collection[str], skipped: Collection[str]) -> str:
@@ -46,7 +53,7 @@ def module_state(health: ModuleHealth, running: Collection[str], skipped: Collec
     if health.health == "stale" or health.module in skipped:
         return WARNING
     if health.health == "never":
-        return "not run yet"
+        return NOT_RUN_YET
     return OK
 
 
@@ -61,7 +68,8 @@ def overall_state(
 
     Order of precedence, loudest first: nothing to do (not configured), something broke
     (error), work in progress (syncing), a deliberate pause, something to keep an eye on
-    (warning: stale or skipped), all is well.
+    (warning: stale or skipped), a module that has not run yet (nothing synced, so not
+    green), all is well.
     """
     enabled = [health for health in healths or () if health.enabled]
     if not enabled:
@@ -72,7 +80,10 @@ def overall_state(
             return state
     if paused:
         return PAUSED
-    return WARNING if WARNING in states else OK
+    for state in (WARNING, NOT_RUN_YET):
+        if state in states:
+            return state
+    return OK
 
 
 def tooltip(
@@ -81,9 +92,12 @@ def tooltip(
     next_run: float | None = None,
     last_error: str | None = None,
     now: float | None = None,
+    name: str | None = None,
 ) -> str:
-    """One line: state, next run, last error; cut to the Windows limit with an ellipsis."""
-    parts = [f"{APP_TITLE}: {state}"]
+    """One line: state, next run, last error; cut to the Windows limit with an ellipsis.
+
+    ``name`` (the settings folder's) goes into the title, so two trays are told apart."""
+    parts = [f"{title(name)}: {state}"]
     if next_run is not None and state not in (PAUSED, NOT_CONFIGURED):
         parts.append(f"next run {clock_time(next_run, now)}")
     if last_error and state in (ERROR, WARNING):
@@ -147,6 +161,64 @@ def status_line(healths: Sequence[ModuleHealth]) -> str:
     return "; ".join(parts)
 
 
+def ago(timestamp: float, now: float | None = None) -> str:
+    """``just now``, ``5 min ago``, ``3 h ago``, else the clock time: how long since a sync."""
+    now = time.time() if now is None else now
+    seconds = max(0.0, now - timestamp)
+    if seconds < 60:
+        return "just now"
+    if seconds < 3_600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 12 * 3_600:
+        return f"{int(seconds // 3_600)} h ago"
+    return clock_time(timestamp, now)
+
+
+def title(folder_name: str | None) -> str:
+    """``Halo Integrator (5 Mins)``: two trays for two folders are told apart by it."""
+    return f"{APP_TITLE} ({folder_name})" if folder_name else APP_TITLE
+
+
+def status_lines(
+    state: str,
+    healths: Sequence[ModuleHealth],
+    *,
+    next_run: float | None,
+    last_error: str | None,
+    setup_hint: str | None = None,
+    folder_name: str | None = None,
+    now: float | None = None,
+) -> tuple[str, ...]:
+    """The greyed lines at the top of the menu: the state, when, and the last error."""
+    lines = [f"{title(folder_name)}: {state}"]
+    if state == NOT_CONFIGURED:
+        if setup_hint:
+            lines.append(setup_hint)
+        return tuple(shorten(line, MENU_LINE_MAX_CHARACTERS) for line in lines)
+    runs = [h.last_run_at for h in healths if h.enabled and h.last_run_at is not None]
+    when = [f"last sync {ago(max(runs), now)}" if runs else "no sync yet"]
+    if state == PAUSED:
+        when.append("schedules paused")
+    elif next_run is not None:
+        when.append(f"next {clock_time(next_run, now)}")
+    lines.append(" · ".join(when))
+    if last_error:
+        lines.append(" ".join(last_error.split()))
+    return tuple(shorten(line, MENU_LINE_MAX_CHARACTERS) for line in lines)
+
+
+def module_line(
+    health: ModuleHealth, state: str, next_run: float | None, now: float | None = None
+) -> str:
+    """``csv — ok · last 13:55 · next 14:55``: one module's entry in "Sync module"."""
+    parts = [f"{health.module} — {state}"]
+    if health.last_run_at is not None:
+        parts.append(f"last {clock_time(health.last_run_at, now)}")
+    if next_run is not None and state != SYNCING:
+        parts.append(f"next {clock_time(next_run, now)}")
+    return shorten(" · ".join(parts), MENU_LINE_MAX_CHARACTERS)
+
+
 def build_view(
     healths: Sequence[ModuleHealth] | None,
     *,
@@ -157,12 +229,15 @@ def build_view(
     problem: str | None = None,
     setup_hint: str | None = None,
     now: float | None = None,
+    folder_name: str | None = None,
+    module_next_runs: Mapping[str, float | None] | None = None,
 ) -> TrayView:
     """The whole picture in one call.
 
     ``problem`` says why the settings (or the state DB) cannot be used: that is an error,
     whatever the modules' last runs say, and it comes first in the tooltip. ``setup_hint``
     says what to do when there are no settings yet (not configured, which is no error).
+    ``module_next_runs`` gives each module's next scheduled run for its menu line.
     """
     state = overall_state(healths, running=running, skipped=skipped, paused=paused)
     failing = first_error(healths or (), running)
@@ -172,12 +247,23 @@ def build_view(
     if state == WARNING and not last_error:
         stale = [h.module for h in healths or () if h.enabled and h.health == "stale"]
         last_error = f"no recent success: {', '.join(stale)}" if stale else "a run was skipped"
-    text = tooltip(state, next_run=next_run, last_error=last_error, now=now)
+    text = tooltip(state, next_run=next_run, last_error=last_error, now=now, name=folder_name)
     if state == NOT_CONFIGURED and setup_hint:
-        text = shorten(f"{APP_TITLE}: {state} · {setup_hint}", TOOLTIP_MAX_UNITS)
-    states = {
-        health.module: module_state(health, running, skipped)
-        for health in healths or ()
-        if health.enabled
+        text = shorten(f"{title(folder_name)}: {state} · {setup_hint}", TOOLTIP_MAX_UNITS)
+    enabled = [health for health in healths or () if health.enabled]
+    states = {health.module: module_state(health, running, skipped) for health in enabled}
+    next_runs = module_next_runs or {}
+    lines = {
+        health.module: module_line(health, states[health.module], next_runs.get(health.module), now)
+        for health in enabled
     }
-    return TrayView(state, text, states)
+    summary = status_lines(
+        state,
+        enabled,
+        next_run=next_run,
+        last_error=last_error if state in (ERROR, WARNING) else None,
+        setup_hint=setup_hint,
+        folder_name=folder_name,
+        now=now,
+    )
+    return TrayView(state, text, states, summary, lines)

@@ -179,6 +179,37 @@ class Desktop:
             display.close()
         return found
 
+    def keyboard_grabbed(self) -> bool:
+        """True when another client holds the keyboard grab (an open GTK menu takes one:
+        keys sent before it has it are lost)."""
+        display = Xlib.display.Display(self.display)
+        try:
+            root = display.screen().root
+            status = root.grab_keyboard(False, Xlib.X.GrabModeAsync, Xlib.X.GrabModeAsync, 0)
+            if status == Xlib.X.GrabSuccess:
+                display.ungrab_keyboard(Xlib.X.CurrentTime)
+                display.sync()
+            return bool(status == Xlib.X.AlreadyGrabbed)
+        finally:
+            display.close()
+
+    def window_type(self, window_id: int) -> str:
+        """The window's _NET_WM_WINDOW_TYPE without its prefix: "POPUP_MENU", "TOOLTIP" ..."""
+        display = Xlib.display.Display(self.display)
+        try:
+            window = display.create_resource_object("window", window_id)
+            prefix = "_NET_WM_WINDOW_TYPE_"
+            value = window.get_full_property(
+                display.intern_atom(prefix[:-1]), Xlib.X.AnyPropertyType
+            )
+            if value is None or not len(value.value):
+                return ""
+            return str(display.get_atom_name(value.value[0])).removeprefix(prefix)
+        except Exception:  # the window vanished
+            return ""
+        finally:
+            display.close()
+
     def find(self, wm_class: str | None = None, name: str | None = None) -> list[dict[str, Any]]:
         return [
             window

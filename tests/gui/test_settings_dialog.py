@@ -30,6 +30,7 @@ from halo_emulator import Emulator
 from tray_agent.settings_dialog.widgets import ERROR_BACKGROUND, OK_BACKGROUND, OK_BAR
 
 from .desktop import Desktop
+from .tk_pump import pump_until
 
 pytestmark = pytest.mark.gui
 
@@ -118,6 +119,17 @@ class Dialog:
         self.desktop.click(window["x"] + window["w"] - 60, window["y"] + window["h"] - 22)
         return self.process.wait(TIMEOUT_SECONDS)
 
+    def close_discarding(self) -> int:
+        """Close with unsaved edits: the question comes up; answer Discard (Alt+D)."""
+        window = self.window
+        self.desktop.click(window["x"] + window["w"] - 60, window["y"] + window["h"] - 22)
+        question = self.desktop.wait_for_window("Unsaved changes", timeout=TIMEOUT_SECONDS)
+        assert self.process.poll() is None  # still open: asked, not discarded
+        x, y = question["x"] + question["w"] // 2, question["y"] + question["h"] // 2
+        subprocess.run(["xdotool", "mousemove", str(x), str(y)], env=self.desktop.env, check=True)
+        self.desktop.key("alt+d")
+        return self.process.wait(TIMEOUT_SECONDS)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -142,31 +154,6 @@ def open_dialog(desktop: Desktop) -> Iterator[Callable[[Path], Dialog]]:
 
 def _differ(first: Image.Image, second: Image.Image) -> bool:
     return ImageChops.difference(first, second).getbbox() is not None
-
-
-@pytest.fixture
-def tk_root(desktop: Desktop, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A Tk root in this process. Tk variables must die on this thread: the cycles a test
-    leaves are collected here, before the root goes, not later by gc on another thread."""
-    import gc
-    import tkinter
-
-    monkeypatch.setenv("DISPLAY", desktop.display)
-    root = tkinter.Tk()
-    root.withdraw()
-    yield root
-    gc.collect()
-    root.destroy()
-    gc.collect()
-
-
-def pump_until(root: Any, condition: Callable[[], bool]) -> None:
-    """Run a Tk root in this process until ``condition`` holds (or fail after a while)."""
-    deadline = time.monotonic() + TIMEOUT_SECONDS
-    while not condition():
-        assert time.monotonic() < deadline, "the window did not get there"
-        root.update()
-        time.sleep(0.02)
 
 
 def pixels_of(image: Image.Image, colour: str) -> int:
@@ -277,7 +264,7 @@ def test_invalid_url_is_marked_and_nothing_is_saved(
     desktop.key("ctrl+s")
     line = dialog.wait_for_line("Settings not saved")
     assert "Halo.Url" in line and "not a web address" in line
-    assert dialog.close() == 0
+    assert dialog.close_discarding() == 0
     assert not (folder / "appsettings.json").exists()
 
 
@@ -299,7 +286,7 @@ def test_a_corrupt_settings_file_is_reported_and_left_alone(
 
 
 def test_the_tray_entry_point_focuses_one_window_and_uses_the_trays_callbacks(
-    desktop: Desktop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tk_root: Any
+    tk_desktop: Desktop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tk_root: Any
 ) -> None:
     """``open_settings_window`` on the tray's own root, in this process (no Halo needed)."""
     import logging
@@ -309,7 +296,7 @@ def test_the_tray_entry_point_focuses_one_window_and_uses_the_trays_callbacks(
     from tray_agent.settings_dialog import open_settings_window
     from tray_agent.settings_dialog.window import _open_windows
 
-    monkeypatch.setenv("DISPLAY", desktop.display)
+    monkeypatch.setenv("DISPLAY", tk_desktop.display)
     folder = tmp_path / "tray"
     connection = HaloConnection("https://acme.halopsa.com", "client", Secret(SECRET))
     settings = Settings.new(folder / "appsettings.json", connection)
@@ -351,7 +338,7 @@ def test_the_tray_entry_point_focuses_one_window_and_uses_the_trays_callbacks(
 
 
 def test_instances_are_added_checked_and_removed_on_the_integrations_tab(
-    desktop: Desktop,
+    tk_desktop: Desktop,
     emulator: Emulator,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -366,7 +353,7 @@ def test_instances_are_added_checked_and_removed_on_the_integrations_tab(
     from tray_agent.settings_dialog import open_settings_window
     from tray_agent.settings_dialog.window import _open_windows
 
-    monkeypatch.setenv("DISPLAY", desktop.display)
+    monkeypatch.setenv("DISPLAY", tk_desktop.display)
     folder = tmp_path / "instances"
     connection = HaloConnection(emulator.base_url, emulator.client_id, Secret(SECRET))
     settings = Settings.new(folder / "appsettings.json", connection)
@@ -415,7 +402,7 @@ def test_instances_are_added_checked_and_removed_on_the_integrations_tab(
     for _ in range(10):
         root.update()
         time.sleep(0.05)
-    desktop.screenshot(artifacts / "settings-instances.png", window=top.winfo_id())
+    tk_desktop.screenshot(artifacts / "settings-instances.png", window=top.winfo_id())
 
     window.save()
     pump_until(root, lambda: window.status.cget("text").startswith("Saved"))
@@ -450,7 +437,11 @@ class RuleModule(SyncModule):
 
 
 def test_a_json_option_is_checked_as_it_is_typed(
-    desktop: Desktop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, artifacts: Path, tk_root: Any
+    tk_desktop: Desktop,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    artifacts: Path,
+    tk_root: Any,
 ) -> None:
     from core.agent import Agent
     from core.modules.registry import MODULES
@@ -458,7 +449,7 @@ def test_a_json_option_is_checked_as_it_is_typed(
     from tray_agent.settings_dialog import open_settings_window
     from tray_agent.settings_dialog.window import _open_windows
 
-    monkeypatch.setenv("DISPLAY", desktop.display)
+    monkeypatch.setenv("DISPLAY", tk_desktop.display)
     monkeypatch.setitem(MODULES, "rules", RuleModule)
     folder = tmp_path / "json"
     connection = HaloConnection("https://acme.halopsa.com", "client", Secret(SECRET))
@@ -490,7 +481,7 @@ def test_a_json_option_is_checked_as_it_is_typed(
     for _ in range(10):
         root.update()
         time.sleep(0.05)
-    desktop.screenshot(artifacts / "settings-json-option.png", window=top.winfo_id())
+    tk_desktop.screenshot(artifacts / "settings-json-option.png", window=top.winfo_id())
     type_into('[{"ou": "OU=Leeds", "site_id": 3}]')
     assert message.cget("text") == ""
     window.save()

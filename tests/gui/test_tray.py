@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from core.settings.model import HaloConnection, ModuleSettings, Settings
 from core.settings.secrets import Secret
@@ -26,15 +25,20 @@ from tray_agent.app import STATUS_POLL_SECONDS
 from tray_agent.settings_dialog.window import TITLE
 
 from .desktop import Desktop
+from .tray_driver import (
+    CLI,
+    SECRET,
+    WM_CLASS,
+    Tray,
+    count,
+    green,
+    menus,
+    open_sync_module_submenu,
+    red,
+    wait_for,
+)
 
 pytestmark = pytest.mark.gui
-
-CLI = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "halo-integrator"
-WM_CLASS = "halo-integrator"
-SECRET = "tray-test-secret-4411"
-# Where the items sit in the popup (fractions of its height; measured on the screenshot):
-# Sync now, Sync module, Pause, ---, Settings…, Open logs folder, ---, Quit.
-SYNC_NOW_AT, SYNC_MODULE_AT, QUIT_AT = 0.10, 0.26, 0.90
 
 
 @pytest.fixture
@@ -62,104 +66,11 @@ def settings_folder(tmp_path: Path, emulator: Emulator) -> Path:
     return folder
 
 
-class Tray:
-    """``halo-integrator tray`` as a child process; output goes to a file for failures."""
-
-    def __init__(self, desktop: Desktop, folder: Path) -> None:
-        self.desktop, self.folder = desktop, folder
-        self.output = (folder.parent / "tray-output.txt").open("w")
-        self.process = subprocess.Popen(
-            [str(CLI), "tray", "--settings", str(folder)],
-            env=desktop.env,
-            stdout=self.output,
-            stderr=subprocess.STDOUT,
-        )
-
-    def icon(self) -> dict[str, Any]:
-        return self.desktop.docked_icon(WM_CLASS, timeout=20)
-
-    def icon_pixels(self, shot: Path) -> Image.Image:
-        window = self.icon()
-        image = Image.open(self.desktop.screenshot(shot)).convert("RGB")
-        return image.crop(
-            (window["x"], window["y"], window["x"] + window["w"], window["y"] + window["h"])
-        )
-
-    def icon_showing(self, colour: Callable[[int, int, int], bool], shot: Path) -> Any:
-        """The docked icon's pixels if more than 50 of them have ``colour``, else None."""
-        icon = self.icon_pixels(shot)
-        return icon if count(icon, colour) > 50 else None
-
-    def open_menu(self) -> dict[str, Any]:
-        window = self.icon()
-        self.desktop.click(window["x"] + window["w"] // 2, window["y"] + window["h"] // 2, 3)
-        return wait_for(lambda: next(iter(menus(self.desktop)), None), "the popup menu")
-
-    def choose(self, fraction: float) -> None:
-        menu = self.open_menu()
-        time.sleep(0.3)  # let GTK draw and arm the menu before the click
-        self.desktop.click(menu["x"] + menu["w"] // 2, menu["y"] + int(menu["h"] * fraction))
-        wait_for(lambda: not menus(self.desktop), "the menu to close")
-
-    def runs(self) -> list[dict[str, Any]]:
-        return [run for run in StateStore(self.folder).recent_runs("csv") if run["finished_at"]]
-
-    def log(self) -> str:
-        path = self.folder / "logs" / "tray.log"
-        return path.read_text() if path.exists() else ""
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.output.close()
-
-
 @pytest.fixture
 def tray(desktop: Desktop, settings_folder: Path) -> Iterator[Tray]:
     running = Tray(desktop, settings_folder)
     yield running
     running.close()
-
-
-def menus(desktop: Desktop) -> list[dict[str, Any]]:
-    return [w for w in desktop.find(WM_CLASS) if w["parent_is_root"] and w["w"] > 50 and w["y"] > 0]
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def open_sync_module_submenu(desktop: Desktop, menu: dict[str, Any]) -> None:
-    """Hover "Sync module" so its submenu (one entry per module instance) opens."""
-    x, y = menu["x"] + menu["w"] // 2, menu["y"] + int(menu["h"] * SYNC_MODULE_AT)
-    subprocess.run(["xdotool", "mousemove", str(x), str(y)], env=desktop.env, check=True)
-    wait_for(lambda: len(menus(desktop)) == 2, "the Sync module submenu")
-    time.sleep(0.3)
-
-
-def count(image: Image.Image, test: Callable[[int, int, int], bool]) -> int:
-    return sum(
-        1 for x in range(image.width) for y in range(image.height) if test(*image.getpixel((x, y)))
-    )  # type: ignore[misc]
-
-
-def green(r: int, g: int, b: int) -> bool:
-    return g > 130 and r < 100 and b < 110
-
-
-def red(r: int, g: int, b: int) -> bool:
-    return r > 180 and g < 80 and b < 80
 
 
 def csv_notifications(desktop: Desktop) -> list[tuple[str, ...]]:
@@ -199,15 +110,14 @@ def test_tray_turns_red_on_failure_notifies_once_and_syncs_from_the_menu(
     # The source disappears; "Sync now" from the menu runs the module, which now fails.
     (tray.folder / "users.csv").unlink()
     menu = tray.open_menu()
-    time.sleep(0.3)
     desktop.screenshot(artifacts / "tray-menu.png")
-    # Hover "Sync module" so its submenu (one entry per module, with its state) opens too.
+    # Open "Sync module" so its submenu (one entry per module, with its state) shows too.
     open_sync_module_submenu(desktop, menu)
     desktop.screenshot(artifacts / "tray-menu-modules.png")
     desktop.key("Escape", "Escape")
     wait_for(lambda: not menus(desktop), "the menu to close")
-    assert menu["h"] > 100  # eight entries, not an empty or one-item menu
-    tray.choose(SYNC_NOW_AT)
+    assert menu["h"] > 150  # status lines and nine entries, not an empty or one-item menu
+    tray.choose("Sync now")
     wait_for(lambda: len(tray.runs()) == 2, "a run started from the menu")
     assert tray.runs()[0]["outcome"] == "failed" and tray.runs()[0]["origin"] == "tray"
     error_icon = wait_for(lambda: tray.icon_showing(red, artifacts / "tray-error.png"), "red")
@@ -218,7 +128,7 @@ def test_tray_turns_red_on_failure_notifies_once_and_syncs_from_the_menu(
     assert notify_calls("csv") == 1
 
     # A second failure: another run, no second notification.
-    tray.choose(SYNC_NOW_AT)
+    tray.choose("Sync now")
     wait_for(lambda: len(tray.runs()) == 3, "the second run from the menu")
     assert tray.runs()[0]["outcome"] == "failed"
     # The status thread has seen the second failure (it logs each change, after notifying).
@@ -228,7 +138,7 @@ def test_tray_turns_red_on_failure_notifies_once_and_syncs_from_the_menu(
     assert len(csv_notifications(desktop)) == 1
 
     # Quit from the menu: the process ends on its own, cleanly.
-    tray.choose(QUIT_AT)
+    tray.choose("Quit")
     assert tray.process.wait(30) == 0
     assert "Tray stopped" in tray.log()
 
@@ -313,12 +223,10 @@ def test_two_instances_of_one_type_each_have_a_menu_entry_that_syncs_only_it(
         wait_for(lambda: finished("hr-users") and finished("inventory"), "both catch-up runs")
         wait_for(lambda: tray.icon_showing(green, artifacts / "tray-two-ok.png"), "green")
         menu = tray.open_menu()
-        time.sleep(0.3)
         open_sync_module_submenu(desktop, menu)
         desktop.screenshot(artifacts / "tray-menu-two-instances.png")
-        [submenu] = [window for window in menus(desktop) if window["id"] != menu["id"]]
-        # Sorted by name: hr-users, then inventory. Click the second entry.
-        desktop.click(submenu["x"] + submenu["w"] // 2, submenu["y"] + int(submenu["h"] * 0.75))
+        # Sorted by name: hr-users (selected as the submenu opens), then inventory.
+        desktop.key("Down", "Return")
         wait_for(lambda: len(finished("inventory")) == 2, "a run of inventory from the menu")
         assert finished("inventory")[0]["origin"] == "tray"
         assert len(finished("hr-users")) == 1

@@ -42,12 +42,21 @@ def run_settings_dialog(settings_path: str | None) -> int:
     """``halo-integrator settings``: the window on a hidden root until it is closed.
 
     A missing settings file opens an empty form; an invalid one opens an empty form with the
-    problem (file, line, field) shown, and is only replaced when the admin saves.
+    problem (file, line, field) shown, and is only replaced when the admin saves. When a tray
+    runs for the folder, its window opens instead: two editors of one file would each save
+    over the other's changes.
     """
     import tkinter
 
     from core.agent import Agent
+    from core.settings.model import resolve_settings_path
     from tray_agent.settings_dialog.window import open_window
+    from tray_agent.single_instance import SingleInstance
+
+    folder = resolve_settings_path(settings_path).parent
+    if folder.is_dir() and SingleInstance(folder).ask_first_instance():
+        print(f"The tray for {folder} is running; showing its settings window.")
+        return 0
 
     try:
         root = tkinter.Tk(className="halo-integrator-settings")

@@ -102,6 +102,12 @@ class BasicTab(ttk.Frame):
     def form(self) -> ConnectionForm:
         return ConnectionForm(**{name: variable.get() for name, variable in self.variables.items()})
 
+    def set_form(self, form: ConnectionForm) -> None:
+        """Show ``form`` (values reloaded from the file); unchanged fields are left alone."""
+        for name, variable in self.variables.items():
+            if variable.get() != getattr(form, name):
+                variable.set(getattr(form, name))
+
     def show_problems(self, problems: Problems) -> None:
         for key, message in self.messages.items():
             message.show(problems.get(key))

@@ -281,6 +281,12 @@ def settings_from_form(
     return settings, {}
 
 
+def newly_enabled(previous: Settings | None, settings: Settings) -> list[str]:
+    """The instances enabled in ``settings`` that were off or absent in ``previous``."""
+    was_on = {m.name for m in previous.modules if m.enabled} if previous is not None else set()
+    return [m.name for m in settings.modules if m.enabled and m.name not in was_on]
+
+
 def load_problem(error: ConfigError, path: Path) -> str | None:
     """The banner text for a settings file the dialog could not load; None when it is new."""
     if not path.exists():

@@ -100,6 +100,16 @@ class ModuleSection(ttk.LabelFrame):
         options = {name: field.value() for name, field in self.fields.items()}
         return ModuleForm(self.name, self.enabled.get(), self.interval.get(), options, self.type)
 
+    def set_form(self, form: ModuleForm) -> None:
+        """Show ``form`` (values reloaded from the file); unchanged fields are left alone."""
+        if self.enabled.get() != form.enabled:
+            self.enabled.set(form.enabled)
+        if self.interval.get() != form.interval:
+            self.interval.set(form.interval)
+        for name, value in form.options.items():
+            if name in self.fields:
+                self.fields[name].set_value(value)
+
     def show_problems(self, problems: Problems) -> None:
         self.interval_message.show(problems.get(f"{self.name}.Interval"))
         prefix = f"{self.name}.Options."
@@ -196,6 +206,22 @@ class IntegrationsTab(ttk.Frame):
 
     def forms(self) -> list[ModuleForm]:
         return [section.form() for section in self.sections]
+
+    def set_forms(self, forms: list[ModuleForm]) -> None:
+        """Show these instances: update the sections kept, add new ones, drop the others
+        (an instance removed elsewhere is not the admin's removal: its state is not forgotten
+        by this dialog's Save)."""
+        wanted = {form.name: form for form in forms}
+        for section in [section for section in self.sections if section.name not in wanted]:
+            self.sections.remove(section)
+            section.destroy()
+        shown = {section.name: section for section in self.sections}
+        for form in forms:
+            if form.name in shown:
+                shown[form.name].set_form(form)
+            elif form.type in MODULES:
+                self.sections.append(self._section(form))
+        self._layout()
 
     def show_problems(self, problems: Problems) -> None:
         for section in self.sections:

@@ -87,6 +87,16 @@ class OptionField:
             return self.text.get("1.0", "end-1c")
         return self.variable.get()
 
+    def set_value(self, value: Any) -> None:
+        """Show ``value`` (reloaded from the file), in the form ``value()`` returns it."""
+        if self.value() == value:
+            return
+        if self.text is not None:
+            self.text.delete("1.0", "end")
+            self.text.insert("1.0", str(value))
+        else:
+            self.variable.set(value)
+
     def show_problem(self, message: str | None) -> None:
         self.message.show(message)
 

@@ -1,4 +1,4 @@
-"""Processing: start modules now, watch a progress bar per module and the live log.
+"""Processing: start modules now, watch a progress bar per module, recent runs, the live log.
 
 Everything here runs on the Tk thread: the window feeds it run events and log lines that
 worker threads put on its queue.
@@ -13,6 +13,7 @@ from tkinter import ttk
 
 from core.run.health import ModuleHealth
 from core.run.runner import RunEvent, summary
+from tray_agent.settings_dialog.run_history import HistoryRow, RunHistory
 from tray_agent.settings_dialog.widgets import BAR_STYLES, ERROR_TEXT, HINT_TEXT, OK_TEXT, PAD
 
 LOG_TAIL_LINES = 500
@@ -66,11 +67,13 @@ class ModuleRow:
 class ProcessingTab(ttk.Frame):
     """Start buttons, module rows, and the log tail."""
 
-    def __init__(self, parent: tk.Misc, start: StartCallback) -> None:
+    def __init__(
+        self, parent: tk.Misc, start: StartCallback, open_log: Callable[[HistoryRow], None]
+    ) -> None:
         super().__init__(parent, padding=PAD * 2)
         self.start = start
         self.columnconfigure(0, weight=1)
-        self.rowconfigure(3, weight=1)
+        self.rowconfigure(4, weight=1)
         buttons = ttk.Frame(self)
         buttons.grid(row=0, column=0, sticky="w")
         self.start_all_button = ttk.Button(buttons, text="Start all", command=lambda: start(None))
@@ -83,16 +86,18 @@ class ProcessingTab(ttk.Frame):
         self.note.grid(row=0, column=2, padx=PAD)
         self.table = ttk.Frame(self)
         self.table.grid(row=1, column=0, sticky="ew", pady=PAD)
-        ttk.Label(self, text="Log").grid(row=2, column=0, sticky="w")
+        self.history = RunHistory(self, open_log)
+        self.history.grid(row=2, column=0, sticky="ew", pady=(0, PAD))
+        ttk.Label(self, text="Log").grid(row=3, column=0, sticky="w")
         self.log = self._make_log()
         self.rows: dict[str, ModuleRow] = {}
 
     def _make_log(self) -> tk.Text:
         frame = ttk.Frame(self)
-        frame.grid(row=3, column=0, sticky="nsew")
+        frame.grid(row=4, column=0, sticky="nsew")
         frame.columnconfigure(0, weight=1)
         frame.rowconfigure(0, weight=1)
-        text = tk.Text(frame, height=12, wrap="word", state="disabled", font="TkFixedFont")
+        text = tk.Text(frame, height=8, wrap="word", state="disabled", font="TkFixedFont")
         scrollbar = ttk.Scrollbar(frame, orient="vertical", command=text.yview)
         text.configure(yscrollcommand=scrollbar.set)
         text.grid(row=0, column=0, sticky="nsew")
@@ -105,8 +110,11 @@ class ProcessingTab(ttk.Frame):
             for widget in row.widgets:
                 widget.destroy()
         self.rows = {name: ModuleRow(self.table, name, index) for index, name in enumerate(names)}
-        if not names:
-            self.note.configure(text="No module is configured yet: enable one on Integrations.")
+        self.note.configure(
+            text="Runs use the saved settings."
+            if names
+            else "No module is configured yet: enable one on Integrations."
+        )
 
     def show_statuses(self, statuses: list[ModuleHealth]) -> None:
         """The last outcome of each module from the state DB (tray, AUTO or CLI runs)."""

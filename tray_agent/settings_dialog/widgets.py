@@ -17,6 +17,7 @@ HINT_TEXT = "#555555"
 PAD = 6
 # X11 reports the wheel as buttons 4/5, Windows and macOS as <MouseWheel> with a delta.
 WHEEL_SEQUENCES = ("<MouseWheel>", "<Button-4>", "<Button-5>")
+SCROLL_MARGIN_PIXELS = 24  # room above/below a focused field: its label and message show too
 
 
 RUNNING_BAR = "#3b6fb6"
@@ -94,6 +95,29 @@ class ScrollableFrame(ttk.Frame):
         # The wheel scrolls whichever scrolled frame the pointer is over.
         self.bind("<Enter>", lambda _event: self._bind_wheel(True))
         self.bind("<Leave>", lambda _event: self._bind_wheel(False))
+        # The view follows the keyboard: Tab into a field below the fold scrolls to it. An
+        # entry selects its text when Tab reaches it, so typing into a field out of sight
+        # would silently replace a value the admin never saw.
+        self.winfo_toplevel().bind("<FocusIn>", self._on_focus_in, add="+")
+
+    def _on_focus_in(self, event: tk.Event) -> None:
+        widget = event.widget
+        if isinstance(widget, tk.Misc) and str(widget).startswith(f"{self.body}."):
+            self.scroll_into_view(widget)
+
+    def scroll_into_view(self, widget: tk.Misc) -> None:
+        """Scroll the least needed for ``widget`` (and a margin) to be in sight."""
+        body_height = self.body.winfo_height()
+        view_height = self.canvas.winfo_height()
+        if body_height <= view_height or body_height <= 1:
+            return
+        top = widget.winfo_rooty() - self.body.winfo_rooty()
+        bottom = top + widget.winfo_height()
+        view_top = self.canvas.canvasy(0)
+        if top - SCROLL_MARGIN_PIXELS < view_top:
+            self.canvas.yview_moveto(max(0, top - SCROLL_MARGIN_PIXELS) / body_height)
+        elif bottom + SCROLL_MARGIN_PIXELS > view_top + view_height:
+            self.canvas.yview_moveto((bottom + SCROLL_MARGIN_PIXELS - view_height) / body_height)
 
     def _bind_wheel(self, active: bool) -> None:
         for sequence in WHEEL_SEQUENCES:

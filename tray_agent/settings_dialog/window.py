@@ -3,6 +3,10 @@
 Tk is touched from the Tk thread only. Validate, Save, runs and status reads happen on
 worker threads; they, the agent's run listener and the log handler post callables to
 ``self.inbox`` (a ``TkInbox``), which runs them on the Tk thread every ``POLL_MILLISECONDS``.
+
+An edit is never lost: a change made to the file elsewhere is merged into the form
+(``external_edits``), Close and Escape ask about unsaved edits, and the window reopens where
+it was left (``geometry``).
 """
 
 from __future__ import annotations
@@ -20,14 +24,24 @@ from core.agent import Agent
 from core.errors import ConfigError, IntegratorError
 from core.halo.validate import ValidationResult
 from core.run.checks import SourceCheck, check_source
-from core.run.logs import RedactingFormatter, remember_secrets
+from core.run.logs import remember_secrets
 from core.run.request import RunRequest
+from core.run.runner import RunEvent
 from core.settings.model import Settings
+from tray_agent.desktop_open import open_path
+from tray_agent.run_logs import log_for_run
 from tray_agent.settings_dialog import form as forms
 from tray_agent.settings_dialog.about_tab import AboutTab
 from tray_agent.settings_dialog.basic_tab import BasicTab
+from tray_agent.settings_dialog.choice import ChoiceDialog
+from tray_agent.settings_dialog.external_edits import ExternalEdits
+from tray_agent.settings_dialog.file_watch import file_digest
+from tray_agent.settings_dialog.footer import Footer, TailHandler
+from tray_agent.settings_dialog.form_merge import label
+from tray_agent.settings_dialog.geometry import MIN_HEIGHT, MIN_WIDTH, save_geometry, saved_geometry
 from tray_agent.settings_dialog.integrations_tab import IntegrationsTab, ModuleSection
 from tray_agent.settings_dialog.processing_tab import ProcessingTab
+from tray_agent.settings_dialog.run_history import HistoryRow, history_rows
 from tray_agent.settings_dialog.widgets import PAD, Banner, configure_styles
 from tray_agent.tk_inbox import TkInbox
 
@@ -35,25 +49,14 @@ log = logging.getLogger("halo_integrator.settings")
 
 TITLE = "Halo Integrator settings"
 POLL_MILLISECONDS = 50
-TAIL_FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
 RunNow = Callable[[list[str] | None], object]  # its result (the tray: the started) is unused
+SAVE, DISCARD, CANCEL = "Save", "Discard", "Cancel"
 
 _open_windows: weakref.WeakKeyDictionary[tk.Misc, SettingsWindow] = weakref.WeakKeyDictionary()
 
 
-class _TailHandler(logging.Handler):
-    """Hands every formatted engine log line to the window's inbox (any thread may log)."""
-
-    def __init__(self, deliver: Callable[[str], None]) -> None:
-        super().__init__(logging.INFO)
-        self.deliver = deliver
-        self.setFormatter(RedactingFormatter(TAIL_FORMAT, datefmt="%H:%M:%S"))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.deliver(self.format(record))
-        except Exception:  # a broken handler must not break the code that logged
-            self.handleError(record)
+class ChangedMeanwhileError(Exception):
+    """The file changed between the save's check and its write: merge again, then save."""
 
 
 class SettingsWindow:
@@ -71,14 +74,20 @@ class SettingsWindow:
         self.root, self.agent = root, agent
         self.run_now, self.on_saved, self.on_closed = run_now, on_saved, on_closed
         self.workers: list[threading.Thread] = []
+        self.folder = agent.settings_path.parent
         self.stored, load_problem = self._load()
         self.top = tk.Toplevel(root)
         self.top.title(TITLE)
-        self.top.geometry("820x640")
-        self.top.minsize(640, 480)
+        screen = self.top.winfo_screenwidth(), self.top.winfo_screenheight()
+        self.top.geometry(saved_geometry(self.folder, *screen))
+        self.top.minsize(MIN_WIDTH, MIN_HEIGHT)
         self.top.protocol("WM_DELETE_WINDOW", self.close)
+        self.top.bind("<Escape>", lambda _event: self.close())
         self.inbox = TkInbox(self.top, POLL_MILLISECONDS)
+        self.question: ChoiceDialog | None = None
+        self._close_after_save = False
         self._build(load_problem)
+        self.edits = ExternalEdits(self)
         self._connect()
         self.inbox.start()
         self.refresh_statuses()
@@ -112,7 +121,7 @@ class SettingsWindow:
         self.integrations = IntegrationsTab(
             self.notebook, forms.module_forms(stored), self.check_module
         )
-        self.processing = ProcessingTab(self.notebook, self.start)
+        self.processing = ProcessingTab(self.notebook, self.start, self.open_run_log)
         self.processing.set_modules([module.name for module in stored.modules] if stored else [])
         self.about = AboutTab(self.notebook, forms.about_rows(self.agent.settings_path, stored))
         for tab, text in (
@@ -128,20 +137,16 @@ class SettingsWindow:
         self.top.bind("<Alt-v>", lambda _event: self.validate())
 
     def _build_footer(self) -> None:
-        footer = ttk.Frame(self.top)
-        footer.grid(row=2, column=0, sticky="ew", padx=PAD, pady=(0, PAD))
-        footer.columnconfigure(0, weight=1)
-        self.status = Banner(footer, wraplength=600)
-        self.status.grid(row=0, column=0, sticky="ew")
-        self.save_button = ttk.Button(footer, text="Save", command=self.save)
-        self.save_button.grid(row=0, column=1, padx=PAD)
-        ttk.Button(footer, text="Close", command=self.close).grid(row=0, column=2)
+        self.footer = Footer(self.top, self.save, self.close, self.start)
+        self.footer.grid(row=2, column=0, sticky="ew", padx=PAD, pady=(0, PAD))
+        self.status, self.save_button = self.footer.status, self.footer.save_button
+        self.run_new_button = self.footer.run_new_button
 
     def _connect(self) -> None:
         """Run events and engine log lines reach the Processing tab through the inbox."""
-        self._listener = lambda event: self.inbox.post(lambda: self.processing.on_event(event))
+        self._listener = lambda event: self.inbox.post(functools.partial(self._on_run, event))
         self.agent.subscribe(self._listener)
-        self._tail = _TailHandler(
+        self._tail = TailHandler(
             lambda line: self.inbox.post(lambda: self.processing.append_log(line))
         )
         if self.stored is not None:
@@ -229,6 +234,10 @@ class SettingsWindow:
             log.warning("Source check failed: %s", check)
 
     def save(self) -> None:
+        """Save the form; a file changed elsewhere is merged first (conflicts are asked)."""
+        self.edits.before_save(self._save_form)
+
+    def _save_form(self) -> None:
         removed = list(self.integrations.removed)
         settings, problems = forms.settings_from_form(
             self.agent.settings_path,
@@ -244,11 +253,14 @@ class SettingsWindow:
             return
         self.save_button.state(["disabled"])
         self.status.show("Saving…", "busy")
-        self.in_background(
-            lambda: self.agent.save(settings, removed=removed),
-            lambda _: self._saved(settings),
-            self._save_failed,
-        )
+        previous, digest = self.stored, self.edits.watch.digest
+
+        def write() -> None:
+            if file_digest(self.agent.settings_path) != digest:
+                raise ChangedMeanwhileError  # between the check and now: merge again
+            self.agent.save(settings, removed=removed)
+
+        self.in_background(write, lambda _: self._saved(settings, previous), self._save_failed)
 
     def _show_unsaved(self, problems: forms.Problems) -> None:
         on_basic = any(key.startswith("Halo.") for key in problems)
@@ -258,26 +270,46 @@ class SettingsWindow:
         self.status.show(
             f"Nothing saved: fix the {count} marked field{'s' if count > 1 else ''}.", "error"
         )
+        self.cancelled_save()
         log.warning("Settings not saved: %s", "; ".join(f"{k}: {v}" for k, v in problems.items()))
 
-    def _saved(self, settings: Settings) -> None:
+    def _saved(self, settings: Settings, previous: Settings | None) -> None:
         self.stored = settings
         self.integrations.removed.clear()
         remember_secrets(settings.secret_values())  # a new secret is masked from now on
         self.save_button.state(["!disabled"])
         self.basic.stored_secret_kept()
+        self.edits.saved()
         self.status.show(f"Saved {settings.path}", "ok")
         log.info("Saved settings to %s", settings.path)
-        self.processing.set_modules([module.name for module in settings.modules])
-        self.about.update_rows(forms.about_rows(settings.path, settings))
+        self.reloaded(settings)
         self.refresh_statuses()
+        self.footer.offer_first_run(forms.newly_enabled(previous, settings))
         if self.on_saved is not None:
             self.on_saved()
+        if self._close_after_save:
+            self._close_now()
+
+    def reloaded(self, settings: Settings) -> None:
+        """The settings now in the form (saved here or reloaded from the file)."""
+        self.stored = settings
+        names = [module.name for module in settings.modules]
+        if names != list(self.processing.rows):
+            self.processing.set_modules(names)
+        self.about.update_rows(forms.about_rows(settings.path, settings))
 
     def _save_failed(self, error: Exception) -> None:
         self.save_button.state(["!disabled"])
+        if isinstance(error, ChangedMeanwhileError):
+            self.save()
+            return
         self.status.show(f"Not saved: {error}", "error")
         log.error("Settings not saved: %s", error)
+        self.cancelled_save()
+
+    def cancelled_save(self) -> None:
+        """A save did not happen: a Close that waited for it stays open."""
+        self._close_after_save = False
 
     def start(self, names: list[str] | None) -> None:
         """Start modules: through the tray's workers when it gave ``run_now``, else here."""
@@ -295,10 +327,33 @@ class SettingsWindow:
         log.error("%s: %s", title, error)
         self.status.show(f"{title}: {error}", "error")
 
+    def _on_run(self, event: RunEvent) -> None:
+        self.processing.on_event(event)
+        if event.kind == "finished":
+            self.refresh_statuses()  # whoever started it: the history gains a row
+
     def refresh_statuses(self) -> None:
+        """The modules' last outcomes and the recent runs, read on a worker thread."""
         if self.stored is None:
             return
+        folder, names = self.stored.folder, [module.name for module in self.stored.modules]
         self.in_background(self.agent.statuses, self.processing.show_statuses, lambda _: None)
+        self.in_background(
+            lambda: history_rows(folder, names), self.processing.history.show, lambda _: None
+        )
+
+    def open_run_log(self, row: HistoryRow) -> None:
+        """Open the log of one run from the history (or say why it cannot be)."""
+        log_folder = self.stored.log_folder if self.stored else self.folder / "logs"
+        path = log_for_run(log_folder, row.module, row.started_at, row.finished_at)
+        if path is None:
+            self._cannot_open(f"The log of {row.module}'s run at {row.when} is no longer kept.")
+            return
+        open_path(path, lambda message: self.inbox.post(lambda: self._cannot_open(message)))
+
+    def _cannot_open(self, message: str) -> None:
+        log.error("%s", message)
+        self.status.show(message, "error")
 
     # -- lifetime ---------------------------------------------------------------------------
 
@@ -308,7 +363,34 @@ class SettingsWindow:
         self.top.focus_force()
 
     def close(self) -> None:
-        """Stop listening, detach the log handler, destroy the window."""
+        """Close, asking first when the form has unsaved edits (Close, Escape, the title bar)."""
+        if self.question is not None and self.question.exists():
+            self.question.top.lift()
+            return
+        if not self.edits.edited() and not self.integrations.removed:
+            self._close_now()
+            return
+        fields = ", ".join(label(key) for key in self.edits.edited()[:5]) or "removed modules"
+        self.question = ChoiceDialog(
+            self.top,
+            "Unsaved changes",
+            f"Save your changes ({fields}) before closing?",
+            (SAVE, DISCARD, CANCEL),
+            self._answer_close,
+        )
+
+    def _answer_close(self, answer: str | None) -> None:
+        if answer == SAVE:
+            self._close_after_save = True
+            self.save()
+        elif answer == DISCARD:
+            log.info("Closed without saving the edits")
+            self._close_now()
+
+    def _close_now(self) -> None:
+        """Remember the window's place, stop listening, detach the log handler, destroy it."""
+        save_geometry(self.folder, self.top.winfo_geometry())
+        self.edits.stop()
         self.agent.unsubscribe(self._listener)
         logging.getLogger("halo_integrator").removeHandler(self._tail)
         self.inbox.stop()

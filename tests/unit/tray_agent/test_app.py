@@ -17,7 +17,7 @@ from core.settings.secrets import Secret
 from core.settings.writer import save_settings
 from core.state.store import StateStore
 from tray_agent.app import TrayApp
-from tray_agent.tray_state import ERROR, NOT_CONFIGURED, OK
+from tray_agent.tray_state import ERROR, NOT_CONFIGURED, NOT_RUN_YET, OK
 
 
 class FakeIcon:
@@ -92,6 +92,7 @@ def test_a_module_disabled_in_the_file_leaves_the_menu_and_the_schedule(folder: 
     app, _, _ = tray_on(folder)
     app.refresh()
     assert app.view.module_states == {"csv": "not run yet"}
+    assert app.view.state == NOT_RUN_YET  # enabled, never ran: not green
     edit(folder, lambda data: data["Modules"][0].update(Enabled=False))
     app.refresh()
     assert app.view.module_states == {}
@@ -203,3 +204,12 @@ def test_quit_parks_a_run_at_a_declared_safe_point_not_at_progress(folder: Path)
     assert parked == []
     app._on_event(RunEvent("safe-point", "csv"))
     assert parked == ["csv"]
+
+
+def test_the_menu_lines_name_the_folder_and_a_source_file_by_its_name(folder: Path) -> None:
+    app, _, _ = tray_on(folder)
+    record_run(folder, "failed", f"The file {folder / 'users.csv'} does not exist.")
+    app.refresh()
+    assert app.view.status_lines[0] == "Halo Integrator (settings): error"
+    assert app.view.status_lines[2] == "csv: The file users.csv does not exist."
+    assert app.view.module_lines["csv"].startswith("csv — error · last ")

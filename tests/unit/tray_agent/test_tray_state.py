@@ -9,6 +9,7 @@ from tray_agent import tray_state
 from tray_agent.tray_state import (
     ERROR,
     NOT_CONFIGURED,
+    NOT_RUN_YET,
     OK,
     PAUSED,
     SYNCING,
@@ -112,3 +113,62 @@ def test_settings_that_cannot_be_used_are_an_error_with_file_and_line() -> None:
 def test_the_status_line_names_each_enabled_module_and_its_failure_streak() -> None:
     healths = [health("csv", "error"), health("ad"), health("off", "disabled", enabled=False)]
     assert tray_state.status_line(healths) == "csv error (1 failure in a row); ad ok"
+
+
+def never(module: str = "csv") -> ModuleHealth:
+    return ModuleHealth(module, True, "1h", "never", None, None, None, 0, next_due_at=None)
+
+
+def test_an_enabled_module_that_never_ran_is_not_run_yet_not_ok() -> None:
+    assert overall_state([never()]) == NOT_RUN_YET
+    assert overall_state([health("a"), never("b")]) == NOT_RUN_YET
+    assert overall_state([health("a", "stale"), never("b")]) == WARNING
+    assert overall_state([health("a", "error"), never("b")]) == ERROR
+
+
+def test_the_menu_lines_say_the_state_the_last_sync_the_next_run_and_the_error() -> None:
+    failing = health("csv", "error", error="The file users.csv\ndoes not exist.")
+    view = build_view(
+        [failing, health("ldap")],
+        next_run=NOW + 3_900,
+        folder_name="5 Mins",
+        module_next_runs={"csv": NOW + 3_900, "ldap": NOW + 240},
+        now=NOW,
+    )
+    assert view.status_lines == (
+        "Halo Integrator (5 Mins): error",
+        "last sync 1 min ago · next 11:05",
+        "csv: The file users.csv does not exist.",
+    )
+    assert view.module_lines == {
+        "csv": "csv — error · last 09:59 · next 11:05",
+        "ldap": "ldap — ok · last 09:59 · next 10:04",
+    }
+    assert view.tooltip.startswith("Halo Integrator (5 Mins): error · next run 11:05")
+
+
+def test_the_menu_lines_before_any_run_while_paused_and_unconfigured() -> None:
+    first = build_view([never()], next_run=NOW + 60, module_next_runs={"csv": NOW + 60}, now=NOW)
+    assert first.state == NOT_RUN_YET
+    assert first.status_lines == ("Halo Integrator: not run yet", "no sync yet · next 10:01")
+    assert first.module_lines == {"csv": "csv — not run yet · next 10:01"}
+    paused = build_view([health()], paused=True, next_run=NOW + 60, now=NOW)
+    assert paused.status_lines[1] == "last sync 1 min ago · schedules paused"
+    empty = build_view(None, setup_hint="Run halo-integrator configure first.", now=NOW)
+    assert empty.status_lines == (
+        "Halo Integrator: not configured",
+        "Run halo-integrator configure first.",
+    )
+
+
+def test_a_long_error_is_one_short_menu_line() -> None:
+    view = build_view([health("csv", "error", error="x" * 300)], now=NOW)
+    assert len(view.status_lines[-1]) == tray_state.MENU_LINE_MAX_CHARACTERS
+    assert view.status_lines[-1].endswith("…")
+
+
+def test_ago_reads_as_a_person_would_say_it() -> None:
+    assert tray_state.ago(NOW - 20, NOW) == "just now"
+    assert tray_state.ago(NOW - 300, NOW) == "5 min ago"
+    assert tray_state.ago(NOW - 3 * 3_600, NOW) == "3 h ago"
+    assert tray_state.ago(NOW - 2 * 86_400, NOW).startswith("Sun ")

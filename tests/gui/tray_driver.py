@@ -1,0 +1,209 @@
+"""Driving the real tray process on the test desktop: start it, find its icon, use its menu.
+
+The menu is driven with the keyboard (GTK skips the greyed status lines and separators), so
+a test names the entry it wants and does not depend on how tall the status lines are.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from core.settings.model import HaloConnection, ModuleSettings, Settings
+from core.settings.secrets import Secret
+from core.settings.writer import save_settings
+from core.state.store import StateStore
+from halo_emulator import Emulator
+
+from .desktop import Desktop
+
+CLI = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "halo-integrator"
+WM_CLASS = "halo-integrator"
+SECRET = "tray-test-secret-4411"
+# The menu's entries that take the keyboard, in order (tray_agent/tray_menu.py).
+MENU_ENTRIES = (
+    "Sync now",
+    "Sync module",
+    "Pause schedules",
+    "Settings…",
+    "View last log",
+    "Open logs folder",
+    "Quit",
+)
+# Stands in for xdg-open: logs what it was asked to open, exits with $FAKE_OPEN_EXIT.
+FAKE_OPENER = """#!/bin/sh
+printf '%s\\n' "$1" >> "$FAKE_OPEN_LOG"
+if [ "${FAKE_OPEN_EXIT:-0}" != 0 ]; then
+    echo "xdg-open: no method available for opening '$1'" >&2
+fi
+exit "${FAKE_OPEN_EXIT:-0}"
+"""
+
+
+def make_settings(
+    folder: Path, emulator: Emulator, modules: list[ModuleSettings] | None = None
+) -> Path:
+    connection = HaloConnection(emulator.base_url, emulator.client_id, Secret(SECRET))
+    settings = Settings.new(folder / "appsettings.json", connection)
+    settings.modules += modules or []
+    save_settings(settings)
+    return folder
+
+
+def users_csv(count: int = 3) -> str:
+    return "emailaddress,firstname,surname\n" + "".join(
+        f"user{n}@example.com,User,N{n}\n" for n in range(count)
+    )
+
+
+def fake_opener(folder: Path, exit_code: int) -> dict[str, str]:
+    """Environment for a tray whose xdg-open is the fake one (see ``FAKE_OPENER``)."""
+    bin_folder = folder / "fake-bin"
+    bin_folder.mkdir(parents=True, exist_ok=True)
+    script = bin_folder / "xdg-open"
+    script.write_text(FAKE_OPENER)
+    script.chmod(0o755)
+    return {
+        "PATH": f"{bin_folder}{os.pathsep}{os.environ['PATH']}",
+        "FAKE_OPEN_LOG": str(folder / "opened.txt"),
+        "FAKE_OPEN_EXIT": str(exit_code),
+    }
+
+
+class Tray:
+    """``halo-integrator tray`` as a child process; output goes to a file for failures."""
+
+    def __init__(self, desktop: Desktop, folder: Path, env: dict[str, str] | None = None) -> None:
+        self.desktop, self.folder = desktop, folder
+        self.output = (folder.parent / f"tray-output-{folder.name}.txt").open("w")
+        self.process = subprocess.Popen(
+            [str(CLI), "tray", "--settings", str(folder)],
+            env={**desktop.env, **(env or {})},
+            stdout=self.output,
+            stderr=subprocess.STDOUT,
+        )
+
+    def icon(self) -> dict[str, Any]:
+        return self.desktop.docked_icon(WM_CLASS, timeout=20)
+
+    def icon_pixels(self, shot: Path) -> Image.Image:
+        window = self.icon()
+        image = Image.open(self.desktop.screenshot(shot)).convert("RGB")
+        return image.crop(
+            (window["x"], window["y"], window["x"] + window["w"], window["y"] + window["h"])
+        )
+
+    def icon_showing(self, colour: Callable[[int, int, int], bool], shot: Path) -> Any:
+        """The docked icon's pixels if more than 50 of them have ``colour``, else None."""
+        icon = self.icon_pixels(shot)
+        return icon if count(icon, colour) > 50 else None
+
+    def click_icon(self, button: int) -> None:
+        window = self.icon()
+        self.desktop.click(window["x"] + window["w"] // 2, window["y"] + window["h"] // 2, button)
+
+    def open_menu(self) -> dict[str, Any]:
+        self.click_icon(3)
+        menu = wait_for(lambda: next(iter(menus(self.desktop)), None), "the popup menu")
+        # Keys reach the menu once it holds the keyboard; earlier ones would be lost.
+        wait_for(self.desktop.keyboard_grabbed, "the menu to take the keyboard")
+        return menu
+
+    def choose(self, entry: str) -> None:
+        """Open the menu and activate ``entry`` with the keyboard."""
+        self.open_menu()
+        self.desktop.key(*["Down"] * (MENU_ENTRIES.index(entry) + 1), "Return")
+        wait_for(lambda: not menus(self.desktop), "the menu to close")
+
+    def runs(self, module: str = "csv") -> list[dict[str, Any]]:
+        return [run for run in StateStore(self.folder).recent_runs(module) if run["finished_at"]]
+
+    def log(self) -> str:
+        path = self.folder / "logs" / "tray.log"
+        return path.read_text() if path.exists() else ""
+
+    def zombies(self) -> list[str]:
+        """The tray's child processes that ended and were never reaped."""
+        found = []
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                lines = status.read_text().splitlines()
+            except OSError:
+                continue
+            fields = dict(line.split(":\t", 1) for line in lines if ":\t" in line)
+            if fields.get("PPid") == str(self.process.pid) and fields.get("State", "")[:1] == "Z":
+                found.append(fields.get("Name", "?"))
+        return found
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.output.close()
+
+
+def menus(desktop: Desktop) -> list[dict[str, Any]]:
+    """The tray's open popup menus (its tooltip is a top-level window too, of another type)."""
+    return [
+        window
+        for window in desktop.find(WM_CLASS)
+        if window["parent_is_root"]
+        and window["w"] > 50
+        and window["y"] > 0
+        and desktop.window_type(window["id"]) != "TOOLTIP"
+    ]
+
+
+def tooltips(desktop: Desktop) -> list[dict[str, Any]]:
+    return [
+        window
+        for window in desktop.find(WM_CLASS)
+        if window["parent_is_root"] and desktop.window_type(window["id"]) == "TOOLTIP"
+    ]
+
+
+def wait_for(condition: Callable[[], Any], what: str, timeout: float = 20) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def open_sync_module_submenu(desktop: Desktop, menu: dict[str, Any]) -> dict[str, Any]:
+    """With ``menu`` open: select "Sync module" and open its submenu; return the submenu."""
+    desktop.key(*["Down"] * (MENU_ENTRIES.index("Sync module") + 1), "Right")
+    wait_for(lambda: len(menus(desktop)) == 2, "the Sync module submenu")
+    time.sleep(0.3)
+    return next(window for window in menus(desktop) if window["id"] != menu["id"])
+
+
+def count(image: Image.Image, test: Callable[[int, int, int], bool]) -> int:
+    return sum(
+        1 for x in range(image.width) for y in range(image.height) if test(*image.getpixel((x, y)))
+    )  # type: ignore[misc]
+
+
+def green(r: int, g: int, b: int) -> bool:
+    return g > 130 and r < 100 and b < 110
+
+
+def red(r: int, g: int, b: int) -> bool:
+    return r > 180 and g < 80 and b < 80
+
+
+def purple(r: int, g: int, b: int) -> bool:
+    """The "not run yet" disc (assets/tray_palette.json: 92, 84, 170)."""
+    return abs(r - 92) < 30 and abs(g - 84) < 30 and abs(b - 170) < 30
