@@ -253,6 +253,23 @@ def test_the_shared_request_after_a_hold_off_counts_and_waits_add_up(tmp_path: P
     assert shared.total_wait_seconds == pytest.approx(90.0)
 
 
+def test_a_hold_off_then_a_full_window_are_waited_in_one_acquire(tmp_path: Path) -> None:
+    clock = FakeClock()
+    shared = SharedRequestPacer(
+        tmp_path / "pacing.db",
+        "app",
+        1,
+        60.0,
+        headroom=0.0,
+        safety_seconds=0.0,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    shared.acquire()
+    shared.hold_off(4.0)
+    assert shared.acquire() == pytest.approx(60.0)  # 4 s held off, then 56 s for the window
+
+
 def test_a_hold_off_of_one_application_leaves_the_others_alone(tmp_path: Path) -> None:
     clock = FakeClock()
     held = pacer(tmp_path / "pacing.db", clock, "https://a id-1")
@@ -375,6 +392,8 @@ def test_the_application_pacer_uses_the_connections_limits(tmp_path: Path) -> No
     assert isinstance(shared, SharedRequestPacer)
     assert shared.path == tmp_path / "pacing.db"
     assert (shared.budget, shared.window_seconds) == (98, 61.2)
+    upper = HaloConnection(url="https://ACME.HALOX/", client_id="id", client_secret=None)
+    assert application_pacer(upper, tmp_path).application == "https://acme.halox id"  # type: ignore[attr-defined]
 
 
 def test_a_process_pacing_alone_says_where_and_how_to_fix_it(
@@ -388,10 +407,10 @@ def test_a_process_pacing_alone_says_where_and_how_to_fix_it(
     with caplog.at_level(logging.WARNING, logger="halo_integrator.pacing"):
         fallback = application_pacer(connection, not_a_folder)
     [message] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert message.startswith(f"Cannot keep the pacing history in {not_a_folder / 'pacing.db'} (")
-    assert message.endswith(
-        "); this run paces on its own. Set HALO_INTEGRATOR_STATE_DIR to a folder this account "
-        "can write."
+    assert message == (
+        f"Cannot keep the pacing history in {not_a_folder / 'pacing.db'} ([Errno 17] File "
+        f"exists: '{not_a_folder}'); this run paces on its own. Set HALO_INTEGRATOR_STATE_DIR "
+        "to a folder this account can write."
     )
     assert isinstance(fallback, RequestPacer) and fallback.budget == 49
 
