@@ -24,7 +24,13 @@ from core.errors import (
 from core.outcomes import RecordFailure, RunCounts
 from core.run.request import RunRequest
 from core.state.store import StateStore
-from core.sync.engine import LISTING_PAGE_SIZE, SEARCH_PAGE_SIZE, RecordSync
+from core.sync import engine as engine_module
+from core.sync.engine import (
+    LISTING_PAGE_SIZE,
+    RECONCILE_EVERY_SECONDS,
+    SEARCH_PAGE_SIZE,
+    RecordSync,
+)
 from core.sync.plan import DeactivationGuard
 from core.sync.records import USERS, HaloTarget, SourceRecord, marker_value
 
@@ -232,6 +238,21 @@ def test_unchanged_and_adopted_records_are_counted_as_unchanged(
     result = engine(halo, state).run(users(1, 2, 3))
     assert result.counts == RunCounts(unchanged=3)
     assert halo_ids(state)["u3@example.com"] == 102
+
+
+def test_a_known_set_is_compared_with_all_of_halo_once_a_day(
+    halo: FakeHalo, state: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine(halo, state).run([user(1)])
+    listed = int(state.checkpoint("csv", "listed:Users") or 0)
+    halo.queries.clear()
+    monkeypatch.setattr(engine_module.time, "time", lambda: listed + RECONCILE_EVERY_SECONDS)
+    engine(halo, state).run([user(1)])
+    assert halo.queries == []  # exactly a day: not yet
+    monkeypatch.setattr(engine_module.time, "time", lambda: listed + RECONCILE_EVERY_SECONDS + 1)
+    engine(halo, state).run([user(1)])
+    assert halo.queries == [({"includeinactive": "true"}, LISTING_PAGE_SIZE)]
+    assert state.checkpoint("csv", "listed:Users") == str(listed + RECONCILE_EVERY_SECONDS + 1)
 
 
 # -- updates: reactivation only where it is one ------------------------------------------------

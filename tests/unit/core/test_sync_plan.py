@@ -467,3 +467,24 @@ def test_the_allowance_is_a_share_of_the_set_at_least_one_at_most_the_count(
 
 def test_the_guard_defaults_are_ten_percent_and_five_hundred() -> None:
     assert DeactivationGuard() == DeactivationGuard(max_percent=10.0, max_count=500)
+
+
+def test_every_kind_of_record_passed_over_still_lets_a_later_orphan_be_found() -> None:
+    known = {"m@x": MappedRecord("m@x", 1, "f", True)}
+    plan = orphan_plan(
+        [record("m@x"), record("claimed@x"), record("twice@x")],
+        [
+            halo_user(2, "hand@x", marker=""),
+            halo_user(3, "old@x", inactive=True),
+            halo_user(1, "m@x"),
+            halo_user(4, "twice@x"),
+            halo_user(5, "twice@x"),
+            halo_user(6, "m@x", marker="halo-integrator:csv-2"),
+            halo_user(7, "other@x", marker="halo-integrator:ldap"),
+            halo_user(8, "claimed@x"),
+            halo_user(9, "gone@x"),
+        ],
+        known,
+    )
+    assert plan.orphans == [MappedRecord("gone@x", 9, "", True)]
+    assert [f.key for f in plan.failures] == ["twice@x", "m@x"]
