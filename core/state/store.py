@@ -63,7 +63,7 @@ class StateStore:
             private_folder(self.path.parent)
             warn_if_open_to_others(self.path.parent)
             with self._connect() as db:
-                db.execute("PRAGMA journal_mode=WAL")
+                _use_wal(db)
                 db.isolation_level = None  # the migrations run their own transaction
                 migrate(db, str(self.path))
         except sqlite3.DatabaseError as exc:
@@ -310,6 +310,23 @@ class StateStore:
                     for r in records
                 ],
             )
+
+
+def _use_wal(db: sqlite3.Connection, attempts: int = 50) -> None:
+    """Switch to WAL; several processes opening a new DB at once may find it busy.
+
+    Changing the journal mode does not wait on SQLite's busy handler, so a second process
+    opening the file in the same instant is told "locked" at once: it waits a moment and
+    tries again (the first one's switch then makes the second a no-op).
+    """
+    for attempt in range(attempts):
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.02 * (attempt + 1))
 
 
 def unusable_state_error(path: Path, error: OSError | sqlite3.Error) -> StateError:

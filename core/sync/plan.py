@@ -159,9 +159,25 @@ class HaloIndex:
 
 
 def adopt_existing(plan: Plan, target: HaloTarget, index: HaloIndex) -> None:
-    """Second pass: records Halo already has (same match value) are updated, not created."""
+    """Second pass: records Halo already has (same match value) are updated, not created.
+
+    Two new records of one run with the same match value (two rows keyed by login that
+    share an e-mail address) would become two Halo records that the next lookup cannot
+    tell apart: the second fails instead, naming the first.
+    """
     still_new: list[SourceRecord] = []
+    claimed_values: dict[tuple[int, str], str] = {}
     for record in plan.creates:
+        keyed = [(i, v) for i, v in enumerate(target.match_values(record.fields)) if v]
+        twin = next(
+            ((i, claimed_values[(i, v)]) for i, v in keyed if (i, v) in claimed_values), None
+        )
+        if twin is not None:
+            names = " + ".join(target.match_keys[twin[0]])
+            message = f"has the same {names} as {twin[1]}; not created twice"
+            plan.failures.append(RecordFailure(record.key, record.name, message))
+            continue
+        claimed_values.update((item, record.name) for item in keyed)
         halo_record, problem, ids = index.find_all(record.fields)
         if problem:
             plan.failures.append(RecordFailure(record.key, record.name, problem))

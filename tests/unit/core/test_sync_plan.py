@@ -497,3 +497,13 @@ def test_every_kind_of_record_passed_over_still_lets_a_later_orphan_be_found() -
     )
     assert plan.orphans == [MappedRecord("gone@x", 9, "", True)]
     assert [f.key for f in plan.failures] == ["twice@x", "m@x"]
+
+
+def test_two_new_records_with_one_match_value_are_not_both_created() -> None:
+    by_login = HaloTarget(entity="Users", match=("login", "emailaddress"))
+    first = SourceRecord("ann", {"login": "ann", "emailaddress": "a@x", "name": "Ann"})
+    second = SourceRecord("ann2", {"login": "ann2", "emailaddress": "A@X", "name": "Ann"})
+    plan = plan_against_map([first, second], {}, complete=True, deactivate_missing=True)
+    adopt_existing(plan, by_login, HaloIndex(by_login, []))
+    assert [r.key for r in plan.creates] == ["ann"]
+    assert plan.failures[0].key == "ann2" and "not created twice" in plan.failures[0].message
