@@ -139,6 +139,7 @@ class ImapMail(SyncModule):
                 mailbox.ensure_folder(options.processed_folder)
                 mailbox.ensure_folder(options.failed_folder)
             state = mailbox.select(options.folder)
+            self._note_uidvalidity(context, options.folder, state.uidvalidity)
             uids = mailbox.list_uids()[: options.max_messages_per_run]
             context.log.info("%d messages in %s", len(uids), options.folder)
             delivery = _Delivery(context.client, options)
@@ -155,6 +156,23 @@ class ImapMail(SyncModule):
                 hint="Fix the cause (see the run log), then move them back to "
                 f"{options.folder} and run again.",
             )
+
+    def _note_uidvalidity(self, context: RunContext, folder: str, uidvalidity: int) -> None:
+        """A renumbered folder (UIDVALIDITY changed: restored, or recreated) is said in the
+        log; its messages get new keys, and their Message-IDs keep them from being sent
+        twice."""
+        name = f"uidvalidity:{folder}"
+        known = context.checkpoint(name)
+        if known is not None and known != str(uidvalidity):
+            context.log.warning(
+                "%s was renumbered (UIDVALIDITY %s, was %s); messages already in Halo are "
+                "recognised by their Message-ID",
+                folder,
+                uidvalidity,
+                known,
+            )
+        if not context.dry_run:
+            context.state.set_checkpoint(context.instance, name, str(uidvalidity))
 
     # -- one message ----------------------------------------------------------------------------
 

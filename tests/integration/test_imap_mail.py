@@ -336,3 +336,33 @@ def test_the_halo_mailbox_mode_looks_up_a_lost_answer(
     assert second.outcome is Outcome.SUCCEEDED, second.error
     assert sum(t["summary"] == "Lost on the way back" for t in records(emulator, "Tickets")) == 1
     assert dovecot.uids(mail_folder) == []
+
+
+def test_a_malformed_message_still_becomes_a_ticket(
+    emulator: Emulator, dovecot: imap_server.Dovecot, mailbox_folder: Settings, mail_folder: str
+) -> None:
+    raw = (
+        b"From: a@[\r\nSubject: =?utf-8?q?broken=ZZ?= help\r\nMessage-ID: <\r\n"
+        b"Content-Type: text/plain; charset=x-unknown-9\r\n\r\ncaf\xc3\xa9 is down\r\n"
+    )
+    dovecot.deliver(raw, mail_folder)
+    result = run(mailbox_folder)
+    assert result.outcome is Outcome.SUCCEEDED, result.error
+    [ticket] = [t for t in records(emulator, "Tickets") if "help" in t["summary"]]
+    assert "café is down" in ticket["details"]
+    assert dovecot.uids(mail_folder) == []
+
+
+def test_a_renumbered_folder_does_not_send_its_messages_again(
+    emulator: Emulator, dovecot: imap_server.Dovecot, mailbox_folder: Settings, mail_folder: str
+) -> None:
+    raw = mail("Before the restore").as_bytes()
+    dovecot.deliver(raw, mail_folder)
+    run(mailbox_folder)
+    # A restore: the folder is recreated (new UIDVALIDITY) with the old message in it.
+    dovecot.delete_folder(mail_folder)
+    dovecot.deliver(raw, mail_folder)
+    result = run(mailbox_folder)
+    assert result.outcome is Outcome.SUCCEEDED and result.counts.processed == 1
+    assert sum(t["summary"] == "Before the restore" for t in records(emulator, "Tickets")) == 1
+    assert dovecot.uids(mail_folder) == []
