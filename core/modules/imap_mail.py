@@ -37,6 +37,8 @@ from core.sources.mail_message import IncomingMail, parse_mail, ticket_id_in
 from core.state.ledger import Claim, WorkLedger
 
 EMAIL_UPDATE_OUTCOME = "Email Update"
+# After this many sender searches in one run, reading all users once is cheaper.
+SEARCHES_BEFORE_LISTING = 20
 REFERENCE_PREFIX = "halo-integrator mail "
 
 
@@ -306,6 +308,8 @@ class _Delivery:
         self.client = client
         self.options = options
         self._users: dict[str, int | None] = {}
+        self._searches = 0
+        self._all_users: dict[str, int] | None = None
 
     def write(self, mail: IncomingMail, reference: str, complete: bool) -> Written:
         ticket_id = self._existing_ticket(mail)
@@ -389,6 +393,21 @@ class _Delivery:
         if bodies:
             self.client.post_batch("Attachment", bodies)
 
+    def _look_up_user(self, address: str) -> int | None:
+        """The Halo user with this address: searched one by one for the first few senders
+        of a run, then all users read once (cheaper than a search per sender)."""
+        if self._all_users is None and self._searches >= SEARCHES_BEFORE_LISTING:
+            self._all_users = {}
+            for user in self.client.iter_records("Users", {}, page_size=1000):
+                self._all_users.setdefault(_email_of(user), int(user["id"]))
+        if self._all_users is not None:
+            return self._all_users.get(address)
+        self._searches += 1
+        for user in self.client.iter_records("Users", {"search": address}):
+            if _email_of(user) == address:
+                return int(user["id"])
+        return None
+
     def _existing_ticket(self, mail: IncomingMail) -> int | None:
         ticket_id = ticket_id_in(mail.subject, self.options.tag_start, self.options.tag_end)
         if ticket_id is None:
@@ -431,11 +450,7 @@ class _Delivery:
             return self.options.default_user_id or None
         if address in self._users:
             return self._users[address]
-        found = None
-        for user in self.client.iter_records("Users", {"search": address}):
-            if str(user.get("emailaddress") or "").strip().lower() == address:
-                found = int(user["id"])
-                break
+        found = self._look_up_user(address)
         if found is None and self.options.default_user_id:
             found = self.options.default_user_id
         elif found is None and self.options.create_unknown_users:
@@ -449,6 +464,10 @@ class _Delivery:
                 found = None  # the ticket still goes in, reported by the address
         self._users[address] = found
         return found
+
+
+def _email_of(user: Mapping[str, Any]) -> str:
+    return str(user.get("emailaddress") or "").strip().lower()
 
 
 def options_from_mailbox(record: Mapping[str, Any]) -> dict[str, Any]:
