@@ -20,6 +20,7 @@ from core.settings.model import ModuleSettings, Settings
 from core.settings.reader import load_settings
 from core.settings.secrets import Secret
 from core.settings.writer import save_settings
+from core.state.store import StateStore
 from halo_emulator import Emulator
 
 from .conftest import FAST_RETRY, connection_for, halo_users
@@ -366,3 +367,35 @@ def test_a_renumbered_folder_does_not_send_its_messages_again(
     assert result.outcome is Outcome.SUCCEEDED and result.counts.processed == 1
     assert sum(t["summary"] == "Before the restore" for t in records(emulator, "Tickets")) == 1
     assert dovecot.uids(mail_folder) == []
+
+
+def test_an_html_only_message_becomes_a_ticket_with_readable_text(
+    emulator: Emulator, dovecot: imap_server.Dovecot, mailbox_folder: Settings, mail_folder: str
+) -> None:
+    message = mail("HTML only")
+    message.set_content(
+        "<html><body><p>Line&nbsp;one</p><p>Line two</p></body></html>", subtype="html"
+    )
+    dovecot.deliver(message.as_bytes(), mail_folder)
+    assert run(mailbox_folder).outcome is Outcome.SUCCEEDED
+    [ticket] = [t for t in records(emulator, "Tickets") if t["summary"] == "HTML only"]
+    assert ticket["details"].startswith("Line one\n\nLine two")
+
+
+def test_a_login_that_keeps_failing_is_loud_here_and_in_halo(
+    emulator: Emulator, halo_mailbox: Settings
+) -> None:
+    halo_mailbox.modules[0].options["password"] = Secret("wrong-password-123")
+    save_settings(halo_mailbox)
+    settings = load_settings(halo_mailbox.folder)
+    for _ in range(2):
+        result = run(settings)
+        assert result.outcome is Outcome.FAILED
+        assert "authentication failed for alice" in (result.error or "")
+        assert "wrong-password-123" not in (result.error or "")
+    status = StateStore(settings.folder).status("inbox")
+    assert status is not None and status.consecutive_failures == 2
+    mailbox_id = settings.modules[0].options["halo_mailbox_id"]
+    with HaloClient(connection_for(emulator), retry=FAST_RETRY) as halo:
+        stored = halo.get(f"Mailbox/{mailbox_id}")
+    assert "authentication failed for alice" in stored["halointegrator_lasterror"]
