@@ -6,13 +6,13 @@ them without opening a connection; nothing here imports an IMAP library.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlsplit
 
 from core.settings.secrets import Secret
 from core.sources.imap_errors import MailboxError
+from core.sources.server_address import ServerAddress as BaseAddress
 
 DEFAULT_PORTS = {"imap": 143, "imaps": 993}
 CONNECT_TIMEOUT_SECONDS = 15.0
@@ -22,7 +22,6 @@ READ_TIMEOUT_SECONDS = 60.0
 DEFAULT_MAX_MESSAGE_BYTES = 50 * 1024 * 1024
 MICROSOFT_TOKEN_URL = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"  # noqa: S105
 DEFAULT_OAUTH_SCOPE = "https://outlook.office365.com/.default"
-_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
 
 class AuthKind(StrEnum):
@@ -31,47 +30,14 @@ class AuthKind(StrEnum):
 
 
 @dataclass(frozen=True)
-class ServerAddress:
+class ServerAddress(BaseAddress):
     """``imap://host:port`` or ``imaps://host:port`` taken apart (the port defaults 143/993)."""
 
-    host: str
-    port: int
-    use_ssl: bool
-
-    @classmethod
-    def parse(cls, url: str) -> ServerAddress:
-        """The address in ``url``; MailboxError for another scheme, a path or no host."""
-        parts = urlsplit(url.strip())
-        scheme = parts.scheme.lower()
-        try:
-            port = parts.port
-        except ValueError:
-            port = -1
-        if scheme not in DEFAULT_PORTS or not parts.hostname or port == -1:
-            raise MailboxError(
-                f"server {url!r} is not an IMAP address.",
-                hint="Write imaps://host:993, or imap://host:143 with starttls.",
-            )
-        if parts.path.strip("/") or parts.query or parts.username:
-            raise MailboxError(
-                f"server {url!r} has a path or a user; the folder and username are options.",
-                hint="Write only imaps://host:port or imap://host:port.",
-            )
-        return cls(parts.hostname, port or DEFAULT_PORTS[scheme], scheme == "imaps")
-
-    @property
-    def loopback(self) -> bool:
-        """Whether the server is this machine, where nothing travels over a network."""
-        if self.host.lower() in _LOOPBACK_NAMES:
-            return True
-        try:
-            return ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return False
-
-    def __str__(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+    protocol = "IMAP"
+    schemes = DEFAULT_PORTS
+    error = MailboxError
+    usage = "Write imaps://host:993, or imap://host:143 with starttls."
+    options = "the folder and username are options"
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,11 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlsplit
 
 from core.settings.secrets import Secret
 from core.sources.ldap_errors import DirectoryError
 from core.sources.ldap_values import AttributeValue
+from core.sources.server_address import ServerAddress as BaseAddress
 
 DEFAULT_PAGE_SIZE = 500
 CONNECT_TIMEOUT_SECONDS = 10.0
@@ -37,36 +37,14 @@ class BindKind(StrEnum):
 
 
 @dataclass(frozen=True)
-class ServerAddress:
+class ServerAddress(BaseAddress):
     """``ldap://host:port`` or ``ldaps://host:port`` taken apart (the port defaults 389/636)."""
 
-    host: str
-    port: int
-    use_ssl: bool
-
-    @classmethod
-    def parse(cls, url: str) -> ServerAddress:
-        """The address in ``url``; DirectoryError for another scheme, a path or no host."""
-        parts = urlsplit(url.strip())
-        scheme = parts.scheme.lower()
-        try:
-            port = parts.port
-        except ValueError:
-            port = -1
-        if scheme not in DEFAULT_PORTS or not parts.hostname or port == -1:
-            raise DirectoryError(
-                f"server {url!r} is not an LDAP address.",
-                hint="Write ldap://host:port (with start_tls) or ldaps://host:port.",
-            )
-        if parts.path.strip("/") or parts.query:
-            raise DirectoryError(
-                f"server {url!r} has a path; the base DN is its own option.",
-                hint="Write only ldap://host:port or ldaps://host:port.",
-            )
-        return cls(parts.hostname, port or DEFAULT_PORTS[scheme], scheme == "ldaps")
-
-    def __str__(self) -> str:
-        return f"{self.host}:{self.port}"
+    protocol = "LDAP"
+    schemes = DEFAULT_PORTS
+    error = DirectoryError
+    usage = "Write ldap://host:port (with start_tls) or ldaps://host:port."
+    options = "the base DN and the bind DN are options"
 
 
 @dataclass(frozen=True)
