@@ -104,6 +104,7 @@ class RunContext(SourceContext):
         present: Iterable[str] | None = None,
         reconcile: bool = False,
         create: bool = True,
+        take_over_from: Iterable[str] = (),
     ) -> EntityResult:
         """Sync ``records`` into one Halo entity.
 
@@ -111,7 +112,8 @@ class RunContext(SourceContext):
         ``complete=False`` with the keys that left in ``removed``, or every key still in
         scope in ``present``. ``reconcile`` compares
         with all of Halo's records of the entity instead of trusting the id map; with
-        ``create=False`` a record Halo does not have fails instead of being created. The result
+        ``create=False`` a record Halo does not have fails instead of being created;
+        ``take_over_from`` names instances whose records this one may take over. The result
         (also a partial one, when the engine stops on an error) is kept for the runner's
         summary, status and reports.
         """
@@ -130,6 +132,7 @@ class RunContext(SourceContext):
             reconcile=reconcile,
             marker=marker_value(self.instance_id or self.instance),
             create=create,
+            take_over_from=take_over_from,
         )
         try:
             result = engine.run(records, complete=complete, removed=removed, present=present)

@@ -86,6 +86,7 @@ class RecordSync:
         reconcile: bool = False,
         marker: str = "",
         create: bool = True,
+        take_over_from: Iterable[str] = (),
     ) -> None:
         self.client = client
         self.state = state
@@ -103,6 +104,8 @@ class RecordSync:
         self.reconcile = reconcile
         # False: only existing Halo records are used (sites without create_sites).
         self.create = create
+        # Instances whose records this one may take over (Entra ID after AD, hybrid users).
+        self.take_over_from = frozenset(take_over_from)
         # What marks this instance's records in Halo (see HaloTarget.marker_field).
         self.marker = marker or marker_value(module)
         self._tally = _Tally()
@@ -206,6 +209,8 @@ class RecordSync:
             if module == self.module and source_key in leaving:
                 plan.rekeyed.append(source_key)
                 plan.deactivations = [e for e in plan.deactivations if e.source_key != source_key]
+            elif module in self.take_over_from:
+                plan.taken_over.append((module, source_key))
             else:
                 refused.add(halo_id)
         for pairs in (plan.adopted, plan.updates):
@@ -331,6 +336,9 @@ class RecordSync:
     def _apply(self, plan: Plan) -> None:
         if plan.rekeyed:
             self.state.forget_mappings(self.module, self.target.entity, plan.rekeyed)
+        for module, source_key in plan.taken_over:
+            log.info("Taking over %s from %s", source_key, module)
+            self.state.forget_mappings(module, self.target.entity, [source_key])
         self._save(
             [MappedRecord(r.key, halo_id, r.fingerprint, True) for r, halo_id in plan.adopted]
             + plan.orphans

@@ -43,6 +43,8 @@ class Plan:
     present_count: int | None = None
     # Source keys whose Halo record now belongs to another key of the same module.
     rekeyed: list[str] = field(default_factory=list)
+    # (module, source key) of records this module takes over from another instance.
+    taken_over: list[tuple[str, str]] = field(default_factory=list)
     # Active Halo records of this instance the id map did not know (a lost state DB): the
     # guard counts them as the set the deactivations are a share of.
     found_active: int = 0

@@ -40,6 +40,7 @@ class DeltaOptions:
     sites: list[str] = option(default_factory=list, help="sites the users refer to by name")
     present: list[str] = option(default_factory=list, help="an ids-only listing of the scope")
     listed: bool = option(False, help="pass present (even when empty)")
+    take_over: list[str] = option(default_factory=list, help="instances to take over from")
 
 
 class FakeDelta(SyncModule):
@@ -68,7 +69,12 @@ class FakeDelta(SyncModule):
             users.append(SourceRecord(fields["emailaddress"], fields))
         present = self.options.present if self.options.listed else None
         context.sync_records(
-            USERS, users, complete=False, removed=self.options.removed, present=present
+            USERS,
+            users,
+            complete=False,
+            removed=self.options.removed,
+            present=present,
+            take_over_from=self.options.take_over,
         )
         if self.options.mark:
             context.stage_checkpoint("mark", self.options.mark)
@@ -338,3 +344,25 @@ def integration_errors(emulator: Emulator) -> list[dict[str, Any]]:
     with HaloClient(connection_for(emulator), retry=FAST_RETRY) as halo:
         body = halo.get("IntegrationError")
     return body if isinstance(body, list) else body["integrationerrors"]
+
+
+def test_an_instance_takes_over_the_records_of_the_one_it_names(
+    emulator: Emulator, folder: Settings
+) -> None:
+    users = [user(n) for n in range(1, 4)]
+    ad = ModuleSettings(name="ad", type="test-delta", options={"users": users})
+    entra = ModuleSettings(
+        name="entra", type="test-delta", options={"users": users, "take_over": ["ad"]}
+    )
+    other = ModuleSettings(name="other", type="test-delta", options={"users": users})
+    folder.modules[:] = [ad, entra, other]
+    save_settings(folder)
+    settings = load_settings(folder.folder)
+    runner = Runner(settings, client_factory=lambda: HaloClient(settings.halo, retry=FAST_RETRY))
+    first_ad, first_entra, first_other = runner.run()
+    assert first_ad.counts.created == 3
+    assert first_entra.counts.created == 0 and first_entra.counts.failed == 0
+    assert first_other.counts.failed == 3  # not named: the records are not its to take
+    owners = StateStore(settings.folder).owners("Users", [u["id"] for u in halo_users(emulator)])
+    assert {module for module, _ in owners.values()} == {"entra"}
+    assert len(by_email(emulator)) == 3
