@@ -46,6 +46,7 @@ class GraphStandIn:
         client_secret: str | None = None,
         certificates: Iterable[x509.Certificate | str | Path] = (),
         permissions: Iterable[str] = ALL_PERMISSIONS,
+        changed_properties_only: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -55,7 +56,7 @@ class GraphStandIn:
         self.client_secret = client_secret or secrets.token_urlsafe(30)
         self.host = host
         self.port = port
-        self.directory = Directory(domain=domain)
+        self.directory = Directory(domain=domain, changed_properties_only=changed_properties_only)
         self.faults = GraphFaults()
         self.app = AppRegistration(
             self.client_id,

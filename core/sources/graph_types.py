@@ -74,15 +74,18 @@ class GraphSettings:
 
 @dataclass(frozen=True)
 class GraphUser:
-    """A user added or changed: its object id and the selected properties as Graph sent them."""
+    """A user added or changed: its object id and the properties Graph sent. In a later round
+    Graph promises only the changed ones, so a property missing here is unchanged, not empty."""
 
     id: str
     properties: Mapping[str, Any] = field(default_factory=dict)
 
     @property
-    def enabled(self) -> bool:
-        """accountEnabled, True when not selected (Graph leaves it out unless asked)."""
-        return self.properties.get("accountEnabled") is not False
+    def enabled(self) -> bool | None:
+        """accountEnabled as sent; None when this entry does not carry it (not selected, or a
+        later round that sends changed properties only): keep what is known then."""
+        value = self.properties.get("accountEnabled")
+        return value if isinstance(value, bool) else None
 
 
 @dataclass(frozen=True)

@@ -116,3 +116,16 @@ def test_changes_made_while_a_round_is_paged_wait_for_the_next_round(graph: Grap
     assert last.delta_token is not None
     following = directory.delta_page(directory.start_delta(("id",), last.delta_token), 10)
     assert following.entries == [{"id": late["id"]}]
+
+
+def test_with_changed_properties_only_a_later_round_sends_the_id_and_what_changed() -> None:
+    with GraphStandIn(changed_properties_only=True) as graph:
+        user = graph.add_user(displayName="Ada", jobTitle="Engineer")
+        directory = graph.directory
+        select = ("id", "displayName", "jobTitle")
+        full = directory.delta_page(directory.start_delta(select, None), 10)
+        assert full.entries == [{"id": user["id"], "displayName": "Ada", "jobTitle": "Engineer"}]
+        graph.update_user(user["id"], jobTitle="Director")
+        assert full.delta_token is not None
+        later = directory.delta_page(directory.start_delta(select, full.delta_token), 10)
+    assert later.entries == [{"id": user["id"], "jobTitle": "Director"}]

@@ -70,7 +70,7 @@ def test_a_first_round_reads_every_user_over_several_pages_and_ends_with_a_delta
         assert round_.delta_link.startswith(f"{graph_standin.graph_url}/v1.0/users/delta?")
     assert [item.id for item in items] == [user["id"] for user in users]
     first = items[0]
-    assert isinstance(first, GraphUser) and first.enabled
+    assert isinstance(first, GraphUser) and first.enabled is True
     assert first.properties == {
         "id": users[0]["id"],
         "displayName": "User 1",
@@ -98,7 +98,7 @@ def test_following_the_delta_link_returns_additions_changes_and_removals_only(
     assert kept["id"] not in items
     assert isinstance(items[changed["id"]], GraphUser)
     assert items[changed["id"]].properties["jobTitle"] == "Director"
-    assert not items[disabled["id"]].enabled
+    assert items[disabled["id"]].enabled is False
     assert items[deleted["id"]] == RemovedUser(deleted["id"], "changed")
     assert items[purged["id"]] == RemovedUser(purged["id"], "deleted")
     assert items[purged["id"]].permanently

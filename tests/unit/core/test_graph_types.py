@@ -18,9 +18,10 @@ def test_a_changed_entry_keeps_its_properties_without_odata_annotations() -> Non
     assert item == GraphUser("a", {"id": "a", "displayName": "Ada"})
 
 
-def test_a_user_is_enabled_unless_account_enabled_is_false() -> None:
-    assert GraphUser("a", {}).enabled
-    assert not GraphUser("a", {"accountEnabled": False}).enabled
+def test_enabled_is_account_enabled_as_sent_and_none_when_not_sent() -> None:
+    assert GraphUser("a", {"accountEnabled": True}).enabled is True
+    assert GraphUser("a", {"accountEnabled": False}).enabled is False
+    assert GraphUser("a", {}).enabled is None
 
 
 def test_an_entry_without_an_id_is_refused() -> None:
