@@ -111,3 +111,6 @@ from servers.fixtures import (  # noqa: E402, F401
     slapd,
     test_ca,
 )
+
+# The Graph stand-in (Entra ID tokens + Graph v1.0) and the app certificate it trusts.
+from servers.graph import app_certificate, graph_standin  # noqa: E402, F401
