@@ -190,6 +190,12 @@ class Directory:
         with self._lock:
             return [_project(user, select) for user in self._users.values()]
 
+    def get_user(self, user_id: str, select: tuple[str, ...]) -> dict[str, Any] | None:
+        """One user with the selected properties, or None (raises UnknownProperty)."""
+        with self._lock:
+            user = self._users.get(user_id)
+            return _project(user, select) if user is not None else None
+
     def group_members(self, group_id: str) -> list[dict[str, Any]] | None:
         """The full records of a group's members, or None when there is no such group."""
         with self._lock:

@@ -2,6 +2,7 @@
 
     POST /{tenant}/oauth2/v2.0/token      client credentials (secret or certificate assertion)
     GET  /v1.0/users                      $select, $top, @odata.nextLink
+    GET  /v1.0/users/{id}                 $select
     GET  /v1.0/users/delta                nextLink pages, then @odata.deltaLink; @removed
     GET  /v1.0/groups/{id}/members        $select, $top, @odata.nextLink
 
@@ -73,6 +74,7 @@ class GraphServer:
         app.router.add_post("/{tenant}/oauth2/v2.0/token", self.token)
         app.router.add_get("/v1.0/users", self._graph("users", self.users))
         app.router.add_get("/v1.0/users/delta", self._graph("users/delta", self.users_delta))
+        app.router.add_get("/v1.0/users/{user_id}", self._graph("users/id", self.user))
         app.router.add_get(
             "/v1.0/groups/{group_id}/members", self._graph("groups/members", self.group_members)
         )
@@ -103,6 +105,20 @@ class GraphServer:
         _require(token, "User.Read.All", "Directory.Read.All")
         select = _select(request)
         return self._paged(request, self.directory.list_users(select), select)
+
+    async def user(self, request: web.Request, token: IssuedToken) -> web.Response:
+        """GET /v1.0/users/{id}: one user with the selected properties."""
+        _require(token, "User.Read.All", "Directory.Read.All")
+        found = self.directory.get_user(request.match_info["user_id"], _select(request))
+        if found is None:
+            raise GraphError(
+                404,
+                "Request_ResourceNotFound",
+                f"Resource '{request.match_info['user_id']}' does not exist or one of its "
+                "queried reference-property objects are not present.",
+            )
+        body = {"@odata.context": f"{self.graph_url}/v1.0/$metadata#users/$entity", **found}
+        return web.json_response(body)
 
     async def users_delta(self, request: web.Request, token: IssuedToken) -> web.Response:
         """GET /v1.0/users/delta: a round of pages ending with a deltaLink."""

@@ -31,7 +31,7 @@ from core.modules.base import StatusRecord, SyncModule
 from core.modules.halo_held import merge_options, read_halo_record
 from core.modules.options import option
 from core.run.context import QueueTally, RunContext, SourceContext
-from core.settings.secrets import Secret
+from core.settings.secrets import as_secret
 from core.sources.imap_types import MailboxSettings
 from core.sources.mail_message import IncomingMail, parse_mail, ticket_id_in
 from core.state.ledger import Claim, WorkLedger
@@ -278,11 +278,11 @@ class ImapMail(SyncModule):
         return MailboxSettings(
             server=options.server,
             username=options.username,
-            password=_secret(options.password),
+            password=as_secret(options.password),
             starttls=options.starttls,
             ca_file=str(context.resolve(options.ca_file)) if options.ca_file else "",
             oauth_client_id=options.oauth_client_id,
-            oauth_client_secret=_secret(options.oauth_client_secret),
+            oauth_client_secret=as_secret(options.oauth_client_secret),
             oauth_tenant_id=options.oauth_tenant_id,
             oauth_token_url=options.oauth_token_url,
         )
@@ -489,9 +489,3 @@ def _reference(mail: IncomingMail) -> str:
     """The line written with the ticket that finds it again after a lost answer."""
     digest = hashlib.sha256(mail.dedupe_key.encode("utf-8", errors="replace")).hexdigest()
     return f"{REFERENCE_PREFIX}{digest[:20]}"
-
-
-def _secret(value: Any) -> Secret | None:
-    if isinstance(value, Secret):
-        return value
-    return Secret(str(value)) if value else None

@@ -27,7 +27,7 @@ from core.modules.halo_held import merge_options, read_halo_record
 from core.modules.options import option
 from core.run.context import RunContext, SourceContext
 from core.settings.model import Interval
-from core.settings.secrets import Secret
+from core.settings.secrets import as_secret
 from core.sources.ldap_delta import (
     UsnHighWaterMark,
     timestamp_delta_filter,
@@ -365,15 +365,10 @@ class LdapImport(SyncModule):
     def _directory_settings(
         self, options: LdapOptions, context: SourceContext
     ) -> DirectorySettings:
-        password = options.bind_password
         return DirectorySettings(
             server=options.server,
             bind_dn=options.bind_dn,
-            bind_password=Secret(
-                str(password.reveal() if isinstance(password, Secret) else password)
-            )
-            if password
-            else None,
+            bind_password=as_secret(options.bind_password),
             start_tls=options.start_tls,
             ca_file=str(context.resolve(options.ca_file)) if options.ca_file else "",
             page_size=options.page_size,

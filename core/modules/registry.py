@@ -8,6 +8,7 @@ listing them never needs an extra to be installed.
 from __future__ import annotations
 
 from core.errors import ConfigError
+from core.modules.azure_ad import AzureAd
 from core.modules.base import SyncModule
 from core.modules.csv_import import CsvImport
 from core.modules.imap_mail import ImapMail
@@ -19,6 +20,7 @@ MODULES: dict[str, type[SyncModule]] = {
     CsvImport.type_name: CsvImport,
     LdapImport.type_name: LdapImport,
     ImapMail.type_name: ImapMail,
+    AzureAd.type_name: AzureAd,
 }
 
 

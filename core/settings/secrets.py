@@ -78,6 +78,14 @@ class Secret:
         return bool(self._value)
 
 
+def as_secret(value: object) -> Secret | None:
+    """A secret option's value as a Secret (None when unset): options parsed from the file
+    are Secrets already, defaults and values built in code may be plain text."""
+    if isinstance(value, Secret):
+        return value
+    return Secret(str(value)) if value else None
+
+
 def is_encrypted(value: object) -> bool:
     """Return True for a string written by ``SecretBox.encrypt`` (it carries our prefix)."""
     return isinstance(value, str) and value.startswith(ENCRYPTED_PREFIX)

@@ -17,6 +17,7 @@ FORBIDDEN = {
     "schedule",
     "tray_agent",
     "halo_emulator",
+    "graph_standin",
     "aiohttp",
     "gi",
     "dbus",

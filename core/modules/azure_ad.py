@@ -1,0 +1,338 @@
+"""``azure_ad``: Entra ID (Azure AD) users → Halo users over Microsoft Graph, with delta queries.
+
+The seed's heavy import ("may import thousands of users ... recommended to be daily") made
+cheap: Graph's delta query returns only what changed since the last run, so a run can be
+hourly. The first run follows ``/users/delta`` page by page to its ``@odata.deltaLink``,
+which is the checkpoint, committed only when Halo took the whole run; later runs follow it
+and get changes and ``@removed`` entries (deleted, or out of scope) → inactive in Halo. An
+expired delta token (410) falls back to a full run by itself.
+
+Everything else is the shared directory machinery: field map, placement rules, guard,
+marker, Halo-held settings (``/azureadconnection``), and taking over the users a previous
+``ldap`` instance imported (``take_over_from``), so hybrid identities move cleanly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from core.errors import ConfigError, ModuleError
+from core.modules.base import StatusRecord, SyncModule
+from core.modules.halo_held import merge_options, read_halo_record
+from core.modules.options import option
+from core.run.context import RunContext, SourceContext
+from core.settings.model import Interval
+from core.settings.secrets import as_secret
+from core.sync.field_map import FieldMap, field_map_problems
+from core.sync.placement import Placement, PlacementRule, place
+from core.sync.records import SITES, HaloTarget, Ref, SourceRecord, normalise
+
+DELTA_LINK, FULL_AT = "delta_link", "full_reconcile_at"
+SELECT = (
+    "id",
+    "displayName",
+    "givenName",
+    "surname",
+    "mail",
+    "userPrincipalName",
+    "accountEnabled",
+    "jobTitle",
+    "department",
+    "companyName",
+    "officeLocation",
+    "businessPhones",
+    "mobilePhone",
+    "onPremisesSamAccountName",
+)
+# Halo's own Entra fields (halo-api.md 2.1) and the usual ones.
+GRAPH_FIELDS = {
+    "name": "displayName,userPrincipalName",
+    "firstname": "givenName",
+    "surname": "surname",
+    "emailaddress": "mail,userPrincipalName|lower",
+    "login": "userPrincipalName|lower",
+    "title": "jobTitle",
+    "department": "department",
+    "phonenumber": "businessPhones|first",
+    "mobilenumber": "mobilePhone",
+    "samaccountname": "onPremisesSamAccountName",
+    "inactive": "accountEnabled|not",
+    "azureoid": "id|lower",
+}
+
+
+@dataclass(frozen=True)
+class AzureAdOptions:
+    tenant_id: str = option("", help="The Entra tenant id (Directory ID) or its domain.")
+    app_client_id: str = option("", help="The app registration's Application (client) ID.")
+    app_client_secret: str = option("", help="A client secret of that app.", secret=True)
+    certificate_path: str = option(
+        "", help="Or: a PEM file with the app's certificate and private key."
+    )
+    graph_url: str = option("https://graph.microsoft.com", help="Microsoft Graph's address.")
+    login_url: str = option(
+        "https://login.microsoftonline.com", help="Entra ID's token service address."
+    )
+    groups: list[str] = option(
+        default_factory=list, help="Only members of these group ids (default: every user)."
+    )
+    placement: list[PlacementRule] = option(
+        default_factory=list,
+        help="Rules placing users by group, domain or attribute (first match wins).",
+        example=[{"domain": "leeds.example.com", "site_name": "Leeds"}],
+    )
+    client_id: int = option(1, help="Halo client for users no rule places.", minimum=1)
+    site_id: int = option(1, help="Halo site for users no rule places.", minimum=1)
+    create_sites: bool = option(False, help="Create the sites rules name that Halo lacks.")
+    field_map: dict[str, str] = option(
+        default_factory=dict,
+        help="Halo field → Graph user property (with |converters), over the default map.",
+        example={"notes": "officeLocation"},
+    )
+    take_over_from: list[str] = option(
+        default_factory=list,
+        help="Instances (e.g. an ldap one) whose users this one takes over: hybrid identities.",
+    )
+    full_reconcile_every: str = option("7d", help="How often a run reads every user.")
+    max_deactivate_percent: float = option(
+        10.0, help="Refuse a run deactivating more than this share.", minimum=0, maximum=100
+    )
+    max_deactivate_count: int = option(
+        500, help="Refuse a run deactivating more than this many users.", minimum=0
+    )
+    halo_connection_id: int = option(
+        0, help="Halo's azureadconnection record to read settings from and report to.", minimum=0
+    )
+
+    def problems(self) -> list[tuple[str, str]]:
+        found = field_map_problems(self.field_map)
+        try:
+            Interval.parse(self.full_reconcile_every)
+        except ValueError as exc:
+            found.append(("full_reconcile_every", str(exc)))
+        if not self.halo_connection_id:
+            for name in ("tenant_id", "app_client_id"):
+                if not getattr(self, name):
+                    found.append((name, "required (or set halo_connection_id)"))
+        if not self.app_client_secret and not self.certificate_path:
+            found.append(("app_client_secret", "required (or certificate_path)"))
+        return found
+
+
+class AzureAd(SyncModule):
+    type_name = "azure_ad"
+    display_name = "Entra ID (Azure AD)"
+    description = "Users from Entra ID over Microsoft Graph, with delta queries."
+    Options = AzureAdOptions
+    status_record = StatusRecord("azureadconnection")
+
+    options: AzureAdOptions
+
+    def status_record_id(self) -> int | None:
+        return self.options.halo_connection_id or None
+
+    def check(self, context: SourceContext) -> str:
+        options = self.options
+        if not (options.tenant_id and options.app_client_id):
+            return (
+                f"tenant and application come from Halo's azureadconnection "
+                f"{options.halo_connection_id} at run time (not checked here)"
+            )
+        with self._graph(options, context) as graph:
+            graph.check_access()
+        return f"tenant {options.tenant_id}: signed in, users readable"
+
+    def run(self, context: RunContext) -> None:
+        from core.sources.graph_errors import DeltaTokenExpiredError
+
+        options = self._effective_options(context)
+        field_map = FieldMap.parse(options.field_map, base=GRAPH_FIELDS)
+        select = sorted({*SELECT, *field_map.attributes})
+        full = self._reconcile_due(context, options)
+        link = None if full else context.checkpoint(DELTA_LINK)
+        with self._graph(options, context) as graph:
+            try:
+                delta = graph.delta_users(select, delta_link=link)
+                changed, removed = self._split(graph, delta, select, options, field_map)
+            except DeltaTokenExpiredError:
+                context.log.warning("The delta token expired (410): reading every user")
+                delta = graph.delta_users(select, delta_link=None)
+                changed, removed = self._split(graph, delta, select, options, field_map)
+            full = delta.is_full
+            members = self._members(graph, options) if options.groups else None
+        if members is not None:
+            # Group scoping: whoever is not a member now is out of scope, changed or not.
+            changed = [record for record in changed if record.key in members]
+        sites = self._sites(options)
+        if sites:
+            context.sync_records(
+                SITES, sites, deactivate_missing=False, create=options.create_sites
+            )
+        context.sync_records(
+            self._target(),
+            changed,
+            complete=full and members is None,
+            removed=removed,
+            present=members,
+            reconcile=full,
+            max_deactivate_percent=options.max_deactivate_percent,
+            max_deactivate_count=options.max_deactivate_count,
+            take_over_from=options.take_over_from,
+        )
+        context.stage_checkpoint(DELTA_LINK, delta.delta_link)
+        if full:
+            context.stage_checkpoint(FULL_AT, str(int(time.time())))
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _split(
+        self,
+        graph: Any,
+        delta: Any,
+        select: list[str],
+        options: AzureAdOptions,
+        field_map: FieldMap,
+    ) -> tuple[list[SourceRecord], list[str]]:
+        """Changed users as records, removed ones (``@removed``) as keys.
+
+        A later round may carry only the properties that changed; such a user is read whole
+        (one request per changed user), so nothing unchanged is blanked in Halo.
+        """
+        from core.sources.graph_types import RemovedUser
+
+        changed: list[SourceRecord] = []
+        removed: list[str] = []
+        for item in delta:
+            key = normalise(item.id)
+            if not key:
+                continue
+            if isinstance(item, RemovedUser):
+                removed.append(key)
+                continue
+            properties = dict(item.properties)
+            if not delta.is_full and not set(select) <= set(properties) | {"id"}:
+                url = f"{graph.settings.api_url}/users/{item.id}"
+                properties = graph.get(url, {"$select": ",".join(select)}, what="a user")
+            changed.append(self._user({**properties, "id": item.id}, key, options, field_map))
+        return changed, removed
+
+    def _user(
+        self,
+        item: Mapping[str, Any],
+        key: str,
+        options: AzureAdOptions,
+        field_map: FieldMap,
+    ) -> SourceRecord:
+        fields = field_map.apply(item)
+        fields["azure_tenant_id"] = options.tenant_id
+        default = Placement(options.client_id, options.site_id)
+        where = place(
+            options.placement,
+            item,
+            default,
+            address=str(item.get("userPrincipalName") or item.get("mail") or ""),
+        )
+        fields["client_id"] = where.client_id
+        fields["site_id"] = where.site_id or Ref("Site", where.site_key)
+        label = f"{fields.get('name') or key} ({item.get('userPrincipalName') or key})"
+        problem = "" if fields.get("name") else "has no displayName to give Halo"
+        return SourceRecord(key=key, fields=fields, label=label, problem=problem)
+
+    def _members(self, graph: Any, options: AzureAdOptions) -> set[str]:
+        return {
+            normalise(member)
+            for group in options.groups
+            for member in graph.group_member_ids(group)
+        }
+
+    def _reconcile_due(self, context: RunContext, options: AzureAdOptions) -> bool:
+        if context.request.full or not context.previous_run_ok():
+            return True
+        if context.checkpoint(DELTA_LINK) is None:
+            return True
+        last = context.checkpoint(FULL_AT)
+        every = Interval.parse(options.full_reconcile_every).seconds_hint()
+        return not (last and last.isdigit()) or time.time() - int(last) >= every
+
+    def _sites(self, options: AzureAdOptions) -> list[SourceRecord]:
+        named: dict[str, Placement] = {}
+        for rule in options.placement:
+            if rule.site_name and not rule.site_id:
+                site = Placement(rule.client_id or options.client_id, 0, rule.site_name)
+                named.setdefault(site.site_key, site)
+        return [
+            SourceRecord(key, {"client_id": site.client_id, "name": site.site_name}, site.site_name)
+            for key, site in named.items()
+        ]
+
+    def _target(self) -> HaloTarget:
+        """Users matched by object id first, then UPN (login), then e-mail."""
+        return HaloTarget(
+            entity="Users",
+            match=("azureoid", "login", "emailaddress"),
+            searchable=frozenset({"emailaddress", "login"}),
+            marker_field="third_party_id",
+        )
+
+    # -- settings -------------------------------------------------------------------------------
+
+    def _graph(self, options: AzureAdOptions, context: SourceContext) -> Any:
+        from core.sources.graph_client import GraphClient, GraphSettings
+
+        credential = as_secret(options.app_client_secret)
+        certificate = (
+            context.resolve(options.certificate_path) if options.certificate_path else None
+        )
+        return GraphClient(
+            GraphSettings(
+                tenant_id=options.tenant_id,
+                client_id=options.app_client_id,
+                client_secret=None if certificate else credential,
+                certificate_path=certificate,
+                login_url=options.login_url,
+                graph_url=options.graph_url,
+            )
+        )
+
+    def _effective_options(self, context: RunContext) -> AzureAdOptions:
+        record_id = self.options.halo_connection_id
+        if not record_id:
+            return self.options
+        record = read_halo_record(context.client, "azureadconnection", record_id)
+        source = f"Halo's azureadconnection {record_id}"
+        if record.get("halointegratorenabled") is False:
+            raise ModuleError(
+                f"{source} ({record.get('name') or 'unnamed'}) is not enabled for the Halo "
+                "Integrator in Halo.",
+                hint="Tick it for the Halo Integrator in Halo, or unset halo_connection_id.",
+            )
+        try:
+            options: AzureAdOptions = merge_options(
+                AzureAdOptions, self.local_options, options_from_connection(record), source=source
+            )
+        except ConfigError as exc:
+            raise ModuleError(exc.message) from exc
+        self.options = options
+        return options
+
+
+def options_from_connection(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Our option names for what Halo's azureadconnection holds (halo-api.md 5.4)."""
+    found: dict[str, Any] = {}
+    if record.get("directoryid"):
+        found["tenant_id"] = str(record["directoryid"])
+    elif record.get("domain"):
+        found["tenant_id"] = str(record["domain"])
+    if record.get("applicationid"):
+        found["app_client_id"] = str(record["applicationid"])
+    mappings = {
+        str(item["nhd_field"]): str(item["azure_field"])
+        for item in record.get("mappings_user") or []
+        if isinstance(item, dict) and item.get("nhd_field") and item.get("azure_field")
+    }
+    if mappings:
+        found["field_map"] = mappings
+    return found
