@@ -130,6 +130,7 @@ class AzureAd(SyncModule):
     status_record = StatusRecord("azureadconnection")
 
     options: AzureAdOptions
+    _groups_of: dict[str, list[str]]
 
     def status_record_id(self) -> int | None:
         return self.options.halo_connection_id or None
@@ -154,6 +155,7 @@ class AzureAd(SyncModule):
         full = self._reconcile_due(context, options)
         link = None if full else context.checkpoint(DELTA_LINK)
         with self._graph(options, context) as graph:
+            self._groups_of = self._placement_groups(graph, options)
             try:
                 delta = graph.delta_users(select, delta_link=link)
                 changed, removed = self._split(graph, delta, select, options, field_map)
@@ -228,6 +230,8 @@ class AzureAd(SyncModule):
     ) -> SourceRecord:
         fields = field_map.apply(item)
         fields["azure_tenant_id"] = options.tenant_id
+        # Placement by group: the groups the rules name that this user is a member of.
+        item = {**item, "memberOf": self._groups_of.get(key, [])}
         default = Placement(options.client_id, options.site_id)
         where = place(
             options.placement,
@@ -240,6 +244,14 @@ class AzureAd(SyncModule):
         label = f"{fields.get('name') or key} ({item.get('userPrincipalName') or key})"
         problem = "" if fields.get("name") else "has no displayName to give Halo"
         return SourceRecord(key=key, fields=fields, label=label, problem=problem)
+
+    def _placement_groups(self, graph: Any, options: AzureAdOptions) -> dict[str, list[str]]:
+        """User id → the rule groups (by object id) it is in: one member listing per group."""
+        groups_of: dict[str, list[str]] = {}
+        for group in dict.fromkeys(rule.group for rule in options.placement if rule.group):
+            for member in graph.group_member_ids(group):
+                groups_of.setdefault(normalise(member), []).append(group)
+        return groups_of
 
     def _members(self, graph: Any, options: AzureAdOptions) -> set[str]:
         return {

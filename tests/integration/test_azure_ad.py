@@ -228,3 +228,62 @@ def test_users_an_ldap_instance_imported_are_taken_over(
     assert result.outcome is Outcome.SUCCEEDED and result.counts.failed == 0, result.summary()
     halo = entra_users(emulator)[user["id"]]
     assert halo["id"] == made["id"]  # the same Halo user, now with its object id
+
+
+def test_placement_by_group_and_by_domain(
+    emulator: Emulator, graph_standin: GraphStandIn, entra_folder: Settings
+) -> None:
+    leeds = graph_standin.add_user(
+        displayName="Leeds Person", userPrincipalName="a@leeds.example.com"
+    )
+    vpn = graph_standin.add_user(displayName="VPN Person")
+    plain = graph_standin.add_user(displayName="Plain Person")
+    group = graph_standin.add_group("VPN users", [vpn["id"]])
+    entra_folder.modules[0].options.update(
+        placement=[
+            {"domain": "leeds.example.com", "site_name": "Leeds"},
+            {"group": group, "site_name": "Remote"},
+        ],
+        create_sites=True,
+    )
+    save_settings(entra_folder)
+    result = run(load_settings(entra_folder.folder))
+    assert result.outcome is Outcome.SUCCEEDED, result.error
+    with HaloClient(connection_for(emulator), retry=FAST_RETRY) as halo:
+        sites = {s["name"]: s["id"] for s in halo.iter_records("Site", {})}
+    users = entra_users(emulator)
+    assert users[leeds["id"]]["site_id"] == sites["Leeds"]
+    assert users[vpn["id"]]["site_id"] == sites["Remote"]
+    assert users[plain["id"]]["site_id"] == 1
+
+
+def test_settings_kept_in_halos_azureadconnection_are_used_and_reported_on(
+    emulator: Emulator, graph_standin: GraphStandIn, tmp_path: Path
+) -> None:
+    graph_standin.add_users(3)
+    with HaloClient(connection_for(emulator), retry=FAST_RETRY) as halo:
+        [record] = halo.post_batch(
+            "AzureADConnection",
+            [
+                {
+                    "name": "Contoso",
+                    "directoryid": graph_standin.tenant_id,
+                    "applicationid": graph_standin.client_id,
+                }
+            ],
+        )
+    settings = Settings.new(tmp_path / "Halo" / "appsettings.json", connection_for(emulator))
+    local = {
+        "halo_connection_id": record["id"],
+        "app_client_secret": Secret(graph_standin.client_secret),  # Halo never returns it
+        "login_url": graph_standin.login_url,
+        "graph_url": graph_standin.graph_url,
+    }
+    settings.modules[:] = [ModuleSettings(name="entra", type="azure_ad", options=local)]
+    save_settings(settings)
+    result = run(load_settings(settings.folder))
+    assert result.outcome is Outcome.SUCCEEDED, result.error
+    assert result.counts.created == 3
+    with HaloClient(connection_for(emulator), retry=FAST_RETRY) as halo:
+        stored = halo.get(f"AzureADConnection/{record['id']}")
+    assert stored.get("halointegrator_lastsync") and not stored.get("halointegrator_lasterror")
