@@ -8,10 +8,8 @@ directly from the test's thread.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import socket
-import threading
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -25,9 +23,7 @@ from graph_standin.directory import Directory
 from graph_standin.faults import GraphFaults
 from graph_standin.server import GraphServer
 from graph_standin.tokens import ALL_PERMISSIONS, AppRegistration, TokenIssuer
-
-STARTUP_TIMEOUT_SECONDS = 10.0
-SHUTDOWN_TIMEOUT_SECONDS = 1.0
+from halo_emulator.background import BackgroundServer
 
 
 class GraphStandIn:
@@ -66,9 +62,7 @@ class GraphStandIn:
         )
         self._issuer: TokenIssuer | None = None
         self._server: GraphServer | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
+        self._background = BackgroundServer("Graph stand-in")
 
     @property
     def login_url(self) -> str:
@@ -87,7 +81,7 @@ class GraphStandIn:
 
     def start(self) -> GraphStandIn:
         """Start serving; returns once the socket listens. Raises RuntimeError on failure."""
-        if self._thread is not None:
+        if self._background.running:
             raise RuntimeError("the Graph stand-in is already running")
         listener = socket.create_server((self.host, self.port))
         self.port = listener.getsockname()[1]
@@ -100,30 +94,12 @@ class GraphStandIn:
             self.graph_url,
             {self.tenant_id.lower(), self.domain.lower()},
         )
-        self._loop = asyncio.new_event_loop()
-        started = threading.Event()
-        failure: list[BaseException] = []
-        self._thread = threading.Thread(
-            target=self._serve, args=(listener, started, failure), name="graph-standin", daemon=True
-        )
-        self._thread.start()
-        if not started.wait(STARTUP_TIMEOUT_SECONDS) or failure:
-            self.stop()
-            cause = failure[0] if failure else None
-            raise RuntimeError("the Graph stand-in did not start") from cause
+        self._background.start(listener, self._build_app)
         return self
 
     def stop(self) -> None:
         """Stop serving; the directory stays readable."""
-        loop, thread = self._loop, self._thread
-        if loop is not None and thread is not None and loop.is_running():
-            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=10)
-            loop.call_soon_threadsafe(loop.stop)
-        if thread is not None:
-            thread.join(timeout=10)
-        if loop is not None and not loop.is_closed():
-            loop.close()
-        self._loop = self._thread = self._runner = None
+        self._background.stop()
 
     def __enter__(self) -> GraphStandIn:
         return self.start()
@@ -216,32 +192,8 @@ class GraphStandIn:
             raise RuntimeError("the Graph stand-in is not running; call start() first")
         return self._server
 
-    def _serve(
-        self, listener: socket.socket, started: threading.Event, failure: list[BaseException]
-    ) -> None:
-        assert self._loop is not None
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_until_complete(self._startup(listener))
-        except BaseException as error:
-            failure.append(error)
-            listener.close()
-            started.set()
-            return
-        started.set()
-        self._loop.run_forever()
-
-    async def _startup(self, listener: socket.socket) -> None:
-        app = self._running_server().create_app()
-        self._runner = web.AppRunner(
-            app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS
-        )
-        await self._runner.setup()
-        await web.SockSite(self._runner, listener).start()
-
-    async def _shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+    async def _build_app(self) -> web.Application:
+        return self._running_server().create_app()
 
 
 def _load_certificate(item: x509.Certificate | str | Path) -> x509.Certificate:

@@ -9,12 +9,10 @@ Everything that touches the store runs on that loop; the facade hops over with
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import socket
 import tempfile
-import threading
 from collections.abc import Coroutine
 from pathlib import Path
 from types import TracebackType
@@ -24,6 +22,7 @@ from aiohttp import web
 
 from halo_emulator import admin
 from halo_emulator.auth import TokenRegistry
+from halo_emulator.background import BackgroundServer
 from halo_emulator.baseline import baseline_records
 from halo_emulator.faults import FaultInjector, FaultSettings
 from halo_emulator.rate_limit import DEFAULT_LIMIT, RollingWindowLimiter
@@ -34,8 +33,6 @@ from halo_emulator.stats import RequestStats
 from halo_emulator.store import Store
 
 T = TypeVar("T")
-STARTUP_TIMEOUT_SECONDS = 10.0
-SHUTDOWN_TIMEOUT_SECONDS = 1.0
 
 
 class Emulator:
@@ -73,9 +70,7 @@ class Emulator:
         )
         self._faults = FaultInjector(faults or FaultSettings())
         self._state: ServerState | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
+        self._server = BackgroundServer("Halo emulator")
 
     @property
     def base_url(self) -> str:
@@ -84,37 +79,16 @@ class Emulator:
 
     def start(self) -> Emulator:
         """Start serving; returns once the socket is listening. Raises on startup failure."""
-        if self._thread is not None:
+        if self._server.running:
             raise RuntimeError("the emulator is already running")
         listener = socket.create_server((self.host, self.port))
         self.port = listener.getsockname()[1]
-        self._loop = asyncio.new_event_loop()
-        started = threading.Event()
-        failure: list[BaseException] = []
-        self._thread = threading.Thread(
-            target=self._serve,
-            args=(listener, started, failure),
-            name="halo-emulator",
-            daemon=True,
-        )
-        self._thread.start()
-        if not started.wait(STARTUP_TIMEOUT_SECONDS) or failure:
-            self.stop()
-            cause = failure[0] if failure else None
-            raise RuntimeError("the Halo emulator did not start") from cause
+        self._server.start(listener, self._build_app)
         return self
 
     def stop(self) -> None:
         """Stop serving, close the database (and delete it when it was temporary)."""
-        loop, thread = self._loop, self._thread
-        if loop is not None and thread is not None and loop.is_running():
-            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=10)
-            loop.call_soon_threadsafe(loop.stop)
-        if thread is not None:
-            thread.join(timeout=10)
-        if loop is not None and not loop.is_closed():
-            loop.close()
-        self._loop = self._thread = self._runner = None
+        self._server.stop()
         if self._state is not None:
             self._state.store.close()
             self._state = None
@@ -160,22 +134,7 @@ class Emulator:
 
     # --- internals ---
 
-    def _serve(
-        self, listener: socket.socket, started: threading.Event, failure: list[BaseException]
-    ) -> None:
-        assert self._loop is not None
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_until_complete(self._startup(listener))
-        except BaseException as error:
-            failure.append(error)
-            listener.close()
-            started.set()
-            return
-        started.set()
-        self._loop.run_forever()
-
-    async def _startup(self, listener: socket.socket) -> None:
+    async def _build_app(self) -> web.Application:
         store = Store(self.db_path)
         if not store.is_seeded():
             store.seed(baseline_records(now_text()))
@@ -192,15 +151,7 @@ class Emulator:
             store=store,
             base_url=self.base_url,
         )
-        self._runner = web.AppRunner(
-            create_app(self._state), access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS
-        )
-        await self._runner.setup()
-        await web.SockSite(self._runner, listener).start()
-
-    async def _shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        return create_app(self._state)
 
     def _running_state(self) -> ServerState:
         if self._state is None:
@@ -208,8 +159,7 @@ class Emulator:
         return self._state
 
     def _on_loop(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        assert self._loop is not None
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=10)
+        return self._server.call(coroutine)
 
 
 async def _call(function: Any, *args: Any) -> Any:
