@@ -14,39 +14,22 @@ marker, Halo-held settings (``/azureadconnection``), and taking over the users a
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.errors import ConfigError, ModuleError
 from core.modules.base import StatusRecord, SyncModule
-from core.modules.halo_held import merge_options, read_halo_record
+from core.modules.halo_held import options_over_halo_record
 from core.modules.options import option
 from core.run.context import RunContext, SourceContext
 from core.settings.model import Interval
 from core.settings.secrets import as_secret
+from core.sources.graph_types import USER_SELECT
 from core.sync.field_map import FieldMap, field_map_problems
-from core.sync.placement import Placement, PlacementRule, place
+from core.sync.placement import Placement, PlacementRule, named_sites, place
 from core.sync.records import SITES, HaloTarget, Ref, SourceRecord, normalise
 
-DELTA_LINK, FULL_AT = "delta_link", "full_reconcile_at"
-SELECT = (
-    "id",
-    "displayName",
-    "givenName",
-    "surname",
-    "mail",
-    "userPrincipalName",
-    "accountEnabled",
-    "jobTitle",
-    "department",
-    "companyName",
-    "officeLocation",
-    "businessPhones",
-    "mobilePhone",
-    "onPremisesSamAccountName",
-)
+DELTA_LINK = "delta_link"
 # Halo's own Entra fields (halo-api.md 2.1) and the usual ones.
 GRAPH_FIELDS = {
     "name": "displayName,userPrincipalName",
@@ -151,8 +134,9 @@ class AzureAd(SyncModule):
 
         options = self._effective_options(context)
         field_map = FieldMap.parse(options.field_map, base=GRAPH_FIELDS)
-        select = sorted({*SELECT, *field_map.attributes})
-        full = self._reconcile_due(context, options)
+        select = sorted({*USER_SELECT, *field_map.attributes})
+        every = Interval.parse(options.full_reconcile_every)
+        full = context.full_reconcile_due(every) or context.checkpoint(DELTA_LINK) is None
         link = None if full else context.checkpoint(DELTA_LINK)
         with self._graph(options, context) as graph:
             self._groups_of = self._placement_groups(graph, options)
@@ -168,7 +152,7 @@ class AzureAd(SyncModule):
         if members is not None:
             # Group scoping: whoever is not a member now is out of scope, changed or not.
             changed = [record for record in changed if record.key in members]
-        sites = self._sites(options)
+        sites = named_sites(options.placement, options.client_id)
         if sites:
             context.sync_records(
                 SITES, sites, deactivate_missing=False, create=options.create_sites
@@ -186,7 +170,7 @@ class AzureAd(SyncModule):
         )
         context.stage_checkpoint(DELTA_LINK, delta.delta_link)
         if full:
-            context.stage_checkpoint(FULL_AT, str(int(time.time())))
+            context.stage_full_reconcile()
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -260,26 +244,6 @@ class AzureAd(SyncModule):
             for member in graph.group_member_ids(group)
         }
 
-    def _reconcile_due(self, context: RunContext, options: AzureAdOptions) -> bool:
-        if context.request.full or not context.previous_run_ok():
-            return True
-        if context.checkpoint(DELTA_LINK) is None:
-            return True
-        last = context.checkpoint(FULL_AT)
-        every = Interval.parse(options.full_reconcile_every).seconds_hint()
-        return not (last and last.isdigit()) or time.time() - int(last) >= every
-
-    def _sites(self, options: AzureAdOptions) -> list[SourceRecord]:
-        named: dict[str, Placement] = {}
-        for rule in options.placement:
-            if rule.site_name and not rule.site_id:
-                site = Placement(rule.client_id or options.client_id, 0, rule.site_name)
-                named.setdefault(site.site_key, site)
-        return [
-            SourceRecord(key, {"client_id": site.client_id, "name": site.site_name}, site.site_name)
-            for key, site in named.items()
-        ]
-
     def _target(self) -> HaloTarget:
         """Users matched by object id first, then UPN (login), then e-mail."""
         return HaloTarget(
@@ -310,25 +274,17 @@ class AzureAd(SyncModule):
         )
 
     def _effective_options(self, context: RunContext) -> AzureAdOptions:
-        record_id = self.options.halo_connection_id
-        if not record_id:
-            return self.options
-        record = read_halo_record(context.client, "azureadconnection", record_id)
-        source = f"Halo's azureadconnection {record_id}"
-        if record.get("halointegratorenabled") is False:
-            raise ModuleError(
-                f"{source} ({record.get('name') or 'unnamed'}) is not enabled for the Halo "
-                "Integrator in Halo.",
-                hint="Tick it for the Halo Integrator in Halo, or unset halo_connection_id.",
+        """The local options over Halo's azureadconnection record, when one is named."""
+        if self.options.halo_connection_id:
+            self.options = options_over_halo_record(
+                context.client,
+                AzureAdOptions,
+                self.local_options,
+                "azureadconnection",
+                self.options.halo_connection_id,
+                options_from_connection,
             )
-        try:
-            options: AzureAdOptions = merge_options(
-                AzureAdOptions, self.local_options, options_from_connection(record), source=source
-            )
-        except ConfigError as exc:
-            raise ModuleError(exc.message) from exc
-        self.options = options
-        return options
+        return self.options
 
 
 def options_from_connection(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -56,3 +56,29 @@ def merge_options(
         ]
         raise ConfigError("Invalid module options:\n  " + "\n  ".join(lines))
     return options
+
+
+def options_over_halo_record(
+    client: HaloClient,
+    options_class: type,
+    local: Mapping[str, Any],
+    entity: str,
+    record_id: int,
+    translate: Translate,
+) -> Any:
+    """The module's options for a run: Halo's ``entity`` record translated, the local
+    options over it. A record not enabled for the Halo Integrator in Halo does not run, as
+    with Halo's own integrator ("enabled here and in Halo")."""
+    record = read_halo_record(client, entity, record_id)
+    source = f"Halo's {entity} {record_id}"
+    if record.get("halointegratorenabled") is False:
+        raise ModuleError(
+            f"{source} ({record.get('name') or 'unnamed'}) is not enabled for the Halo "
+            "Integrator in Halo.",
+            hint="Tick it for the Halo Integrator on that record in Halo, or unset the "
+            "module's Halo record id option.",
+        )
+    try:
+        return merge_options(options_class, local, translate(record), source=source)
+    except ConfigError as exc:
+        raise ModuleError(exc.message) from exc

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import (
-    ConfigError,
     HaloError,
     HaloNotFoundError,
     HaloValidationError,
@@ -28,7 +27,7 @@ from core.errors import (
 )
 from core.halo.client import HaloClient
 from core.modules.base import StatusRecord, SyncModule
-from core.modules.halo_held import merge_options, read_halo_record
+from core.modules.halo_held import options_over_halo_record
 from core.modules.options import option
 from core.run.context import QueueTally, RunContext, SourceContext
 from core.settings.secrets import as_secret
@@ -255,21 +254,16 @@ class ImapMail(SyncModule):
 
     def _effective_options(self, context: RunContext) -> ImapOptions:
         """The local options over Halo's Mailbox record, when one is named."""
-        record_id = self.options.halo_mailbox_id
-        if not record_id:
-            return self.options
-        record = read_halo_record(context.client, "Mailbox", record_id)
-        try:
-            options: ImapOptions = merge_options(
+        if self.options.halo_mailbox_id:
+            self.options = options_over_halo_record(
+                context.client,
                 ImapOptions,
                 self.local_options,
-                options_from_mailbox(record),
-                source=f"Halo's Mailbox {record_id}",
+                "Mailbox",
+                self.options.halo_mailbox_id,
+                options_from_mailbox,
             )
-        except ConfigError as exc:
-            raise ModuleError(exc.message) from exc
-        self.options = options
-        return options
+        return self.options
 
     # -- settings ---------------------------------------------------------------------------------
 

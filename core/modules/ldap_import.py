@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import datetime
 import json
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.errors import ConfigError, ModuleError
 from core.modules.base import StatusRecord, SyncModule
-from core.modules.halo_held import merge_options, read_halo_record
+from core.modules.halo_held import options_over_halo_record
 from core.modules.options import option
 from core.run.context import RunContext, SourceContext
 from core.settings.model import Interval
@@ -38,7 +36,7 @@ from core.sources.ldap_profiles import PROFILES, DirectoryProfile
 from core.sources.ldap_types import DirectoryEntry, DirectorySettings
 from core.sources.ldap_values import parse_generalized_time
 from core.sync.field_map import FieldMap, field_map_problems
-from core.sync.placement import Placement, PlacementRule, place
+from core.sync.placement import Placement, PlacementRule, named_sites, place
 from core.sync.records import SITES, HaloTarget, Ref, SourceRecord, normalise
 
 # Halo's own directory fields (halo-api.md 2.1), so Halo shows where a user came from.
@@ -68,7 +66,7 @@ PROFILE_FIELDS: dict[str, dict[str, str]] = {
         "phonenumber": "telephoneNumber",
     },
 }
-FULL_AT, USN_MARK, SINCE_MARK = "full_reconcile_at", "usn", "since"
+USN_MARK, SINCE_MARK = "usn", "since"
 
 
 def _base_dns_from_text(text: str) -> list[dict[str, str]]:
@@ -194,7 +192,7 @@ class LdapImport(SyncModule):
         )
         with LdapDirectory(self._directory_settings(options, context)) as directory:
             full, mark = self._plan_run(context, options, profile, directory)
-            sites = self._sites(options)
+            sites = named_sites([*options.base_dns, *options.placement], options.client_id)
             if sites:
                 context.sync_records(
                     SITES, sites, deactivate_missing=False, create=options.create_sites
@@ -220,7 +218,7 @@ class LdapImport(SyncModule):
             )
         context.stage_checkpoint(*mark)
         if full:
-            context.stage_checkpoint(FULL_AT, str(int(time.time())))
+            context.stage_full_reconcile()
 
     # -- what to read --------------------------------------------------------------------------
 
@@ -246,16 +244,10 @@ class LdapImport(SyncModule):
             now = datetime.datetime.now(datetime.UTC)
             new_mark = (SINCE_MARK, now.strftime("%Y%m%d%H%M%SZ"))
             usable = context.checkpoint(SINCE_MARK) is not None
-        full = not usable or self._reconcile_due(context, options)
+        every = Interval.parse(options.full_reconcile_every)
+        full = not usable or context.full_reconcile_due(every)
         context.log.info("%s run of %s", "Full" if full else "Delta", options.server)
         return full, new_mark
-
-    def _reconcile_due(self, context: RunContext, options: LdapOptions) -> bool:
-        if context.request.full or not context.previous_run_ok():
-            return True
-        last = context.checkpoint(FULL_AT)
-        every = Interval.parse(options.full_reconcile_every).seconds_hint()
-        return not (last and last.isdigit()) or time.time() - int(last) >= every
 
     def _filter(self, base: BaseDn, profile: DirectoryProfile) -> str:
         return base.filter or self.options.filter or profile.user_filter
@@ -329,22 +321,6 @@ class LdapImport(SyncModule):
             )
         ]
 
-    def _sites(self, options: LdapOptions) -> list[SourceRecord]:
-        """The sites named by base DNs and rules, matched in Halo by client + name."""
-        named: dict[str, Placement] = {}
-        for base in options.base_dns:
-            if base.site_name and not base.site_id:
-                site = Placement(base.client_id or options.client_id, 0, base.site_name)
-                named.setdefault(site.site_key, site)
-        for rule in options.placement:
-            if rule.site_name and not rule.site_id:
-                site = Placement(rule.client_id or options.client_id, 0, rule.site_name)
-                named.setdefault(site.site_key, site)
-        return [
-            SourceRecord(key, {"client_id": site.client_id, "name": site.site_name}, site.site_name)
-            for key, site in named.items()
-        ]
-
     def _target(self, options: LdapOptions) -> HaloTarget:
         """Users matched by the directory GUID first, then by e-mail, then by login."""
         return HaloTarget(
@@ -376,27 +352,16 @@ class LdapImport(SyncModule):
 
     def _effective_options(self, context: RunContext) -> LdapOptions:
         """The local options over Halo's LDAPConnection record, when one is named."""
-        record_id = self.options.halo_connection_id
-        if not record_id:
-            return self.options
-        record = read_halo_record(context.client, "LDAPConnection", record_id)
-        source = f"Halo's LDAPConnection {record_id}"
-        if record.get("halointegratorenabled") is False:
-            # As in Halo's own integrator: enabled here and in Halo, or it does not run.
-            raise ModuleError(
-                f"{source} ({record.get('name') or 'unnamed'}) is not enabled for the Halo "
-                "Integrator in Halo.",
-                hint="Tick it for the Halo Integrator in Halo (Configuration > Integrations > "
-                "Active Directory), or unset halo_connection_id.",
+        if self.options.halo_connection_id:
+            self.options = options_over_halo_record(
+                context.client,
+                LdapOptions,
+                self.local_options,
+                "LDAPConnection",
+                self.options.halo_connection_id,
+                options_from_ldap_connection,
             )
-        try:
-            options: LdapOptions = merge_options(
-                LdapOptions, self.local_options, options_from_ldap_connection(record), source=source
-            )
-        except ConfigError as exc:
-            raise ModuleError(exc.message) from exc
-        self.options = options
-        return options
+        return self.options
 
 
 def options_from_ldap_connection(record: Mapping[str, Any]) -> dict[str, Any]:

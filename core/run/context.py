@@ -9,6 +9,7 @@ both. Everything else (locks, logs, status in the state DB and in Halo) is the r
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from core.errors import IntegratorError
 from core.halo.client import HaloClient
 from core.outcomes import QUEUE, EntityResult, RecordFailure, RunCounts
 from core.run.request import RunRequest
+from core.settings.model import Interval
 from core.state.ledger import WorkLedger
 from core.state.store import StateStore
 from core.sync.engine import RecordSync
@@ -24,6 +26,7 @@ from core.sync.plan import DeactivationGuard
 from core.sync.records import HaloTarget, SourceRecord, marker_value
 
 ProgressCallback = Callable[[str, int, int], None]
+FULL_RECONCILE_AT = "full_reconcile_at"
 
 
 def _nothing() -> None:
@@ -81,6 +84,18 @@ class RunContext(SourceContext):
         for name, value in self.staged_checkpoints.items():
             self.state.set_checkpoint(self.instance, name, value)
         self.staged_checkpoints.clear()
+
+    def full_reconcile_due(self, every: Interval) -> bool:
+        """Whether a delta source should read everything this run: asked for (``--full``),
+        after a run that did not succeed, or ``every`` after the last full read."""
+        if self.request.full or not self.previous_run_ok():
+            return True
+        last = self.checkpoint(FULL_RECONCILE_AT)
+        return not (last and last.isdigit()) or time.time() - int(last) >= every.seconds_hint()
+
+    def stage_full_reconcile(self) -> None:
+        """Note a full read, to be kept with the run's other checkpoints."""
+        self.stage_checkpoint(FULL_RECONCILE_AT, str(int(time.time())))
 
     def previous_run_ok(self) -> bool:
         """Whether the last finished run of this instance succeeded (False before the first).

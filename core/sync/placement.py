@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import fnmatch
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from core.modules.options import option
 from core.sync.dn import dn_within, normalize_dn
+from core.sync.records import SourceRecord
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,32 @@ class Placement:
     def site_key(self) -> str:
         """The source key of the site record a module creates for ``site_name``."""
         return f"{self.client_id}/{self.site_name.strip().lower()}"
+
+
+class Destination(Protocol):
+    """Anything that names where items go (a rule, a base DN of a directory)."""
+
+    @property
+    def client_id(self) -> int: ...
+    @property
+    def site_id(self) -> int: ...
+    @property
+    def site_name(self) -> str: ...
+
+
+def named_sites(destinations: Iterable[Destination], default_client_id: int) -> list[SourceRecord]:
+    """The sites destinations name without an id, as records to find (or create) in Halo
+    by client + name before the items that refer to them are written."""
+    named: dict[str, Placement] = {}
+    for destination in destinations:
+        if destination.site_name and not destination.site_id:
+            client = destination.client_id or default_client_id
+            site = Placement(client, 0, destination.site_name)
+            named.setdefault(site.site_key, site)
+    return [
+        SourceRecord(key, {"client_id": site.client_id, "name": site.site_name}, site.site_name)
+        for key, site in named.items()
+    ]
 
 
 def place(
