@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.modules.base import StatusRecord, SyncModule
-from core.modules.halo_held import options_over_halo_record
 from core.modules.options import option
 from core.run.context import RunContext, SourceContext
 from core.settings.model import Interval
@@ -110,13 +109,10 @@ class AzureAd(SyncModule):
     display_name = "Entra ID (Azure AD)"
     description = "Users from Entra ID over Microsoft Graph, with delta queries."
     Options = AzureAdOptions
-    status_record = StatusRecord("azureadconnection")
+    status_record = StatusRecord("azureadconnection", id_option="halo_connection_id")
 
     options: AzureAdOptions
     _groups_of: dict[str, list[str]]
-
-    def status_record_id(self) -> int | None:
-        return self.options.halo_connection_id or None
 
     def check(self, context: SourceContext) -> str:
         options = self.options
@@ -132,7 +128,7 @@ class AzureAd(SyncModule):
     def run(self, context: RunContext) -> None:
         from core.sources.graph_errors import DeltaTokenExpiredError
 
-        options = self._effective_options(context)
+        options = self.options_for_run(context.client)
         field_map = FieldMap.parse(options.field_map, base=GRAPH_FIELDS)
         select = sorted({*USER_SELECT, *field_map.attributes})
         every = Interval.parse(options.full_reconcile_every)
@@ -273,18 +269,8 @@ class AzureAd(SyncModule):
             )
         )
 
-    def _effective_options(self, context: RunContext) -> AzureAdOptions:
-        """The local options over Halo's azureadconnection record, when one is named."""
-        if self.options.halo_connection_id:
-            self.options = options_over_halo_record(
-                context.client,
-                AzureAdOptions,
-                self.local_options,
-                "azureadconnection",
-                self.options.halo_connection_id,
-                options_from_connection,
-            )
-        return self.options
+    def options_from_halo(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        return options_from_connection(record)
 
 
 def options_from_connection(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import importlib.util
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from core.halo.client import HaloClient
+from core.modules.halo_held import options_over_halo_record
 from core.run.context import RunContext, SourceContext
 
 
@@ -31,6 +34,9 @@ class StatusRecord:
     endpoint: str
     field_prefix: str = "halointegrator_"
     needs_id: bool = True
+    # The module option holding the record's id (``halo_connection_id``), when the module
+    # names its record itself rather than through the entry's ``HaloRecordId``.
+    id_option: str | None = None
 
     @property
     def shared(self) -> bool:
@@ -58,7 +64,33 @@ class SyncModule(ABC):
     def status_record_id(self) -> int | None:
         """The Halo record id for Last Sync / Last Error when an option names it (e.g.
         ``halo_connection_id``); None falls back to the entry's ``HaloRecordId``."""
+        record = self.status_record
+        if record is None or record.id_option is None:
+            return None
+        return int(getattr(self.options, record.id_option, 0) or 0) or None
+
+    def options_from_halo(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
+        """This module's option names for what its Halo record holds; None (the default)
+        for a module whose record holds no configuration."""
         return None
+
+    def options_for_run(self, client: HaloClient) -> Any:
+        """The options a run uses: the local ones over the module's Halo record when an
+        option names one and the module reads it (see ``halo_held``). Kept on ``options``."""
+        record_id = self.status_record_id()
+        if record_id is None or self.status_record is None:
+            return self.options
+        if type(self).options_from_halo is SyncModule.options_from_halo:
+            return self.options  # its record only receives Last Sync / Last Error
+        self.options = options_over_halo_record(
+            client,
+            type(self.options),
+            self.local_options,
+            self.status_record.endpoint,
+            record_id,
+            lambda record: self.options_from_halo(record) or {},
+        )
+        return self.options
 
     @classmethod
     def missing_extra(cls) -> str | None:

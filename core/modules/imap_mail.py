@@ -27,7 +27,6 @@ from core.errors import (
 )
 from core.halo.client import HaloClient
 from core.modules.base import StatusRecord, SyncModule
-from core.modules.halo_held import options_over_halo_record
 from core.modules.options import option
 from core.run.context import QueueTally, RunContext, SourceContext
 from core.settings.secrets import as_secret
@@ -105,12 +104,9 @@ class ImapMail(SyncModule):
     display_name = "Incoming mail (IMAP)"
     description = "E-mail from an IMAP mailbox to Halo tickets, replies to actions, exactly once."
     Options = ImapOptions
-    status_record = StatusRecord("Mailbox")
+    status_record = StatusRecord("Mailbox", id_option="halo_mailbox_id")
 
     options: ImapOptions
-
-    def status_record_id(self) -> int | None:
-        return self.options.halo_mailbox_id or None
 
     def check(self, context: SourceContext) -> str:
         from core.sources.imap_mailbox import ImapMailbox
@@ -131,7 +127,7 @@ class ImapMail(SyncModule):
     def run(self, context: RunContext) -> None:
         from core.sources.imap_mailbox import ImapMailbox
 
-        options = self._effective_options(context)
+        options = self.options_for_run(context.client)
         ledger = context.ledger("mail")
         tally = context.queue("Tickets")
         given_up: list[str] = []
@@ -252,18 +248,8 @@ class ImapMail(SyncModule):
             written = delivery.write(mail, reference, fetched.complete)
         ledger.written(claim.item.key, written.record_id)
 
-    def _effective_options(self, context: RunContext) -> ImapOptions:
-        """The local options over Halo's Mailbox record, when one is named."""
-        if self.options.halo_mailbox_id:
-            self.options = options_over_halo_record(
-                context.client,
-                ImapOptions,
-                self.local_options,
-                "Mailbox",
-                self.options.halo_mailbox_id,
-                options_from_mailbox,
-            )
-        return self.options
+    def options_from_halo(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        return options_from_mailbox(record)
 
     # -- settings ---------------------------------------------------------------------------------
 

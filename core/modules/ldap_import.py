@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.modules.base import StatusRecord, SyncModule
-from core.modules.halo_held import options_over_halo_record
 from core.modules.options import option
 from core.run.context import RunContext, SourceContext
 from core.settings.model import Interval
@@ -151,14 +150,11 @@ class LdapImport(SyncModule):
     display_name = "Active Directory / LDAP"
     description = "Users (and their sites) from Active Directory or OpenLDAP, with delta runs."
     Options = LdapOptions
-    status_record = StatusRecord("LDAPConnection")
+    status_record = StatusRecord("LDAPConnection", id_option="halo_connection_id")
     requires = ("ldap3",)
     extra = "ldap"
 
     options: LdapOptions
-
-    def status_record_id(self) -> int | None:
-        return self.options.halo_connection_id or None
 
     # -- check and run -----------------------------------------------------------------------
 
@@ -184,7 +180,7 @@ class LdapImport(SyncModule):
     def run(self, context: RunContext) -> None:
         from core.sources.ldap_directory import LdapDirectory
 
-        options = self._effective_options(context)
+        options = self.options_for_run(context.client)
         profile = PROFILES[options.profile]
         field_map = FieldMap.parse(options.field_map, base=self._profile_map(options, profile))
         attributes = sorted(
@@ -350,18 +346,8 @@ class LdapImport(SyncModule):
             page_size=options.page_size,
         )
 
-    def _effective_options(self, context: RunContext) -> LdapOptions:
-        """The local options over Halo's LDAPConnection record, when one is named."""
-        if self.options.halo_connection_id:
-            self.options = options_over_halo_record(
-                context.client,
-                LdapOptions,
-                self.local_options,
-                "LDAPConnection",
-                self.options.halo_connection_id,
-                options_from_ldap_connection,
-            )
-        return self.options
+    def options_from_halo(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        return options_from_ldap_connection(record)
 
 
 def options_from_ldap_connection(record: Mapping[str, Any]) -> dict[str, Any]:
