@@ -8,12 +8,11 @@ by its ``profile`` option; the admin can read more attributes on top. No LDAP li
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
 from core.errors import ModuleError
-from core.sources.ldap_values import ACCOUNT_DISABLED_FLAG, AttributeValue
+from core.sources.ldap_values import AttributeValue
 from core.sync.dn import dn_within, normalize_dn, split_dn
 
 
@@ -92,41 +91,12 @@ class HasValues(Protocol):
     def values(self, attribute: str) -> list[AttributeValue]: ...
 
 
-def is_disabled(entry: HasValues, attribute: str = "userAccountControl") -> bool:
-    """Whether AD's userAccountControl has ACCOUNTDISABLE (bit 2) set; False without it."""
-    flags = entry.values(attribute)
-    return bool(flags) and isinstance(flags[0], int) and bool(flags[0] & ACCOUNT_DISABLED_FLAG)
-
-
-def is_member_of(entry: HasValues, group_dn: str, attribute: str = "memberOf") -> bool:
-    """Whether the entry's memberOf lists ``group_dn`` (direct membership, DNs compared
-    normalized); nested groups need the caller's filter (AD: LDAP_MATCHING_RULE_IN_CHAIN)."""
-    wanted = normalize_dn(group_dn)
-    return any(
-        isinstance(value, str) and normalize_dn(value) == wanted
-        for value in entry.values(attribute)
-    )
-
-
-def group_names(member_of: Iterable[AttributeValue]) -> list[str]:
-    """The first RDN's value of each group DN (``CN=VPN Users,OU=Groups,...`` → ``VPN Users``),
-    for a Halo field that shows groups by name."""
-    names = []
-    for value in member_of:
-        if isinstance(value, str) and (rdns := split_dn(value)):
-            names.append(rdns[0][1])
-    return names
-
-
 __all__ = [
     "AD",
     "OPENLDAP",
     "PROFILES",
     "DirectoryProfile",
     "dn_within",
-    "group_names",
-    "is_disabled",
-    "is_member_of",
     "normalize_dn",
     "profile_named",
     "split_dn",

@@ -51,8 +51,9 @@ class Plan:
     # Those of them no source record claims: kept in the id map even when the guard refuses
     # their deactivation, so the next run still knows them.
     orphans: list[MappedRecord] = field(default_factory=list)
-    # Every key the source named, and Halo ids two records claimed (never retired as orphans).
-    source_keys: set[str] = field(default_factory=set)
+    # Every key the source named (with its label), and Halo ids two records claimed: never
+    # retired as orphans.
+    source_keys: dict[str, str] = field(default_factory=dict)
     contested: set[int] = field(default_factory=set)
     # With keep_unchanged (a reconcile): the records the id map calls unchanged, to compare
     # with what Halo holds now (someone may have edited them by hand).
@@ -75,13 +76,12 @@ def plan_against_map(
     deactivates only the keys it names as ``removed``.
     """
     plan = Plan(complete=complete)
-    seen: dict[str, str] = {}
+    seen = plan.source_keys
     for record in records:
         plan.source_count += 1
         if not record.key:
             plan.failures.append(RecordFailure("", record.name, "no key value; skipped"))
             continue
-        plan.source_keys.add(record.key)
         if record.problem:
             plan.failures.append(RecordFailure(record.key, record.name, record.problem))
             # Known but unusable now (a cut line): keep its Halo record, do not retire it.

@@ -9,13 +9,9 @@ from core.sources.ldap_profiles import (
     AD,
     OPENLDAP,
     dn_within,
-    group_names,
-    is_disabled,
-    is_member_of,
     normalize_dn,
     profile_named,
 )
-from core.sources.ldap_types import DirectoryEntry
 
 GROUP = "CN=VPN Users,OU=Groups,DC=bars,DC=example"
 
@@ -28,12 +24,6 @@ def test_profiles_name_their_id_and_change_attributes() -> None:
         profile_named("novell")
 
 
-def test_user_account_control_bit_two_means_disabled() -> None:
-    assert is_disabled(DirectoryEntry("CN=a", {"userAccountControl": [514]}))
-    assert not is_disabled(DirectoryEntry("CN=a", {"userAccountControl": [512]}))
-    assert not is_disabled(DirectoryEntry("CN=a", {}))
-
-
 def test_dns_compare_without_case_or_spaces_and_keep_escaped_commas() -> None:
     assert normalize_dn("CN=Doe\\, Ann, OU=Staff,DC=Bars") == ("cn=doe, ann", "ou=staff", "dc=bars")
     assert normalize_dn("CN=Ren\\c3\\a9") == normalize_dn("cn=René")
@@ -41,10 +31,3 @@ def test_dns_compare_without_case_or_spaces_and_keep_escaped_commas() -> None:
     assert dn_within("OU=Staff,DC=bars,DC=example", "OU=Staff,DC=bars,DC=example")
     assert not dn_within("CN=Ann,OU=Staff2,DC=bars,DC=example", "OU=Staff,DC=bars,DC=example")
     assert not dn_within("DC=example", "OU=Staff,DC=bars,DC=example")
-
-
-def test_group_membership_by_dn_and_group_names() -> None:
-    entry = DirectoryEntry("CN=a", {"memberOf": [GROUP, "CN=Doe\\, Staff,OU=Groups,DC=x"]})
-    assert is_member_of(entry, GROUP.lower())
-    assert not is_member_of(entry, "CN=Other,OU=Groups,DC=bars,DC=example")
-    assert group_names(entry.values("memberof")) == ["VPN Users", "Doe, Staff"]
