@@ -123,13 +123,21 @@ class WorkLedger:
         self._set(key, ItemState.DONE)
 
     def failed(self, key: str, error: str, *, max_attempts: int) -> WorkItem:
-        """Record a failed attempt; at ``max_attempts`` the item is given up (FAILED)."""
-        current = self.get(key)
-        attempts = current.attempts if current else 1
-        state = ItemState.FAILED if attempts >= max_attempts else ItemState.CLAIMED
-        # Back to claimed-but-not-written: the next attempt looks in Halo first.
-        self._set(key, state, error=error)
-        item = self.get(key)
+        """Record a failed attempt; at ``max_attempts`` the item is given up (FAILED).
+
+        Below that it goes back to claimed-but-not-written, so the next attempt looks in
+        Halo first. One transaction: read the attempts, write the state, read it back.
+        """
+        with self.state.transaction() as db:
+            current = self._row(db, key)
+            attempts = current.attempts if current else 1
+            state = ItemState.FAILED if attempts >= max_attempts else ItemState.CLAIMED
+            db.execute(
+                "UPDATE work_items SET state=?, last_error=?, updated_at=? "
+                "WHERE module=? AND queue=? AND item_key=?",
+                (state.value, error, time.time(), self.module, self.queue, key),
+            )
+            item = self._row(db, key)
         assert item is not None
         return item
 
