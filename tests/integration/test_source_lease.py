@@ -54,7 +54,7 @@ def lease(emulator: Emulator, record_id: int, instance: str, **timing: Any) -> S
     client = HaloClient(connection_for(emulator), retry=FAST_RETRY)
     CLIENTS.append(client)
     holder = LeaseHolder(instance, f"box-{instance}", f"/srv/{instance}", f"token-{instance}")
-    return SourceLease(client, RECORD, record_id, holder, **{"settle_seconds": 0.3, **timing})
+    return SourceLease(client, RECORD, record_id, holder, **{"settle_seconds": 1.0, **timing})
 
 
 def stored_lease(emulator: Emulator, record_id: int) -> str:
