@@ -8,7 +8,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -89,12 +88,15 @@ def test_of_two_agents_taking_the_lease_at_once_exactly_one_wins(
 def test_a_lease_expires_when_its_holder_died_and_is_released_after_a_run(
     emulator: Emulator, connection_id: int
 ) -> None:
-    dead = lease(emulator, connection_id, "dead", lease_seconds=0.5)
+    clock = [1000.0]
+    timing = {"clock": lambda: clock[0], "sleep": lambda seconds: None}
+    dead = lease(emulator, connection_id, "dead", **timing)
     dead.acquire()  # ... and never renewed or released: killed
-    other = lease(emulator, connection_id, "other")
+    clock[0] += 60
+    other = lease(emulator, connection_id, "other", **timing)
     with pytest.raises(LeaseHeldError):
         other.acquire()
-    time.sleep(0.6)
+    clock[0] += dead.lease_seconds  # the dead holder's lease has run out
     other.acquire()
     assert other.held and json.loads(stored_lease(emulator, connection_id))["host"] == "box-other"
     other.release()
