@@ -5,14 +5,17 @@ a ticket twice is a duplicate an end user sees; a script run twice resets a pass
 So every item goes through recorded steps, each committed before the next starts::
 
     claim ─▶ (write to Halo) ─▶ written(halo id) ─▶ (move / report back) ─▶ done
+       ├──▶ (do the work) ─▶ finished(result) ─▶ (report the result to Halo) ─▶ done
        └──▶ failed(reason) ... after max_attempts: given up, the module's error is raised
 
 After a crash the ledger tells the module where the item stopped, and the module decides
 what is safe: an item already ``written`` is only moved; an item ``claimed`` but never
 written may or may not have reached Halo (the answer can be lost), so a mail is looked up
 in Halo by the ``marker`` written with it before anything is sent again, and a script is
-reported as "outcome unknown" instead of being run a second time. A ``dedupe_key`` (a
-Message-ID) makes the same message delivered twice one ticket.
+reported as "outcome unknown" instead of being run a second time; a script ``finished``
+keeps its result here, so a crash before Halo took the report re-sends that result and
+never runs the script again. A ``dedupe_key`` (a Message-ID) makes the same message
+delivered twice one ticket.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from core.state.store import StateStore
 class ItemState(StrEnum):
     CLAIMED = "claimed"  # work started; not known to have reached Halo
     WRITTEN = "written"  # Halo holds it (halo_id); the source side is not finished
+    FINISHED = "finished"  # the local work ran; its result is kept until Halo has it
     DONE = "done"
     FAILED = "failed"  # given up after max_attempts; needs an admin
 
@@ -42,6 +46,7 @@ class WorkItem:
     label: str = ""
     dedupe_key: str | None = None
     last_error: str | None = None
+    result: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,8 +55,9 @@ class Claim:
 
     ``previous`` None is a new item. ``previous`` CLAIMED is an attempt that died between
     claim and ``written`` (or failed): look in Halo (by ``item.marker``) before writing
-    again. WRITTEN and DONE mean Halo has it: finish the source side only. FAILED was given
-    up: it is not claimed again until an admin retries it. ``twin`` is another item with the
+    again. WRITTEN and DONE mean Halo has it: finish the source side only. FINISHED means
+    the local work ran and ``item.result`` holds what it produced: report that, never redo
+    the work. FAILED was given up: it is not claimed again until an admin retries it. ``twin`` is another item with the
     same ``dedupe_key`` that Halo already has: treat this one as that one.
     """
 
@@ -68,11 +74,15 @@ class Claim:
         return self.previous is ItemState.FAILED
 
     @property
+    def result_kept(self) -> bool:
+        return self.previous is ItemState.FINISHED
+
+    @property
     def in_halo(self) -> bool:
         return self.previous in (ItemState.WRITTEN, ItemState.DONE) or self.twin is not None
 
 
-_COLUMNS = "item_key, state, attempts, halo_id, marker, label, dedupe_key, last_error"
+_COLUMNS = "item_key, state, attempts, halo_id, marker, label, dedupe_key, last_error, result"
 
 
 class WorkLedger:
@@ -118,6 +128,19 @@ class WorkLedger:
     def written(self, key: str, halo_id: int) -> None:
         """Halo holds the item: never write it again, whatever happens next."""
         self._set(key, ItemState.WRITTEN, halo_id=halo_id)
+
+    def finished(self, key: str, result: str) -> None:
+        """The work ran and produced ``result``: from now on only that result is reported.
+
+        Committed before the report is sent, so the window in which a crash loses what the
+        work did is the work itself, not the round trip to Halo.
+        """
+        with self.state.transaction() as db:
+            db.execute(
+                "UPDATE work_items SET state=?, result=?, updated_at=? "
+                "WHERE module=? AND queue=? AND item_key=?",
+                (ItemState.FINISHED.value, result, time.time(), self.module, self.queue, key),
+            )
 
     def done(self, key: str) -> None:
         self._set(key, ItemState.DONE)
@@ -200,7 +223,7 @@ class WorkLedger:
 
 
 def _item(row: tuple[object, ...]) -> WorkItem:
-    key, state, attempts, halo_id, marker, label, dedupe_key, last_error = row
+    key, state, attempts, halo_id, marker, label, dedupe_key, last_error, result = row
     return WorkItem(
         key=str(key),
         state=ItemState(str(state)),
@@ -210,4 +233,5 @@ def _item(row: tuple[object, ...]) -> WorkItem:
         label=str(label),
         dedupe_key=str(dedupe_key) if dedupe_key is not None else None,
         last_error=str(last_error) if last_error is not None else None,
+        result=str(result) if result is not None else None,
     )

@@ -100,7 +100,14 @@ CREATE INDEX work_items_by_dedupe ON work_items (module, queue, dedupe_key);
 CREATE INDEX work_items_by_state ON work_items (module, queue, state);
 """
 
-MIGRATIONS = (VERSION_1, VERSION_2, VERSION_3)
+# Version 4: what a queue item's work produced, kept until Halo has it (a script's exit code
+# and output), so a crash after the work and before the report re-sends the result instead
+# of doing the work again.
+VERSION_4 = """
+ALTER TABLE work_items ADD COLUMN result TEXT;
+"""
+
+MIGRATIONS = (VERSION_1, VERSION_2, VERSION_3, VERSION_4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -42,6 +42,23 @@ def test_an_item_written_but_not_moved_is_only_finished(ledger: WorkLedger) -> N
     assert claim.in_halo and claim.previous is ItemState.WRITTEN and claim.item.halo_id == 77
 
 
+def test_a_finished_item_keeps_its_result_and_is_never_claimed_to_run_again(
+    tmp_path: Path,
+) -> None:
+    ledger = WorkLedger(StateStore(tmp_path), "scripts", "script")
+    ledger.claim("42", marker="", label="reset.ps1 for ticket 7")
+    ledger.finished("42", '{"exit_code": 0}')  # ... killed before Halo took the result
+    claim = ledger.claim("42", marker="")
+    assert claim.result_kept and not claim.interrupted and not claim.in_halo
+    assert (claim.item.state, claim.item.result, claim.item.attempts) == (
+        ItemState.FINISHED,
+        '{"exit_code": 0}',
+        1,
+    )
+    ledger.done("42")
+    assert ledger.claim("42", marker="").item.result == '{"exit_code": 0}'
+
+
 def test_the_same_message_twice_is_one_item_in_halo(ledger: WorkLedger) -> None:
     ledger.claim("v1/10", marker="m10", dedupe_key="<abc@example.com>")
     ledger.written("v1/10", 500)
