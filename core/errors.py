@@ -15,7 +15,8 @@
     │   └── HaloServerError          5xx after every retry
     ├── ModuleError                  a sync module could not read its source or options
     │   ├── GuardRefusedError        a safety guard stopped a run (mass deactivation)
-    │   └── SourceNotReadyError      the source is still being written: retry later
+    │   ├── SourceNotReadyError      the source is still being written: retry later
+    │   └── ScriptRefusedError       a queued script is outside what may run here: never run
     └── AlreadyRunningError          another process holds the module's lock
 
 Third-party exceptions (httpx, sqlite3, csv, ...) are translated once, at the edge, with
@@ -163,6 +164,13 @@ class SourceNotReadyError(ModuleError):
     """
 
     title = "Source not ready"
+
+
+class ScriptRefusedError(ModuleError):
+    """A queued script is not one this machine may run (outside the scripts folder, not
+    allow-listed, no interpreter for it); it is reported to Halo as refused and never run."""
+
+    title = "Script refused"
 
 
 class AlreadyRunningError(IntegratorError):

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from halo_emulator import mail
+from halo_emulator import mail, powershell
 from halo_emulator.auth import ISSUED_TOKEN
 from halo_emulator.listing import ListError, select
 from halo_emulator.records import API_AGENT_ID, PostError, prepare
@@ -119,7 +119,11 @@ async def _post(request: web.Request, spec: ResourceSpec) -> web.Response:
         records = prepare(spec, items, state.store, request[ISSUED_TOKEN].client_id)
     except PostError as error:
         return json_error(error.status, error.message, error.errors)
-    state.store.save(spec.key, records)
+    if spec.key == powershell.QUEUE_ENTITY:
+        tickets = powershell.ticket_moves(state.store, records)
+        state.store.save_many({spec.key: records, "tickets": tickets})
+    else:
+        state.store.save(spec.key, records)
     return web.json_response(records[0] if len(items) == 1 else records)
 
 

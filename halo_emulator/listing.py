@@ -33,6 +33,7 @@ def select(spec: ResourceSpec, records: list[Record], query: Mapping[str, str]) 
     page = _paged(matching, query)
     if is_true(query.get("idonly")):
         page = [{"id": record["id"]} for record in page]
+    page = [_without_unasked_fields(spec, record, query) for record in page]
     if spec.wrapper is None:
         return page
     return {"record_count": len(matching), spec.wrapper: page}
@@ -52,6 +53,14 @@ def _matches(spec: ResourceSpec, record: Record, query: Mapping[str, str]) -> bo
     if search:
         return any(search in str(record.get(field) or "").lower() for field in spec.search_fields)
     return True
+
+
+def _without_unasked_fields(spec: ResourceSpec, record: Record, query: Mapping[str, str]) -> Record:
+    """The record without the fields a list includes only when asked (`includeparameters`)."""
+    hidden = {name for name, flag in spec.listed_only_with.items() if not is_true(query.get(flag))}
+    if not hidden & record.keys():
+        return record
+    return {name: value for name, value in record.items() if name not in hidden}
 
 
 def _same(stored: Any, wanted: str) -> bool:

@@ -39,6 +39,10 @@ class ResourceSpec:
     text_fields: tuple[str, ...] = ()
     """Fields that must be a string (or null) when posted: the emulator reads them as text
     (Control's mail tags, which Halo's spec types as strings)."""
+    listed_only_with: Mapping[str, str] = field(default_factory=lambda: _frozen())
+    """Field -> query parameter: lists leave the field out unless the parameter is true
+    (a queue entry's `execution_parameters` need `includeparameters=true`). A single GET
+    returns the whole record."""
 
     @property
     def key(self) -> str:
@@ -134,6 +138,8 @@ RESOURCES: tuple[ResourceSpec, ...] = (
         "powershellscriptprocessing",
         search_fields=("script_name",),
         filters=_frozen(script_id="pssid", ticket_id="faultid"),
+        # Halo's spec offers `includeparameters` on this list only [I: left out otherwise].
+        listed_only_with=_frozen(execution_parameters="includeparameters"),
     ),
     ResourceSpec("IncomingEmail", "incomingemail", search_fields=("subject", "from")),
 )

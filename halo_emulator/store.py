@@ -88,6 +88,13 @@ class Store:
         with self._connection:
             self._write(entity, records)
 
+    def save_many(self, writes: dict[str, list[Record]]) -> None:
+        """Records of several entities (a queue result and the ticket it moves) in one
+        transaction."""
+        with self._connection:
+            for entity, records in writes.items():
+                self._write(entity, records)
+
     def delete(self, entity: str, record_id: int) -> bool:
         """Delete one record; False when there was nothing to delete."""
         with self._connection:

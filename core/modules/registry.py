@@ -14,6 +14,7 @@ from core.modules.csv_import import CsvImport
 from core.modules.imap_mail import ImapMail
 from core.modules.ldap_import import LdapImport
 from core.modules.options import parse_options
+from core.modules.powershell_scripts import PowerShellScripts
 from core.settings.model import ModuleSettings
 
 MODULES: dict[str, type[SyncModule]] = {
@@ -21,6 +22,7 @@ MODULES: dict[str, type[SyncModule]] = {
     LdapImport.type_name: LdapImport,
     ImapMail.type_name: ImapMail,
     AzureAd.type_name: AzureAd,
+    PowerShellScripts.type_name: PowerShellScripts,
 }
 
 

@@ -161,10 +161,20 @@ class _SecretReader:
         """Return a module's options decrypted; plaintext in a secret option counts as pasted."""
         decrypted: dict[str, Any] = self.options(options, field_path)
         for name in secret_names & decrypted.keys():
-            if isinstance(decrypted[name], str) and decrypted[name]:
-                self.found_plaintext = True
-                decrypted[name] = Secret(decrypted[name])
+            decrypted[name] = self._plaintext_as_secret(decrypted[name])
         return decrypted
+
+    def _plaintext_as_secret(self, value: Any) -> Any:
+        """Plain text in a secret option, also inside a mapping or list of secrets (a
+        script's environment), becomes a Secret: masked in logs, encrypted when saved."""
+        if isinstance(value, str) and value:
+            self.found_plaintext = True
+            return Secret(value)
+        if isinstance(value, dict):
+            return {key: self._plaintext_as_secret(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self._plaintext_as_secret(item) for item in value]
+        return value
 
     def options(self, value: Any, field_path: str) -> Any:
         """Return module options with every ``enc:v1:`` string (at any depth) decrypted."""

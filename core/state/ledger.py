@@ -57,8 +57,9 @@ class Claim:
     claim and ``written`` (or failed): look in Halo (by ``item.marker``) before writing
     again. WRITTEN and DONE mean Halo has it: finish the source side only. FINISHED means
     the local work ran and ``item.result`` holds what it produced: report that, never redo
-    the work. FAILED was given up: it is not claimed again until an admin retries it. ``twin`` is another item with the
-    same ``dedupe_key`` that Halo already has: treat this one as that one.
+    the work. FAILED was given up: it is not claimed again until an admin retries it.
+    ``twin`` is another item with the same ``dedupe_key`` that Halo already has: treat
+    this one as that one.
     """
 
     item: WorkItem

@@ -169,3 +169,37 @@ def test_the_powershell_queue_lists_outstanding_work_and_takes_results(api: Halo
     assert api.get(f"PowerShellScriptProcessing/{queued[0]['id']}").json()["result_message"] == (
         "done"
     )
+
+
+def test_queue_entries_list_their_parameters_only_with_includeparameters(api: HaloApi) -> None:
+    queued = {"pssid": 1, "faultid": 7, "execution_parameters": {"Username": "ann"}, "x_new": 1}
+    entry = api.post("PowerShellScriptProcessing", [queued]).json()
+    [plain] = api.get("PowerShellScriptProcessing").json()["powershellscriptprocessing"]
+    assert "execution_parameters" not in plain and plain["x_new"] == 1
+    [full] = api.get("PowerShellScriptProcessing", includeparameters="true").json()[
+        "powershellscriptprocessing"
+    ]
+    assert full["execution_parameters"] == {"Username": "ann"}
+    one = api.get(f"PowerShellScriptProcessing/{entry['id']}").json()
+    assert one["execution_parameters"] == {"Username": "ann"}
+
+
+def test_a_reported_run_moves_its_ticket_to_the_scripts_result_status(api: HaloApi) -> None:
+    script = api.post(
+        "PowerShellScript", [{"name": "Reset", "resultstatus": 9, "resultfailedstatus": 4}]
+    ).json()
+    tickets = api.post("Tickets", [{"summary": "ok"}, {"summary": "bad"}]).json()
+    entries = api.post(
+        "PowerShellScriptProcessing",
+        [{"pssid": script["id"], "faultid": ticket["id"]} for ticket in tickets],
+    ).json()
+    results = [
+        {"id": entries[0]["id"], "processed": True, "success": True},
+        {"id": entries[1]["id"], "processed": True, "success": False},
+    ]
+    assert api.post("PowerShellScriptProcessing", results).status_code == 200
+    statuses = [api.get(f"Tickets/{ticket['id']}").json()["status_id"] for ticket in tickets]
+    assert statuses == [9, 4]
+    api.post("Tickets", [{"id": tickets[0]["id"], "status_id": 2}])
+    api.post("PowerShellScriptProcessing", [results[0]])  # the same report again
+    assert api.get(f"Tickets/{tickets[0]['id']}").json()["status_id"] == 2

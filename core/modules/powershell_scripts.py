@@ -1,0 +1,308 @@
+"""``powershell``: run the scripts Halo tickets queue, at most once each, and report back.
+
+A queue in the cloud asks this jump box to execute things, so the module trusts Halo for
+*which* script and *which values* only: the file must be inside the local ``scripts_folder``
+(and on ``allowed_scripts`` when set), the interpreter comes from the local configuration,
+values go in as separate arguments, secrets through the environment, and a deadline kills
+the whole process tree (``core.sources.script_paths`` / ``script_commands`` /
+``script_process``). Each entry goes through the work ledger: claimed before its script
+starts, its result kept before Halo is told. After a crash an entry claimed but without a
+result is reported as "outcome unknown, not re-run", and one with a kept result gets that
+result again, so no script ever runs twice for one queue entry.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import AlreadyRunningError, HaloError, ScriptRefusedError
+from core.modules.base import StatusRecord, SyncModule
+from core.modules.options import option
+from core.run.context import QueueTally, RunContext, SourceContext
+from core.run.locks import module_lock
+from core.run.logs import redact
+from core.settings.secrets import Secret
+from core.sources.script_commands import PARAMETER_NAME, command_line, interpreter_for
+from core.sources.script_paths import resolve_script
+from core.sources.script_process import ScriptRun, run_script
+from core.sources.script_queue import QueuedRun, ScriptDefinition, ScriptQueue, ScriptResult
+from core.state.ledger import WorkLedger
+
+# The queue belongs to the Halo instance, not to a module instance: every powershell
+# instance of one settings folder shares one ledger and one lock, so two of them never both
+# run an entry, and an entry found claimed was claimed by a process that is gone.
+LEDGER_OWNER = "powershell"
+QUEUE_LOCK = "powershell-queue"
+LEDGER_QUEUE = "script"
+FIRST_ERROR_LINES = 10
+UNKNOWN_OUTCOME = (
+    "Outcome unknown, not re-run: the Halo Integrator stopped while this script was "
+    "starting or running, so it ran at most once. Check its effect before queuing it again."
+)
+
+
+@dataclass(frozen=True)
+class PowerShellOptions:
+    scripts_folder: str = option(
+        help="The only folder scripts run from (relative: to the settings folder). Only "
+        "administrators may write to it."
+    )
+    allowed_scripts: list[str] = option(
+        default_factory=list,
+        help="If set, only these scripts (names below scripts_folder) may run.",
+        example=["reset_password.ps1", "ad/add_to_group.ps1"],
+    )
+    timeout_seconds: float = option(
+        300.0, help="A script still running after this long is killed with its children.",
+        minimum=1,
+    )  # fmt: skip
+    max_output_bytes: int = option(
+        1_000_000, help="Output kept per stream (stdout, stderr); the rest is dropped.",
+        minimum=1024,
+    )  # fmt: skip
+    max_runs_per_poll: int = option(
+        10, help="At most this many scripts start in one run; the rest wait.", minimum=1
+    )
+    interpreters: dict[str, list[str]] = option(
+        default_factory=dict,
+        help="Extension → command over the defaults (.ps1 pwsh -NoProfile -NonInteractive "
+        "-File, .py this Python, .sh /bin/sh, .cmd cmd /c); an empty list switches one off.",
+        example={".ps1": ["pwsh", "-NoProfile", "-NonInteractive", "-File"], ".cmd": []},
+    )
+    environment: dict[str, Secret] = option(
+        default_factory=dict,
+        secret=True,
+        help="Variables every script gets (name → secret value): the way to hand a script "
+        "a password. Never on a command line, never in a log.",
+        example={"AD_SERVICE_PASSWORD": "..."},
+    )
+
+    def problems(self) -> list[tuple[str, str]]:
+        found = [
+            (f"interpreters.{extension}", "must start with a dot, like .ps1")
+            for extension in self.interpreters
+            if not re.fullmatch(r"\.[A-Za-z0-9]+", extension)
+        ]
+        found += [
+            (f"environment.{name}", "must be a plain variable name (letters, digits, _)")
+            for name in self.environment
+            if not PARAMETER_NAME.fullmatch(name)
+        ]
+        return found
+
+
+class PowerShellScripts(SyncModule):
+    type_name = "powershell"
+    display_name = "PowerShell scripts"
+    description = "Runs the scripts Halo queues (allow-listed folder), at most once, reports back."
+    Options = PowerShellOptions
+    # Halo keeps Last Sync / Last Error on each script record (written per script run);
+    # the run as a whole goes on the shared Control record under this prefix.
+    status_record = StatusRecord(
+        "Control", field_prefix="halointegrator_powershell_", needs_id=False
+    )
+
+    options: PowerShellOptions
+
+    def check(self, context: SourceContext) -> str:
+        folder = context.resolve(self.options.scripts_folder)
+        if not folder.is_dir():
+            raise ScriptRefusedError(
+                f"The scripts folder {folder} does not exist.",
+                hint="Create it (writable by administrators only) or fix scripts_folder.",
+            )
+        count = sum(1 for path in folder.rglob("*") if path.is_file())
+        return f"{folder} holds {count} files"
+
+    def run(self, context: RunContext) -> None:
+        try:
+            with module_lock(context.settings_folder, QUEUE_LOCK):
+                self._work_queue(context)
+        except AlreadyRunningError:
+            context.log.info("Another powershell instance is working Halo's queue; skipped")
+
+    def _work_queue(self, context: RunContext) -> None:
+        queue = ScriptQueue(context.client)
+        ledger = WorkLedger(context.state, LEDGER_OWNER, LEDGER_QUEUE)
+        tally = context.queue("scripts")
+        waiting = queue.outstanding()
+        context.log.info("%d queued script runs outstanding in Halo", len(waiting))
+        started = 0
+        for run in waiting:
+            if ledger.get(run.key) is None and started >= self.options.max_runs_per_poll:
+                context.log.info("max_runs_per_poll (%d) reached", started)
+                break
+            started += self._one(context, queue, ledger, run, tally)
+            context.safe_point()
+
+    # -- one entry -------------------------------------------------------------------------
+
+    def _one(
+        self,
+        context: RunContext,
+        queue: ScriptQueue,
+        ledger: WorkLedger,
+        run: QueuedRun,
+        tally: QueueTally,
+    ) -> int:
+        """Handle one entry; returns 1 when its script was started, else 0."""
+        script = queue.script(run.script_id)
+        name = script.name if script else run.script_name or f"script {run.script_id}"
+        label = f"{name} for ticket {run.ticket_id}"
+        if context.dry_run:
+            self._describe(context, script, run, label)
+            tally.done()
+            return 0
+        claim = ledger.claim(run.key, marker="", label=label)
+        if claim.item.result is not None:  # kept: the script ran (or was refused) before
+            result = ScriptResult.from_text(claim.item.result)
+            context.log.info("%s: reporting the result kept from before", label)
+            started = 0
+        elif claim.interrupted or claim.in_halo:
+            context.log.warning("%s: claimed before and never finished; not re-run", label)
+            result = ScriptResult(success=False, message=UNKNOWN_OUTCOME, ran=False)
+            ledger.finished(run.key, result.to_text())
+            started = 0
+        else:
+            result, started = self._execute(context, script, run, label)
+            ledger.finished(run.key, result.to_text())
+        self._report(context, queue, ledger, run, label, result, tally)
+        return started
+
+    def _execute(
+        self, context: RunContext, script: ScriptDefinition | None, run: QueuedRun, label: str
+    ) -> tuple[ScriptResult, int]:
+        """Run the entry's script once (or refuse it); the result and whether it started."""
+        try:
+            command, cwd = self._command(context, script, run)
+        except ScriptRefusedError as exc:
+            context.log.warning("Refused %s (queue entry %d): %s", label, run.entry_id, exc)
+            return ScriptResult(success=False, message=f"Not run: {exc}.", ran=False), 0
+        assert script is not None  # _command refuses an entry without a script record
+        finished = run_script(
+            command,
+            cwd=cwd,
+            environment=self._environment(run, script),
+            timeout_seconds=self.options.timeout_seconds,
+            max_output_bytes=self.options.max_output_bytes,
+        )
+        result = judge(script, finished, self.options.timeout_seconds, self._secrets())
+        context.log.info(
+            "Ran %s for ticket %s (queue entry %d): exit code %s, %.2f s, %s",
+            script.location,
+            run.ticket_id,
+            run.entry_id,
+            "killed at the timeout" if finished.timed_out else finished.exit_code,
+            finished.duration_seconds,
+            "success" if result.success else "failure",
+        )
+        return result, 1
+
+    def _command(
+        self, context: RunContext, script: ScriptDefinition | None, run: QueuedRun
+    ) -> tuple[list[str], Path]:
+        if script is None:
+            raise ScriptRefusedError(f"Halo has no PowerShellScript record {run.script_id}")
+        folder = context.resolve(self.options.scripts_folder)
+        allowed = resolve_script(folder, script.location, self.options.allowed_scripts)
+        interpreter = interpreter_for(
+            allowed, self.options.interpreters, use_powershell_seven=script.use_powershell_seven
+        )
+        arguments = command_line(interpreter, allowed, script.parameters(run.values))
+        return arguments, allowed.path.parent
+
+    def _environment(self, run: QueuedRun, script: ScriptDefinition) -> dict[str, str]:
+        """The agent's environment, who queued the run, and the configured secrets."""
+        return {
+            **os.environ,
+            "HALO_TICKET_ID": str(run.ticket_id or ""),
+            "HALO_QUEUE_ENTRY_ID": str(run.entry_id),
+            "HALO_SCRIPT_NAME": script.name,
+            **{name: value.reveal() for name, value in self.options.environment.items()},
+        }
+
+    def _secrets(self) -> list[str]:
+        return [value.reveal() for value in self.options.environment.values()]
+
+    def _report(
+        self,
+        context: RunContext,
+        queue: ScriptQueue,
+        ledger: WorkLedger,
+        run: QueuedRun,
+        label: str,
+        result: ScriptResult,
+        tally: QueueTally,
+    ) -> None:
+        """Tell Halo; only then is the entry done. A report Halo did not take stays kept
+        in the ledger and is sent again by the next run."""
+        try:
+            queue.report(run, result)
+        except HaloError as exc:
+            tally.failed(run.key, label, f"result not reported to Halo yet: {exc.message}")
+            return
+        ledger.done(run.key)
+        if result.success:
+            tally.done()
+        else:
+            tally.failed(run.key, label, result.message.splitlines()[0] if result.message else "")
+        if result.ran:
+            try:
+                queue.note_on_script(run.script_id, None if result.success else result.message)
+            except HaloError as exc:
+                context.log.warning("Could not note the run on script %d: %s", run.script_id, exc)
+
+    def _describe(
+        self, context: RunContext, script: ScriptDefinition | None, run: QueuedRun, label: str
+    ) -> None:
+        """Dry run: what would run (parameter names, never values), or why it would not."""
+        try:
+            command, _ = self._command(context, script, run)
+        except ScriptRefusedError as exc:
+            context.log.info("Would refuse %s (queue entry %d): %s", label, run.entry_id, exc)
+            return
+        assert script is not None
+        names = ", ".join(script.parameters(run.values)) or "no parameters"
+        context.log.info(
+            "Would run %s for ticket %s (queue entry %d) with %s, using %s",
+            script.location,
+            run.ticket_id,
+            run.entry_id,
+            names,
+            command[0],
+        )
+
+
+def judge(
+    script: ScriptDefinition, finished: ScriptRun, timeout_seconds: float, secrets: list[str]
+) -> ScriptResult:
+    """Success or failure by the script's rule, with the message Halo shows on the ticket.
+
+    A run succeeds when it exited 0 and, if the script has a ``resultstring``, its output
+    equals it (trimmed) or, with ``resultpartialmatch``, contains it. Secret values a script
+    echoes are masked before anything leaves the machine.
+    """
+    output = redact(finished.stdout, secrets).strip()
+    errors = redact(finished.stderr, secrets).strip()
+    if finished.timed_out:
+        message = f"Killed after {timeout_seconds:g} s (timeout_seconds) with its child processes."
+        return ScriptResult(False, _with_output(message, errors or output))
+    if finished.exit_code != 0:
+        message = _with_output(f"Exit code {finished.exit_code}.", errors or output)
+        return ScriptResult(False, message, exit_code=finished.exit_code)
+    expected = script.result_string.strip()
+    matched = not expected or (expected in output if script.partial_match else output == expected)
+    if not matched:
+        rule = "contain" if script.partial_match else "be"
+        message = f"The output did not {rule} the expected result {expected!r}."
+        return ScriptResult(False, _with_output(message, output), exit_code=0)
+    return ScriptResult(True, output or "Completed (exit code 0, no output).", exit_code=0)
+
+
+def _with_output(message: str, text: str) -> str:
+    """The message and the first lines of what the script wrote."""
+    lines = text.splitlines()[:FIRST_ERROR_LINES]
+    return "\n".join([message, *lines]) if lines else message
