@@ -23,8 +23,7 @@ from core.modules.base import StatusRecord, SyncModule
 from core.modules.options import option
 from core.run.context import QueueTally, RunContext, SourceContext
 from core.run.locks import module_lock
-from core.run.logs import redact
-from core.settings.secrets import Secret
+from core.settings.secrets import MIN_SECRET_LENGTH, Secret
 from core.sources.script_commands import PARAMETER_NAME, command_line, interpreter_for
 from core.sources.script_paths import resolve_script
 from core.sources.script_process import ScriptRun, run_script
@@ -285,8 +284,8 @@ def judge(
     equals it (trimmed) or, with ``resultpartialmatch``, contains it. Secret values a script
     echoes are masked before anything leaves the machine.
     """
-    output = redact(finished.stdout, secrets).strip()
-    errors = redact(finished.stderr, secrets).strip()
+    output = _masked(finished.stdout, secrets).strip()
+    errors = _masked(finished.stderr, secrets).strip()
     if finished.timed_out:
         message = f"Killed after {timeout_seconds:g} s (timeout_seconds) with its child processes."
         return ScriptResult(False, _with_output(message, errors or output))
@@ -296,10 +295,19 @@ def judge(
     expected = script.result_string.strip()
     matched = not expected or (expected in output if script.partial_match else output == expected)
     if not matched:
-        rule = "contain" if script.partial_match else "be"
-        message = f"The output did not {rule} the expected result {expected!r}."
+        rule = "did not contain" if script.partial_match else "was not exactly"
+        message = f"The output {rule} the expected result {expected!r}."
         return ScriptResult(False, _with_output(message, output), exit_code=0)
     return ScriptResult(True, output or "Completed (exit code 0, no output).", exit_code=0)
+
+
+def _masked(text: str, secrets: list[str]) -> str:
+    """The configured secret values masked, and only those: a script's own words such as
+    "Set-ADAccountPassword: access denied" must reach the ticket as written."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= MIN_SECRET_LENGTH:
+            text = text.replace(secret, "********")
+    return text
 
 
 def _with_output(message: str, text: str) -> str:
