@@ -211,7 +211,8 @@ def enable_module(args: argparse.Namespace) -> int:
         current = options.get(key) or []
         options[key] = [*current, _list_element(value)]
     for key in args.secret:
-        options[key] = _read_secret(f"{MODULE_SECRET_PREFIX}{key.upper()}", key)
+        value = _read_secret(f"{MODULE_SECRET_PREFIX}{key.upper()}", key)
+        options[key] = _secret_mapping(key, value) if _kind(infos, key) == "dict" else value
     _, problems = parse_options(cls.Options, options)
     if problems:
         listed = "; ".join(f"{path}: {message}" for path, message in problems)
@@ -228,6 +229,24 @@ def enable_module(args: argparse.Namespace) -> int:
     save_settings(settings)
     print(f"Enabled {name} ({args.type}, every {entry.interval.text}) in {settings.path}")
     return 0
+
+
+def _kind(infos: dict[str, OptionInfo], key: str) -> str:
+    return infos[key].kind if key in infos else "str"
+
+
+def _secret_mapping(key: str, value: Secret) -> dict[str, Secret]:
+    """A mapping of secrets (a script's ``environment``) read as JSON, each value a Secret."""
+    try:
+        mapping = json.loads(value.reveal())
+    except json.JSONDecodeError:
+        mapping = None
+    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+        raise ConfigError(
+            f'--secret {key}: expected a JSON object of texts, such as {{"NAME": "value"}}.',
+            hint="Nothing was saved.",
+        )
+    return {str(name): Secret(text) for name, text in mapping.items()}
 
 
 def _assignment(assignment: str, infos: dict[str, OptionInfo]) -> tuple[str, str]:

@@ -230,6 +230,7 @@ def _raw_options(
 ) -> dict[str, Any]:
     stored_options = stored.options if stored else {}
     structured = {info.name for info in infos if info.structured}
+    secret = {info.name for info in infos if info.secret}
     raw: dict[str, Any] = {}
     for name, value in form.options.items():
         if isinstance(value, bool):
@@ -243,7 +244,8 @@ def _raw_options(
                 )
         elif str(value).strip():
             raw[name] = str(value).strip()
-        elif isinstance(stored_options.get(name), Secret):
+        elif name in secret and stored_options.get(name):
+            # A secret text, or a mapping of them (a script's environment), kept as stored.
             raw[name] = stored_options[name]
     return raw
 

@@ -76,3 +76,20 @@ def test_a_module_secret_of_the_minimum_length_is_stored_encrypted(
     stored = json.loads((folder / SETTINGS_FILE_NAME).read_text())["Modules"][0]["Options"]
     assert stored["token"].startswith("enc:v1:")
     assert load_settings(folder).modules[0].options["token"] == Secret(secret)
+
+
+def test_a_mapping_of_secrets_is_read_as_json_and_each_value_stored_encrypted(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    password = "Ad-service-pa55word"
+    monkeypatch.setenv("HALO_SECRET_ENVIRONMENT", json.dumps({"AD_PASSWORD": password}))
+    scripts = tmp_path / "scripts"
+    arguments = ["module", "enable", "powershell", "--settings", str(folder)]
+    arguments += ["--set", f"scripts_folder={scripts}", "--secret", "environment"]
+    assert dispatch(parse_arguments(arguments)) == 0
+    text = (folder / SETTINGS_FILE_NAME).read_text()
+    stored = json.loads(text)["Modules"][0]["Options"]["environment"]
+    assert password not in text and stored["AD_PASSWORD"].startswith("enc:v1:")
+    entry = load_settings(folder).modules[0]
+    assert entry.options["environment"] == {"AD_PASSWORD": Secret(password)}
+    assert password in entry.secret_values()  # so every run log masks it

@@ -233,3 +233,19 @@ def test_structured_options_are_json_text_checked_with_their_path(
 def test_a_client_secret_too_short_to_mask_is_refused() -> None:
     typed = ConnectionForm(url=URL, client_id="c", client_secret="short")
     assert "too short" in form.connection_from_form(typed, None)[1]["Halo.ClientSecret"]
+
+
+def test_a_blank_secret_mapping_keeps_the_stored_one(tmp_path: Path) -> None:
+    settings = stored_settings(tmp_path)
+    stored = ModuleSettings(
+        "powershell",
+        True,
+        Interval.parse("5m"),
+        {"scripts_folder": "scripts", "environment": {"AD_PASSWORD": Secret("stored-pa55word")}},
+    )
+    settings.modules.append(stored)
+    shown = form.module_form("powershell", settings)
+    assert shown.options["environment"] == ""  # never put back into a widget
+    entry, problems = form.module_from_form(shown, stored)
+    assert problems == {} and entry is not None
+    assert entry.options["environment"] == {"AD_PASSWORD": Secret("stored-pa55word")}
