@@ -211,8 +211,8 @@ def enable_module(args: argparse.Namespace) -> int:
         current = options.get(key) or []
         options[key] = [*current, _list_element(value)]
     for key in args.secret:
-        value = _read_secret(f"{MODULE_SECRET_PREFIX}{key.upper()}", key)
-        options[key] = _secret_mapping(key, value) if _kind(infos, key) == "dict" else value
+        secret = _read_secret(f"{MODULE_SECRET_PREFIX}{key.upper()}", key)
+        options[key] = _secret_mapping(key, secret) if _kind(infos, key) == "dict" else secret
     _, problems = parse_options(cls.Options, options)
     if problems:
         listed = "; ".join(f"{path}: {message}" for path, message in problems)
