@@ -1,0 +1,77 @@
+"""How a queued script becomes a command line, and how its run becomes Halo's result."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.errors import ScriptRefusedError
+from core.modules.powershell_scripts import judge
+from core.sources.script_commands import command_line, interpreter_for
+from core.sources.script_paths import AllowedScript
+from core.sources.script_process import ScriptRun
+from core.sources.script_queue import ScriptDefinition
+
+PS1 = AllowedScript(Path("/scripts/reset.ps1"), "reset.ps1")
+CMD = AllowedScript(Path("/scripts/reset.cmd"), "reset.cmd")
+
+
+def test_a_ps1_runs_under_pwsh_without_profile_or_prompts() -> None:
+    command = command_line(interpreter_for(PS1, {}), PS1, {"User": "ann"})
+    assert command == [
+        "pwsh", "-NoProfile", "-NonInteractive", "-File", "/scripts/reset.ps1", "-User", "ann",
+    ]  # fmt: skip
+
+
+def test_the_admins_interpreter_wins_and_an_empty_one_switches_the_extension_off() -> None:
+    python = AllowedScript(Path("/scripts/a.py"), "a.py")
+    assert interpreter_for(python, {}) == [sys.executable]
+    assert interpreter_for(python, {".PY": ["/opt/python3", "-I"]}) == ["/opt/python3", "-I"]
+    with pytest.raises(ScriptRefusedError, match=r"no interpreter for \.ps1"):
+        interpreter_for(PS1, {".ps1": []})
+
+
+def test_a_parameter_name_that_is_not_a_plain_name_is_refused() -> None:
+    with pytest.raises(ScriptRefusedError, match="not a plain name"):
+        command_line(["pwsh"], PS1, {"User -Command evil": "x"})
+
+
+def test_values_cmd_exe_would_interpret_are_refused_for_cmd_scripts_only() -> None:
+    value = "ann & del /q C:\\*"
+    assert command_line(["pwsh"], PS1, {"User": value})[-1] == value
+    with pytest.raises(ScriptRefusedError, match=r"cmd\.exe would interpret"):
+        command_line(["cmd", "/c"], CMD, {"User": value})
+    assert command_line(["cmd", "/c"], CMD, {"User": "ann.smith"})[-1] == "ann.smith"
+
+
+def test_values_become_text_as_halo_sent_them() -> None:
+    command = command_line(["pwsh"], PS1, {"Enabled": True, "Count": 3, "Groups": ["a", "b"]})
+    assert command[2:] == ["-Enabled", "true", "-Count", "3", "-Groups", '["a", "b"]']
+
+
+def script(result_string: str = "", partial: bool = False) -> ScriptDefinition:
+    return ScriptDefinition(1, "Reset", "reset.ps1", (), result_string, partial)
+
+
+def finished(stdout: str, exit_code: int = 0, stderr: str = "") -> ScriptRun:
+    return ScriptRun(exit_code=exit_code, stdout=stdout, stderr=stderr, duration_seconds=0.1)
+
+
+def test_without_a_result_string_the_exit_code_decides() -> None:
+    assert judge(script(), finished("done\n"), 60, []).success
+    failed = judge(script(), finished("", 1, "boom\n"), 60, [])
+    assert not failed.success and failed.message == "Exit code 1.\nboom"
+
+
+def test_the_result_string_is_matched_exactly_after_trimming_or_as_a_part() -> None:
+    assert judge(script("OK"), finished("  OK\n"), 60, []).success
+    assert not judge(script("OK"), finished("OK then"), 60, []).success
+    assert judge(script("OK", partial=True), finished("all OK then"), 60, []).success
+    assert not judge(script("OK"), finished("OK", exit_code=3), 60, []).success
+
+
+def test_a_configured_secret_the_script_prints_is_masked_and_nothing_else() -> None:
+    result = judge(script(), finished("pw Secret-Value-1; Password: shown"), 60, ["Secret-Value-1"])
+    assert result.message == "pw ********; Password: shown"
