@@ -315,7 +315,10 @@ def show_module(name: str, settings_path: str | None) -> int:
         choices = f" ({' | '.join(info.choices)})" if info.choices else ""
         setting = f" = {shown}" if value is not None else ""
         print(f"  {info.name}{setting}  [{info.kind}, {default}]{choices}\n      {info.help}")
-        if info.structured and info.example is not None:
+        if info.structured and info.example is not None and info.secret:
+            variable = f"{MODULE_SECRET_PREFIX}{info.name.upper()}"
+            print(f"      e.g. {variable}='{json.dumps(info.example)}' ... --secret {info.name}")
+        elif info.structured and info.example is not None:
             print(f"      e.g. --set '{info.name}={json.dumps(info.example)}'")
     return 0
 
