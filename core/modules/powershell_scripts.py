@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,12 @@ from core.modules.options import option
 from core.run.context import QueueTally, RunContext, SourceContext
 from core.run.locks import module_lock
 from core.settings.secrets import MIN_SECRET_LENGTH, Secret
-from core.sources.script_commands import PARAMETER_NAME, command_line, interpreter_for
+from core.sources.script_commands import (
+    PARAMETER_NAME,
+    command_line,
+    default_interpreters,
+    interpreter_for,
+)
 from core.sources.script_paths import resolve_script
 from core.sources.script_process import ScriptRun, run_script
 from core.sources.script_queue import QueuedRun, ScriptDefinition, ScriptQueue, ScriptResult
@@ -37,6 +43,8 @@ LEDGER_OWNER = "powershell"
 QUEUE_LOCK = "powershell-queue"
 LEDGER_QUEUE = "script"
 FIRST_ERROR_LINES = 10
+# Finished entries are remembered this long (Halo re-showing one is then recognised).
+KEEP_DONE_SECONDS = 90 * 24 * 3600
 UNKNOWN_OUTCOME = (
     "Outcome unknown, not re-run: the Halo Integrator stopped while this script was "
     "starting or running, so it ran at most once. Check its effect before queuing it again."
@@ -113,8 +121,15 @@ class PowerShellScripts(SyncModule):
                 f"The scripts folder {folder} does not exist.",
                 hint="Create it (writable by administrators only) or fix scripts_folder.",
             )
-        count = sum(1 for path in folder.rglob("*") if path.is_file())
-        return f"{folder} holds {count} files"
+        extensions = {path.suffix.lower() for path in folder.rglob("*") if path.is_file()}
+        commands = {**default_interpreters(), **self.options.interpreters}
+        missing = sorted(
+            f"{commands[extension][0]} (for {extension})"
+            for extension in extensions
+            if commands.get(extension) and shutil.which(commands[extension][0]) is None
+        )
+        found = f"{folder} holds scripts of type {', '.join(sorted(extensions)) or 'none'}"
+        return found + (f"; not installed: {', '.join(missing)}" if missing else "")
 
     def run(self, context: RunContext) -> None:
         try:
@@ -129,13 +144,18 @@ class PowerShellScripts(SyncModule):
         tally = context.queue("scripts")
         waiting = queue.outstanding()
         context.log.info("%d queued script runs outstanding in Halo", len(waiting))
-        started = 0
+        started = held_back = 0
         for run in waiting:
+            # Entries seen before never start a script: they are reported whatever the cap.
             if ledger.get(run.key) is None and started >= self.options.max_runs_per_poll:
-                context.log.info("max_runs_per_poll (%d) reached", started)
-                break
+                held_back += 1
+                continue
             started += self._one(context, queue, ledger, run, tally)
             context.safe_point()
+        if held_back:
+            context.log.info("max_runs_per_poll reached: %d runs wait for the next poll", held_back)
+        if not context.dry_run:
+            ledger.forget_done(KEEP_DONE_SECONDS)
 
     # -- one entry -------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -24,8 +25,9 @@ from typing import Any
 import pytest
 
 from core.halo.client import HaloClient
-from core.modules.powershell_scripts import UNKNOWN_OUTCOME
+from core.modules.powershell_scripts import UNKNOWN_OUTCOME, PowerShellOptions, PowerShellScripts
 from core.outcomes import Outcome
+from core.run.context import SourceContext
 from core.run.request import RunRequest
 from core.run.runner import ModuleRunResult, Runner
 from core.settings.model import ModuleSettings, Settings
@@ -224,7 +226,11 @@ def test_a_queued_run_executes_the_script_with_its_mapped_parameters_and_posts_s
     done = entry(emulator, entry_id)
     assert (done["processed"], done["success"], done["result_message"]) == (True, True, "args: 4")
     assert done["run_date"] and ticket_status(emulator, entry_id) == 9
-    assert run(make_folder()).counts.processed == 0 and runs_of(scripts) == [str(entry_id)]
+    settings = make_folder()
+    [log_file] = (settings.log_folder / "scripts").glob("*.log")
+    logged = f"Ran echo_args.py for ticket {done['faultid']} (queue entry {entry_id}): exit code 0"
+    assert logged in log_file.read_text()
+    assert run(settings).counts.processed == 0 and runs_of(scripts) == [str(entry_id)]
 
 
 def test_the_result_string_rule_turns_output_into_success_or_failure(
@@ -557,3 +563,15 @@ def _no_script_left_running(scripts: Path) -> Iterator[None]:
     for pid in map(int, pids.read_text().split()) if pids.exists() else ():
         if not gone(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_the_source_check_names_the_script_types_and_a_missing_interpreter(
+    scripts: Path, tmp_path: Path
+) -> None:
+    (scripts / "reset.ps1").write_text("param($User)\n")
+    options = PowerShellOptions(
+        scripts_folder="scripts", interpreters={".ps1": ["no-such-pwsh-here"]}
+    )
+    context = SourceContext("scripts", tmp_path, logging.getLogger("test"))
+    found = PowerShellScripts(options).check(context)
+    assert ".ps1, .py, .sh" in found and "not installed: no-such-pwsh-here (for .ps1)" in found
