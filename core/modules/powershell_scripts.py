@@ -24,7 +24,7 @@ from core.modules.base import StatusRecord, SyncModule
 from core.modules.options import option
 from core.run.context import QueueTally, RunContext, SourceContext
 from core.run.locks import module_lock
-from core.settings.secrets import MIN_SECRET_LENGTH, Secret
+from core.settings.secrets import Secret
 from core.sources.script_commands import (
     PARAMETER_NAME,
     command_line,
@@ -32,8 +32,9 @@ from core.sources.script_commands import (
     interpreter_for,
 )
 from core.sources.script_paths import resolve_script
-from core.sources.script_process import ScriptRun, run_script
-from core.sources.script_queue import QueuedRun, ScriptDefinition, ScriptQueue, ScriptResult
+from core.sources.script_process import run_script
+from core.sources.script_queue import QueuedRun, ScriptDefinition, ScriptQueue
+from core.sources.script_results import UNKNOWN_OUTCOME, ScriptResult, judge
 from core.state.ledger import WorkLedger
 
 # The queue belongs to the Halo instance, not to a module instance: every powershell
@@ -42,13 +43,8 @@ from core.state.ledger import WorkLedger
 LEDGER_OWNER = "powershell"
 QUEUE_LOCK = "powershell-queue"
 LEDGER_QUEUE = "script"
-FIRST_ERROR_LINES = 10
 # Finished entries are remembered this long (Halo re-showing one is then recognised).
 KEEP_DONE_SECONDS = 90 * 24 * 3600
-UNKNOWN_OUTCOME = (
-    "Outcome unknown, not re-run: the Halo Integrator stopped while this script was "
-    "starting or running, so it ran at most once. Check its effect before queuing it again."
-)
 
 
 @dataclass(frozen=True)
@@ -208,7 +204,13 @@ class PowerShellScripts(SyncModule):
             timeout_seconds=self.options.timeout_seconds,
             max_output_bytes=self.options.max_output_bytes,
         )
-        result = judge(script, finished, self.options.timeout_seconds, self._secrets())
+        result = judge(
+            finished,
+            result_string=script.result_string,
+            partial_match=script.partial_match,
+            timeout_seconds=self.options.timeout_seconds,
+            secrets=self._secrets(),
+        )
         context.log.info(
             "Ran %s for ticket %s (queue entry %d): exit code %s, %.2f s, %s",
             script.location,
@@ -293,44 +295,3 @@ class PowerShellScripts(SyncModule):
             names,
             command[0],
         )
-
-
-def judge(
-    script: ScriptDefinition, finished: ScriptRun, timeout_seconds: float, secrets: list[str]
-) -> ScriptResult:
-    """Success or failure by the script's rule, with the message Halo shows on the ticket.
-
-    A run succeeds when it exited 0 and, if the script has a ``resultstring``, its output
-    equals it (trimmed) or, with ``resultpartialmatch``, contains it. Secret values a script
-    echoes are masked before anything leaves the machine.
-    """
-    output = _masked(finished.stdout, secrets).strip()
-    errors = _masked(finished.stderr, secrets).strip()
-    if finished.timed_out:
-        message = f"Killed after {timeout_seconds:g} s (timeout_seconds) with its child processes."
-        return ScriptResult(False, _with_output(message, errors or output))
-    if finished.exit_code != 0:
-        message = _with_output(f"Exit code {finished.exit_code}.", errors or output)
-        return ScriptResult(False, message, exit_code=finished.exit_code)
-    expected = script.result_string.strip()
-    matched = not expected or (expected in output if script.partial_match else output == expected)
-    if not matched:
-        rule = "did not contain" if script.partial_match else "was not exactly"
-        message = f"The output {rule} the expected result {expected!r}."
-        return ScriptResult(False, _with_output(message, output), exit_code=0)
-    return ScriptResult(True, output or "Completed (exit code 0, no output).", exit_code=0)
-
-
-def _masked(text: str, secrets: list[str]) -> str:
-    """The configured secret values masked, and only those: a script's own words such as
-    "Set-ADAccountPassword: access denied" must reach the ticket as written."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        if len(secret) >= MIN_SECRET_LENGTH:
-            text = text.replace(secret, "********")
-    return text
-
-
-def _with_output(message: str, text: str) -> str:
-    """The message and the first lines of what the script wrote."""
-    lines = text.splitlines()[:FIRST_ERROR_LINES]
-    return "\n".join([message, *lines]) if lines else message

@@ -11,23 +11,18 @@ result goes back on the entry (``processed``, ``success``, ``result_message``,
 
 from __future__ import annotations
 
-import datetime
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import HaloNotFoundError
 from core.halo.client import HaloClient
+from core.sources.script_results import ScriptResult, utc_now
 
 QUEUE_ENDPOINT = "PowerShellScriptProcessing"
 SCRIPT_ENDPOINT = "PowerShellScript"
 MAX_RESULT_CHARACTERS = 4000
-
-
-def utc_now() -> str:
-    """Halo's timestamp form, as ``core.run.reporting`` writes Last Sync."""
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass(frozen=True)
@@ -103,24 +98,6 @@ class QueuedRun:
             values=values if isinstance(values, dict) else {},
             script_name=str(record.get("script_name") or ""),
         )
-
-
-@dataclass(frozen=True)
-class ScriptResult:
-    """What goes back to Halo for one entry; also what the ledger keeps until Halo has it."""
-
-    success: bool
-    message: str
-    run_date: str = field(default_factory=utc_now)
-    exit_code: int | None = None
-    ran: bool = True  # False: refused, or the outcome of an interrupted run is unknown
-
-    def to_text(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_text(cls, text: str) -> ScriptResult:
-        return cls(**json.loads(text))
 
 
 class ScriptQueue:

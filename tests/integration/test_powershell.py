@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from core.halo.client import HaloClient
-from core.modules.powershell_scripts import UNKNOWN_OUTCOME, PowerShellOptions, PowerShellScripts
+from core.modules.powershell_scripts import PowerShellOptions, PowerShellScripts
 from core.outcomes import Outcome
 from core.run.context import SourceContext
 from core.run.request import RunRequest
@@ -34,6 +34,7 @@ from core.settings.model import ModuleSettings, Settings
 from core.settings.reader import load_settings
 from core.settings.secrets import Secret
 from core.settings.writer import save_settings
+from core.sources.script_results import UNKNOWN_OUTCOME
 from halo_emulator import Emulator
 
 from .conftest import FAST_RETRY, connection_for

@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 
 from core.errors import ScriptRefusedError
-from core.modules.powershell_scripts import judge
 from core.sources.script_commands import command_line, interpreter_for
 from core.sources.script_paths import AllowedScript
 from core.sources.script_process import ScriptRun
-from core.sources.script_queue import ScriptDefinition
+from core.sources.script_results import ScriptResult, judge
 
 PS1 = AllowedScript(Path("/scripts/reset.ps1"), "reset.ps1")
 CMD = AllowedScript(Path("/scripts/reset.cmd"), "reset.cmd")
@@ -51,27 +50,40 @@ def test_values_become_text_as_halo_sent_them() -> None:
     assert command[2:] == ["-Enabled", "true", "-Count", "3", "-Groups", '["a", "b"]']
 
 
-def script(result_string: str = "", partial: bool = False) -> ScriptDefinition:
-    return ScriptDefinition(1, "Reset", "reset.ps1", (), result_string, partial)
-
-
 def finished(stdout: str, exit_code: int = 0, stderr: str = "") -> ScriptRun:
     return ScriptRun(exit_code=exit_code, stdout=stdout, stderr=stderr, duration_seconds=0.1)
 
 
+def judged(
+    run: ScriptRun, expected: str = "", *, partial: bool = False, secrets: tuple[str, ...] = ()
+) -> ScriptResult:
+    return judge(
+        run,
+        result_string=expected,
+        partial_match=partial,
+        timeout_seconds=60,
+        secrets=list(secrets),
+    )
+
+
 def test_without_a_result_string_the_exit_code_decides() -> None:
-    assert judge(script(), finished("done\n"), 60, []).success
-    failed = judge(script(), finished("", 1, "boom\n"), 60, [])
+    assert judged(finished("done\n")).success
+    failed = judged(finished("", 1, "boom\n"))
     assert not failed.success and failed.message == "Exit code 1.\nboom"
 
 
 def test_the_result_string_is_matched_exactly_after_trimming_or_as_a_part() -> None:
-    assert judge(script("OK"), finished("  OK\n"), 60, []).success
-    assert not judge(script("OK"), finished("OK then"), 60, []).success
-    assert judge(script("OK", partial=True), finished("all OK then"), 60, []).success
-    assert not judge(script("OK"), finished("OK", exit_code=3), 60, []).success
+    assert judged(finished("  OK\n"), "OK").success
+    assert not judged(finished("OK then"), "OK").success
+    assert judged(finished("all OK then"), "OK", partial=True).success
+    assert not judged(finished("OK", exit_code=3), "OK").success
 
 
 def test_a_configured_secret_the_script_prints_is_masked_and_nothing_else() -> None:
-    result = judge(script(), finished("pw Secret-Value-1; Password: shown"), 60, ["Secret-Value-1"])
+    result = judged(finished("pw Secret-Value-1; Password: shown"), secrets=("Secret-Value-1",))
     assert result.message == "pw ********; Password: shown"
+
+
+def test_a_kept_result_reads_back_as_it_was_written() -> None:
+    result = judged(finished("", 2, "denied"))
+    assert ScriptResult.from_text(result.to_text()) == result
