@@ -19,7 +19,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import AlreadyRunningError, HaloError, ScriptRefusedError
+from core.errors import AlreadyRunningError, HaloConnectionError, HaloError, ScriptRefusedError
 from core.modules.base import StatusRecord, SyncModule
 from core.modules.options import option
 from core.run.context import QueueTally, RunContext, SourceContext
@@ -259,11 +259,14 @@ class PowerShellScripts(SyncModule):
         tally: QueueTally,
     ) -> None:
         """Tell Halo; only then is the entry done. A report Halo did not take stays kept
-        in the ledger and is sent again by the next run."""
+        in the ledger and is sent again by the next run. Halo not answering at all stops
+        the run: starting more scripts whose results cannot be delivered helps no one."""
         try:
             queue.report(run, result)
         except HaloError as exc:
             tally.failed(run.key, label, f"result not reported to Halo yet: {exc.message}")
+            if isinstance(exc, HaloConnectionError):
+                raise
             return
         ledger.done(run.key)
         if result.success:

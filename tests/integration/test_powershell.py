@@ -160,6 +160,18 @@ def queue_run(
     return int(queued["id"])
 
 
+def queue_again(emulator: Emulator, entry_id: int) -> int:
+    """Another run of the same script record, for another ticket."""
+    with halo(emulator) as client:
+        [ticket] = client.post_batch("Tickets", [{"summary": "please run it again"}])
+        earlier = client.get(f"PowerShellScriptProcessing/{entry_id}")
+        again = {key: earlier[key] for key in ("pssid", "execution_parameters")}
+        [queued] = client.post_batch(
+            "PowerShellScriptProcessing", [{**again, "faultid": ticket["id"]}]
+        )
+    return int(queued["id"])
+
+
 def entry(emulator: Emulator, entry_id: int) -> dict[str, Any]:
     with halo(emulator) as client:
         found: dict[str, Any] = client.get(f"PowerShellScriptProcessing/{entry_id}")
@@ -475,6 +487,29 @@ def test_a_result_halo_did_not_take_is_sent_again_and_the_script_not_rerun(
     done = entry(emulator, entry_id)
     assert (done["success"], done["result_message"]) == (True, f"done {entry_id}")
     assert runs_of(scripts) == [str(entry_id)]
+
+
+def test_halo_unreachable_after_a_run_stops_the_queue_and_the_result_is_sent_later(
+    emulator: Emulator, make_folder: Callable[..., Settings], scripts: Path
+) -> None:
+    first = queue_run(emulator, "slow.py", {"Seconds": 0.5})
+    second = queue_again(emulator, first)  # one script record: nothing more to read
+    settings = make_folder()
+
+    def cut_halo_off_once_the_script_runs() -> None:
+        wait_for(lambda: bool(runs_of(scripts)))
+        emulator.set_faults(drop_rate=1.0)
+
+    cutter = threading.Thread(target=cut_halo_off_once_the_script_runs)
+    cutter.start()
+    result = run(settings)
+    cutter.join()
+    emulator.set_faults(drop_rate=0.0)
+    assert result.outcome is Outcome.FAILED and result.halo_unreachable
+    assert runs_of(scripts) == [str(first)]  # the second did not start meanwhile
+    assert run(settings).counts.processed == 2
+    assert entry(emulator, first)["result_message"] == f"done {first}"
+    assert runs_of(scripts) == [str(first), str(second)]
 
 
 def test_sigkill_between_claim_and_report_never_runs_a_script_twice(
