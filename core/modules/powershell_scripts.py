@@ -168,8 +168,11 @@ class PowerShellScripts(SyncModule):
         name = script.name if script else run.script_name or f"script {run.script_id}"
         label = f"{name} for ticket {run.ticket_id}"
         if context.dry_run:
-            self._describe(context, script, run, label)
-            tally.done()
+            refusal = self._describe(context, script, run, label)
+            if refusal:
+                tally.failed(run.key, label, f"would not run: {refusal}")
+            else:
+                tally.done()
             return 0
         claim = ledger.claim(run.key, marker="", label=label)
         if claim.item.result is not None:  # kept: the script ran (or was refused) before
@@ -281,13 +284,14 @@ class PowerShellScripts(SyncModule):
 
     def _describe(
         self, context: RunContext, script: ScriptDefinition | None, run: QueuedRun, label: str
-    ) -> None:
-        """Dry run: what would run (parameter names, never values), or why it would not."""
+    ) -> str | None:
+        """Dry run: log what would run (parameter names, never values); returns why it
+        would be refused, or None."""
         try:
             command, _ = self._command(context, script, run)
         except ScriptRefusedError as exc:
             context.log.info("Would refuse %s (queue entry %d): %s", label, run.entry_id, exc)
-            return
+            return exc.message
         assert script is not None
         names = ", ".join(script.parameters(run.values)) or "no parameters"
         context.log.info(
@@ -298,3 +302,4 @@ class PowerShellScripts(SyncModule):
             names,
             command[0],
         )
+        return None

@@ -444,6 +444,7 @@ def test_a_dry_run_lists_what_would_run_and_runs_nothing(
     refused = queue_run(emulator, "../elsewhere.py")
     result = run(make_folder(), dry_run=True)
     assert result.outcome is Outcome.DRY_RUN
+    assert (result.counts.processed, result.counts.failed) == (1, 1)
     assert runs_of(scripts) == []
     assert entry(emulator, would)["processed"] is False
     assert entry(emulator, refused)["processed"] is False
