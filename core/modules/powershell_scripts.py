@@ -28,8 +28,8 @@ from core.settings.secrets import Secret
 from core.sources.script_commands import (
     PARAMETER_NAME,
     command_line,
-    default_interpreters,
     interpreter_for,
+    interpreters,
 )
 from core.sources.script_paths import resolve_script
 from core.sources.script_process import run_script
@@ -118,7 +118,7 @@ class PowerShellScripts(SyncModule):
                 hint="Create it (writable by administrators only) or fix scripts_folder.",
             )
         extensions = {path.suffix.lower() for path in folder.rglob("*") if path.is_file()}
-        commands = {**default_interpreters(), **self.options.interpreters}
+        commands = interpreters(self.options.interpreters)
         missing = sorted(
             f"{commands[extension][0]} (for {extension})"
             for extension in extensions

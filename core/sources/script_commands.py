@@ -45,6 +45,16 @@ def default_interpreters(*, use_powershell_seven: bool = True) -> dict[str, list
     }
 
 
+def interpreters(
+    configured: Mapping[str, Sequence[str]], *, use_powershell_seven: bool = True
+) -> dict[str, list[str]]:
+    """The defaults with the admin's ``interpreters`` over them (extensions in lower case)."""
+    return {
+        **default_interpreters(use_powershell_seven=use_powershell_seven),
+        **{extension.lower(): list(command) for extension, command in configured.items()},
+    }
+
+
 def interpreter_for(
     script: AllowedScript,
     configured: Mapping[str, Sequence[str]],
@@ -53,10 +63,7 @@ def interpreter_for(
 ) -> list[str]:
     """The command that runs ``script``; ScriptRefusedError when its extension has none
     (or the admin switched it off with an empty list)."""
-    commands = {
-        **default_interpreters(use_powershell_seven=use_powershell_seven),
-        **{extension.lower(): list(command) for extension, command in configured.items()},
-    }
+    commands = interpreters(configured, use_powershell_seven=use_powershell_seven)
     command = commands.get(script.extension)
     if not command:
         known = ", ".join(sorted(key for key, value in commands.items() if value))

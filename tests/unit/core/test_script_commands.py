@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from core.errors import ScriptRefusedError
+from core.modules.options import parse_options
+from core.modules.powershell_scripts import PowerShellOptions
 from core.sources.script_commands import command_line, interpreter_for
 from core.sources.script_paths import AllowedScript
 from core.sources.script_process import ScriptRun
@@ -87,3 +89,18 @@ def test_a_configured_secret_the_script_prints_is_masked_and_nothing_else() -> N
 def test_a_kept_result_reads_back_as_it_was_written() -> None:
     result = judged(finished("", 2, "denied"))
     assert ScriptResult.from_text(result.to_text()) == result
+
+
+def test_interpreter_extensions_and_environment_names_are_checked_with_the_settings() -> None:
+    _, problems = parse_options(
+        PowerShellOptions,
+        {
+            "scripts_folder": "scripts",
+            "interpreters": {"ps1": ["pwsh"], ".PY": ["python3"]},
+            "environment": {"AD PASSWORD": "x" * 12, "AD_PASSWORD": "y" * 12},
+        },
+    )
+    assert problems == [
+        ("interpreters.ps1", "must start with a dot, like .ps1"),
+        ("environment.AD PASSWORD", "must be a plain variable name (letters, digits, _)"),
+    ]
