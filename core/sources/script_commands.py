@@ -27,14 +27,15 @@ CMD_SPECIAL = re.compile(r'[&|<>^%!"\r\n]')
 CMD_EXTENSIONS = frozenset({".cmd", ".bat"})
 
 
-def default_interpreters(*, use_powershell_seven: bool = True) -> dict[str, list[str]]:
+def default_interpreters(
+    *, use_powershell_seven: bool = True, windows: bool = os.name == "nt"
+) -> dict[str, list[str]]:
     """Extension → command, before the admin's ``interpreters`` option.
 
     ``usepowershellseven`` on the Halo script chooses ``pwsh`` over Windows PowerShell 5.1
     (``powershell.exe``); elsewhere there is only ``pwsh``. ``.py`` runs under the Python
     running the agent, so a script needs no second installation.
     """
-    windows = os.name == "nt"
     powershell = "pwsh" if use_powershell_seven or not windows else "powershell.exe"
     return {
         ".ps1": [powershell, *POWERSHELL_ARGUMENTS],

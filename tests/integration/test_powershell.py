@@ -239,6 +239,11 @@ def test_a_queued_run_executes_the_script_with_its_mapped_parameters_and_posts_s
     done = entry(emulator, entry_id)
     assert (done["processed"], done["success"], done["result_message"]) == (True, True, "args: 4")
     assert done["run_date"] and ticket_status(emulator, entry_id) == 9
+    with halo(emulator) as client:
+        script = client.get(f"PowerShellScript/{done['pssid']}")
+        control = client.get("Control")
+    assert script["halointegrator_lastsync"] and script["halointegrator_lasterror"] == ""
+    assert control["halointegrator_powershell_lastsync"]
     settings = make_folder()
     [log_file] = (settings.log_folder / "scripts").glob("*.log")
     logged = f"Ran echo_args.py for ticket {done['faultid']} (queue entry {entry_id}): exit code 0"

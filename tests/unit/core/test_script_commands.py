@@ -10,7 +10,7 @@ import pytest
 from core.errors import ScriptRefusedError
 from core.modules.options import parse_options
 from core.modules.powershell_scripts import PowerShellOptions
-from core.sources.script_commands import command_line, interpreter_for
+from core.sources.script_commands import command_line, default_interpreters, interpreter_for
 from core.sources.script_paths import AllowedScript
 from core.sources.script_process import ScriptRun
 from core.sources.script_results import ScriptResult, judge
@@ -24,6 +24,16 @@ def test_a_ps1_runs_under_pwsh_without_profile_or_prompts() -> None:
     assert command == [
         "pwsh", "-NoProfile", "-NonInteractive", "-File", "/scripts/reset.ps1", "-User", "ann",
     ]  # fmt: skip
+
+
+def test_windows_runs_windows_powershell_when_the_script_does_not_ask_for_version_7() -> None:
+    def ps1(**flags: bool) -> str:
+        return default_interpreters(**flags)[".ps1"][0]
+
+    assert ps1(use_powershell_seven=False, windows=True) == "powershell.exe"
+    assert ps1(use_powershell_seven=True, windows=True) == "pwsh"
+    assert ps1(use_powershell_seven=False, windows=False) == "pwsh"  # there is no other
+    assert default_interpreters(windows=True)[".cmd"] == ["cmd", "/c"]
 
 
 def test_the_admins_interpreter_wins_and_an_empty_one_switches_the_extension_off() -> None:
