@@ -39,9 +39,10 @@ from core.state.ledger import WorkLedger
 
 # The queue belongs to the Halo instance, not to a module instance: every powershell
 # instance of one settings folder shares one ledger and one lock, so two of them never both
-# run an entry, and an entry found claimed was claimed by a process that is gone.
-LEDGER_OWNER = "powershell"
-QUEUE_LOCK = "powershell-queue"
+# run an entry, and an entry found claimed was claimed by a process that is gone. The name
+# has a dot, which no instance name may have: removing an instance forgets its state by
+# name, and must not forget which queue entries already ran.
+QUEUE_OWNER = "powershell.queue"
 LEDGER_QUEUE = "script"
 # Finished entries are remembered this long (Halo re-showing one is then recognised).
 KEEP_DONE_SECONDS = 90 * 24 * 3600
@@ -129,14 +130,14 @@ class PowerShellScripts(SyncModule):
 
     def run(self, context: RunContext) -> None:
         try:
-            with module_lock(context.settings_folder, QUEUE_LOCK):
+            with module_lock(context.settings_folder, QUEUE_OWNER):
                 self._work_queue(context)
         except AlreadyRunningError:
             context.log.info("Another powershell instance is working Halo's queue; skipped")
 
     def _work_queue(self, context: RunContext) -> None:
         queue = ScriptQueue(context.client)
-        ledger = WorkLedger(context.state, LEDGER_OWNER, LEDGER_QUEUE)
+        ledger = WorkLedger(context.state, QUEUE_OWNER, LEDGER_QUEUE)
         tally = context.queue("scripts")
         waiting = queue.outstanding()
         context.log.info("%d queued script runs outstanding in Halo", len(waiting))

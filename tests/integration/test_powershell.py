@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from core.halo.client import HaloClient
-from core.modules.powershell_scripts import PowerShellOptions, PowerShellScripts
+from core.modules.powershell_scripts import QUEUE_OWNER, PowerShellOptions, PowerShellScripts
 from core.outcomes import Outcome
 from core.run.context import SourceContext
 from core.run.request import RunRequest
@@ -35,6 +35,8 @@ from core.settings.reader import load_settings
 from core.settings.secrets import Secret
 from core.settings.writer import save_settings
 from core.sources.script_results import UNKNOWN_OUTCOME
+from core.state.ledger import WorkLedger
+from core.state.store import StateStore
 from halo_emulator import Emulator
 
 from .conftest import FAST_RETRY, connection_for
@@ -538,6 +540,19 @@ def test_sigkill_between_claim_and_report_never_runs_a_script_twice(
     assert sorted(runs_of(scripts)) == sorted([str(entry_id), str(later)])
     agent_process("sync", "--settings", str(settings.folder)).communicate(timeout=60)
     assert runs_of(scripts).count(str(entry_id)) == 1
+
+
+def test_removing_and_adding_the_instance_again_does_not_forget_what_ran(
+    emulator: Emulator, make_folder: Callable[..., Settings], scripts: Path
+) -> None:
+    entry_id = queue_run(emulator, "echo_args.py")
+    settings = make_folder("powershell")
+    # What a run killed right after its claim leaves behind, then `module remove powershell`.
+    WorkLedger(StateStore(settings.folder), QUEUE_OWNER, "script").claim(str(entry_id), marker="")
+    StateStore(settings.folder).forget_module("powershell")
+    run(make_folder("powershell"))
+    assert entry(emulator, entry_id)["result_message"] == UNKNOWN_OUTCOME
+    assert runs_of(scripts) == []
 
 
 @pytest.mark.slow
