@@ -21,7 +21,7 @@ fi
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e ".[emulator,tray,test,ldap]"
+.venv/bin/python -m pip install -q -e ".[emulator,tray,test,ldap,sql]"
 
 .venv/bin/ruff check .
 .venv/bin/mypy

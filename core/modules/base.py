@@ -37,6 +37,8 @@ class StatusRecord:
     # The module option holding the record's id (``halo_connection_id``), when the module
     # names its record itself rather than through the entry's ``HaloRecordId``.
     id_option: str | None = None
+    # The record's field saying the integration is enabled for the Halo Integrator in Halo.
+    enabled_field: str = "halointegratorenabled"
 
     @property
     def shared(self) -> bool:
@@ -77,18 +79,21 @@ class SyncModule(ABC):
     def options_for_run(self, client: HaloClient) -> Any:
         """The options a run uses: the local ones over the module's Halo record when an
         option names one and the module reads it (see ``halo_held``). Kept on ``options``."""
+        record = self.status_record
         record_id = self.status_record_id()
-        if record_id is None or self.status_record is None:
+        if record is None or (record.needs_id and record_id is None):
             return self.options
         if type(self).options_from_halo is SyncModule.options_from_halo:
             return self.options  # its record only receives Last Sync / Last Error
+        # A shared record (Control) is one object: read without an id.
         self.options = options_over_halo_record(
             client,
             type(self.options),
             self.local_options,
-            self.status_record.endpoint,
-            record_id,
-            lambda record: self.options_from_halo(record) or {},
+            record.endpoint,
+            record_id if record.needs_id else None,
+            lambda found: self.options_from_halo(found) or {},
+            enabled_field=record.enabled_field,
         )
         return self.options
 

@@ -20,10 +20,11 @@ from core.modules.options import parse_options
 Translate = Callable[[Mapping[str, Any]], dict[str, Any]]
 
 
-def read_halo_record(client: HaloClient, entity: str, record_id: int) -> dict[str, Any]:
-    """The Halo record with the module's configuration; ModuleError when Halo has none."""
+def read_halo_record(client: HaloClient, entity: str, record_id: int | None) -> dict[str, Any]:
+    """The Halo record with the module's configuration (``record_id`` None: a singleton
+    such as ``Control``); ModuleError when Halo has none."""
     try:
-        record = client.get(f"{entity}/{record_id}")
+        record = client.get(entity if record_id is None else f"{entity}/{record_id}")
     except HaloNotFoundError as exc:
         raise ModuleError(
             f"Halo has no {entity} record {record_id}.",
@@ -63,15 +64,19 @@ def options_over_halo_record(
     options_class: type,
     local: Mapping[str, Any],
     entity: str,
-    record_id: int,
+    record_id: int | None,
     translate: Translate,
+    *,
+    enabled_field: str = "halointegratorenabled",
 ) -> Any:
     """The module's options for a run: Halo's ``entity`` record translated, the local
     options over it. A record not enabled for the Halo Integrator in Halo does not run, as
-    with Halo's own integrator ("enabled here and in Halo")."""
+    with Halo's own integrator ("enabled here and in Halo"); ``enabled_field`` is where the
+    record says so (``integrator_enabled`` on an SQLImport, ``halointegrator_lansweeper``
+    on Control)."""
     record = read_halo_record(client, entity, record_id)
-    source = f"Halo's {entity} {record_id}"
-    if record.get("halointegratorenabled") is False:
+    source = f"Halo's {entity}" + ("" if record_id is None else f" {record_id}")
+    if record.get(enabled_field) is False:
         raise ModuleError(
             f"{source} ({record.get('name') or 'unnamed'}) is not enabled for the Halo "
             "Integrator in Halo.",

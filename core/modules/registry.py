@@ -12,9 +12,11 @@ from core.modules.azure_ad import AzureAd
 from core.modules.base import SyncModule
 from core.modules.csv_import import CsvImport
 from core.modules.imap_mail import ImapMail
+from core.modules.lansweeper import Lansweeper
 from core.modules.ldap_import import LdapImport
 from core.modules.options import parse_options
 from core.modules.powershell_scripts import PowerShellScripts
+from core.modules.sql_import import SqlImport
 from core.settings.model import ModuleSettings
 
 MODULES: dict[str, type[SyncModule]] = {
@@ -22,6 +24,8 @@ MODULES: dict[str, type[SyncModule]] = {
     LdapImport.type_name: LdapImport,
     ImapMail.type_name: ImapMail,
     AzureAd.type_name: AzureAd,
+    Lansweeper.type_name: Lansweeper,
+    SqlImport.type_name: SqlImport,
     PowerShellScripts.type_name: PowerShellScripts,
 }
 

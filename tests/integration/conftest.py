@@ -103,10 +103,12 @@ def halo_users(emu: Emulator) -> list[dict[str, Any]]:
 # Real servers (slapd, Samba AD, Dovecot and its OAuth endpoint); they live beside them.
 from servers.fixtures import (  # noqa: E402, F401
     dovecot,
+    lansweeper_db,
     mail_folder,
     make_dovecot,
     make_slapd,
     oauth_endpoint,
+    postgres,
     samba_ad,
     slapd,
     test_ca,

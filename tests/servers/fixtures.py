@@ -21,6 +21,9 @@
 - ``mail_folder``: a new, empty folder of alice's in ``dovecot`` for one test.
 - ``make_dovecot(tls=..., oauth=..., capability=..., separator=...)``: a fresh Dovecot per
   call (~1 s to stop), stopped after the test.
+- ``postgres``: one PostgreSQL cluster per session (``servers.postgres.Postgres``), with a
+  read-only login ``reader``; ``postgres.url(database)`` is its SQLAlchemy URL.
+- ``lansweeper_db``: a fresh database in it with Lansweeper's tables, for one test.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 import pytest
 
 from . import dovecot as imap_server
+from . import postgres as pg
 from . import samba_ad as samba
 from . import slapd as openldap
 from .certificates import CertificateAuthority
@@ -185,3 +189,21 @@ def make_dovecot(
     yield make
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[pg.Postgres]:
+    """One PostgreSQL cluster per session (0.6 s to start); tests make their own databases."""
+    reason = pg.available()
+    if reason:
+        pytest.skip(reason)
+    with pg.Postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def lansweeper_db(postgres: pg.Postgres) -> str:
+    """A new database with Lansweeper's tables (empty but for the asset types); its name."""
+    name = f"lansweeper_{secrets.token_hex(4)}"
+    postgres.create_database(name, pg.LANSWEEPER_SCHEMA)
+    return name
