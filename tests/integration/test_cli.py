@@ -263,3 +263,24 @@ def test_configure_refuses_a_url_with_a_password_and_never_shows_it(
             assert "user name or password" in done.stderr
             assert "pa55-word" not in done.stdout + done.stderr
             assert not folder.exists()
+
+
+def test_diagnostics_writes_a_bundle_of_the_last_runs_without_the_secret(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    """The same bundle as the About tab's: after a real run, one zip, no secret in it."""
+    import zipfile
+
+    folder = configured_folder(tmp_path, emulator, users=3)
+    assert cli("sync", "--settings", str(folder)).returncode == 0
+    target = tmp_path / "ticket" / "bundle.zip"
+    done = cli("diagnostics", "--settings", str(folder), "-o", str(target))
+    assert done.returncode == 0, done.stderr
+    assert f"Wrote {target}" in done.stdout
+    with zipfile.ZipFile(target) as bundle:
+        texts = {name: bundle.read(name).decode() for name in bundle.namelist()}
+    assert any(name.startswith("logs/csv/csv-") for name in texts)
+    [run] = json.loads(texts["runs.json"])
+    assert (run["module"], run["outcome"], run["created"]) == ("csv", "succeeded", 3)
+    key = (folder / "appsettings.key").read_text().strip()
+    assert all(SECRET not in text and key not in text for text in texts.values())

@@ -14,11 +14,11 @@ import json
 import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any, TypedDict
 
 from core import __version__
+from core.diagnostics import library_versions
 from core.errors import ConfigError
 from core.modules.options import OptionInfo, describe, parse_options, to_json_value, to_settings
 from core.modules.registry import MODULES
@@ -34,7 +34,6 @@ from core.settings.secrets import MIN_SECRET_LENGTH, Secret
 from core.state.store import STATE_FILE_NAME
 
 Problems = dict[str, str]
-LIBRARIES = ("httpx", "cryptography", "pystray", "Pillow", "plyer", "schedule")
 
 
 @dataclass
@@ -295,17 +294,6 @@ def load_problem(error: ConfigError, path: Path) -> str | None:
         f"{error.title}: {error} The form starts empty; saving replaces the file "
         f"(the current one is kept as {path.name}.bak)."
     )
-
-
-def library_versions() -> list[tuple[str, str]]:
-    """(name, version or "not installed") for the libraries support asks about."""
-    versions = []
-    for name in LIBRARIES:
-        try:
-            versions.append((name, metadata.version(name)))
-        except metadata.PackageNotFoundError:
-            versions.append((name, "not installed"))
-    return versions
 
 
 def about_rows(settings_path: Path, settings: Settings | None) -> list[tuple[str, str]]:

@@ -141,7 +141,9 @@ def test_load_problem_only_for_a_file_that_exists(tmp_path: Path) -> None:
 
 
 def test_about_rows_name_every_path_and_library(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(form, "LIBRARIES", ("httpx", "surely-not-installed-xyz"))
+    from core import diagnostics
+
+    monkeypatch.setattr(diagnostics, "LIBRARIES", ("httpx", "surely-not-installed-xyz"))
     rows = dict(form.about_rows(tmp_path / "appsettings.json", None))
     assert rows["State database"] == str(tmp_path / "state.db")
     assert rows["Logs folder"] == str(tmp_path / "logs")
