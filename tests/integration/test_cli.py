@@ -120,7 +120,7 @@ def test_configure_refuses_a_wrong_secret_and_saves_nothing(
     folder = tmp_path / "s"
     done = configure(folder, emulator, secret=None, stdin="not-the-secret\n")
     assert done.returncode == 1
-    assert "invalid client credentials" in done.stdout
+    assert done.stdout.lower().count("invalid client credentials") == 1
     assert "Traceback" not in done.stdout + done.stderr
     assert not (folder / "appsettings.json").exists()
 
@@ -197,7 +197,7 @@ def test_validate_reports_green_and_red(tmp_path: Path, emulator: Emulator) -> N
         bad = cli("validate", "--settings", str(folder))
     finally:
         emulator_two.stop()
-    assert bad.returncode == 1 and "invalid client credentials" in bad.stdout
+    assert bad.returncode == 1 and bad.stdout.lower().count("invalid client credentials") == 1
 
 
 def test_module_commands(tmp_path: Path, emulator: Emulator) -> None:
