@@ -20,7 +20,13 @@ from typing import Any
 from core.agent import Agent
 from core.errors import ConfigError
 from core.halo.validate import validate_connection
-from core.modules.options import OptionInfo, describe, parse_options, to_json_value
+from core.modules.options import (
+    OptionInfo,
+    describe,
+    parse_options,
+    structured_value,
+    to_json_value,
+)
 from core.modules.registry import module_class
 from core.settings.model import (
     HaloConnection,
@@ -251,10 +257,8 @@ def _option_value(text: str, info: OptionInfo | None) -> Any:
     if info is None or not info.structured:
         return text
     try:
-        return json.loads(text)
+        return structured_value(info, text)
     except json.JSONDecodeError as exc:
-        if info.accepts_text and not text.lstrip().startswith(("[", "{")):
-            return text
         raise ConfigError(
             f"{info.name} takes JSON (for example {json.dumps(info.example or [])}): {exc.msg} "
             f"at character {exc.pos + 1}.",

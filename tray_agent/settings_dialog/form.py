@@ -20,7 +20,14 @@ from typing import Any, TypedDict
 from core import __version__
 from core.diagnostics import library_versions
 from core.errors import ConfigError
-from core.modules.options import OptionInfo, describe, parse_options, to_json_value, to_settings
+from core.modules.options import (
+    OptionInfo,
+    describe,
+    parse_options,
+    structured_value,
+    to_json_value,
+    to_settings,
+)
 from core.modules.registry import MODULES
 from core.settings.model import (
     HaloConnection,
@@ -136,8 +143,9 @@ def option_problem(type_name: str, name: str, text: str) -> str | None:
     """The problem of one structured option's JSON text, for the dialog's on-the-fly check."""
     if not text.strip():
         return None
+    info = next(info for info in describe(MODULES[type_name].Options) if info.name == name)
     try:
-        value = json.loads(text)
+        value = structured_value(info, text)
     except json.JSONDecodeError as exc:
         return f"not valid JSON: {exc.msg} (character {exc.pos + 1})"
     _, problems = parse_options(MODULES[type_name].Options, {name: value})
@@ -228,14 +236,14 @@ def _raw_options(
     form: ModuleForm, stored: ModuleSettings | None, infos: list[OptionInfo], problems: Problems
 ) -> dict[str, Any]:
     stored_options = stored.options if stored else {}
-    structured = {info.name for info in infos if info.structured}
+    structured = {info.name: info for info in infos if info.structured}
     raw: dict[str, Any] = {}
     for name, value in form.options.items():
         if isinstance(value, bool):
             raw[name] = value
         elif name in structured and str(value).strip():
             try:
-                raw[name] = json.loads(str(value))
+                raw[name] = structured_value(structured[name], str(value))
             except json.JSONDecodeError as exc:
                 problems[f"{form.name}.Options.{name}"] = (
                     f"not valid JSON: {exc.msg} (character {exc.pos + 1})"

@@ -235,3 +235,24 @@ def test_structured_options_are_json_text_checked_with_their_path(
 def test_a_client_secret_too_short_to_mask_is_refused() -> None:
     typed = ConnectionForm(url=URL, client_id="c", client_secret="short")
     assert "too short" in form.connection_from_form(typed, None)[1]["Halo.ClientSecret"]
+
+
+def test_an_option_with_a_text_form_is_accepted_as_the_cli_set_accepts_it() -> None:
+    """ldap ``base_dns`` typed as ``A;B`` in the dialog, as ``--set base_dns=A;B`` takes it."""
+    module = form.module_form("ad", None, "ldap")
+    module.enabled = True
+    module.options.update(
+        server="ldaps://dc1.example.com",
+        bind_dn="CN=svc,DC=example,DC=com",
+        bind_password="a-long-enough-password",
+        base_dns="OU=Staff,DC=example,DC=com; OU=Admins,DC=example,DC=com",
+    )
+    assert form.option_problem("ldap", "base_dns", module.options["base_dns"]) is None
+    entry, problems = form.module_from_form(module, None)
+    assert problems == {} and entry is not None
+    assert [base["dn"] for base in entry.options["base_dns"]] == [
+        "OU=Staff,DC=example,DC=com",
+        "OU=Admins,DC=example,DC=com",
+    ]
+    # A broken JSON list is still JSON, and still reported as such.
+    assert "not valid JSON" in str(form.option_problem("ldap", "base_dns", '[{"dn": '))
