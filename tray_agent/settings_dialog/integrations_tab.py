@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tkinter as tk
 from collections.abc import Callable
+from pathlib import Path
 from tkinter import ttk
 
 from core.modules.options import describe
@@ -43,6 +44,7 @@ class ModuleSection(ttk.LabelFrame):
         form: ModuleForm,
         on_check: CheckSource,
         on_remove: Callable[[ModuleSection], None],
+        folder: Path | None = None,
     ) -> None:
         cls = MODULES[form.type]
         title = cls.display_name if form.name == form.type else f"{cls.display_name}: {form.name}"
@@ -78,9 +80,24 @@ class ModuleSection(ttk.LabelFrame):
                 form.options.get(info.name),
                 row,
                 check_json=lambda name, text: option_problem(self.type, name, text),
+                folder=folder,
             )
             row += 2
         self._build_actions(row, on_check, on_remove)
+        self._watch_what_options_depend_on()
+
+    def _watch_what_options_depend_on(self) -> None:
+        """Hide the options that do not apply (``applies_when``) and follow every change of
+        the options they depend on (the asset type shows when Rows are becomes assets)."""
+        watched = {other for f in self.fields.values() for other, _ in f.info.applies_when}
+        for name in watched & set(self.fields):
+            self.fields[name].variable.trace_add("write", lambda *_: self.apply_visibility())
+        self.apply_visibility()
+
+    def apply_visibility(self) -> None:
+        values = {name: field.value() for name, field in self.fields.items()}
+        for field in self.fields.values():
+            field.show(field.info.applies(values))
 
     def _build_actions(
         self, row: int, on_check: CheckSource, on_remove: Callable[[ModuleSection], None]
@@ -136,9 +153,15 @@ class ModuleSection(ttk.LabelFrame):
 class IntegrationsTab(ttk.Frame):
     """The instance sections, then a row to add another instance of any type."""
 
-    def __init__(self, parent: tk.Misc, forms: list[ModuleForm], on_check: CheckSource) -> None:
+    def __init__(
+        self,
+        parent: tk.Misc,
+        forms: list[ModuleForm],
+        on_check: CheckSource,
+        folder: Path | None = None,
+    ) -> None:
         super().__init__(parent)
-        self.on_check = on_check
+        self.on_check, self.folder = on_check, folder
         self.removed: list[str] = []
         self.scroller = ScrollableFrame(self)
         self.scroller.pack(fill="both", expand=True)
@@ -154,7 +177,7 @@ class IntegrationsTab(ttk.Frame):
         self._layout()
 
     def _section(self, form: ModuleForm) -> ModuleSection:
-        return ModuleSection(self.body, form, self.on_check, self.remove)
+        return ModuleSection(self.body, form, self.on_check, self.remove, self.folder)
 
     def _build_add_row(self) -> None:
         self.add_row = ttk.LabelFrame(self.body, text="Add an integration", padding=PAD)

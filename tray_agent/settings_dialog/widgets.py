@@ -6,6 +6,8 @@ import tkinter as tk
 from tkinter import ttk
 from typing import ClassVar
 
+from tray_agent.settings_dialog.tick_box import use_tick_boxes
+
 # Text colours readable on ttk's light grey; the validation banner gets a tinted background
 # as well, so the result reads at a glance (and a test can count its pixels).
 ERROR_TEXT = "#b3261e"
@@ -40,6 +42,8 @@ def configure_styles(widget: tk.Misc) -> None:
     style = ttk.Style(widget)
     if style.theme_use() == "default" and "clam" in style.theme_names():
         style.theme_use("clam")
+    if style.theme_use() == "clam":
+        use_tick_boxes(style, widget.nametowidget("."))  # images that outlive this window
     for kind, colour in (("running", RUNNING_BAR), ("ok", OK_BAR), ("error", FAILED_BAR)):
         style.configure(BAR_STYLES[kind], background=colour, troughcolor="#f4f4f4")
 

@@ -119,7 +119,7 @@ class SettingsWindow:
             self.notebook, forms.connection_form(stored), has_secret, self.validate
         )
         self.integrations = IntegrationsTab(
-            self.notebook, forms.module_forms(stored), self.check_module
+            self.notebook, forms.module_forms(stored), self.check_module, self.folder
         )
         self.processing = ProcessingTab(self.notebook, self.start, self.open_run_log)
         self.processing.set_modules([module.name for module in stored.modules] if stored else [])
