@@ -228,6 +228,8 @@ def module_from_form(
         interval=interval,
         options=to_settings(options),
         halo_record_id=stored.halo_record_id if stored else None,
+        # The instance's identity in Halo (the marker on its records): a Save keeps it.
+        id=stored.id if stored else "",
     )
     return entry, {}
 

@@ -256,3 +256,16 @@ def test_an_option_with_a_text_form_is_accepted_as_the_cli_set_accepts_it() -> N
     ]
     # A broken JSON list is still JSON, and still reported as such.
     assert "not valid JSON" in str(form.option_problem("ldap", "base_dns", '[{"dn": '))
+
+
+def test_a_saved_instance_keeps_its_id_so_its_halo_records_stay_its_own(tmp_path: Path) -> None:
+    """The Id marks every record the instance wrote: a Save from the dialog must keep it."""
+    stored = ModuleSettings(name="csv", options={"path": "users.csv"})
+    module = form.ModuleForm("csv", True, "1h", {"path": "other.csv"})
+    entry, problems = form.module_from_form(module, stored)
+    assert problems == {} and entry is not None
+    assert entry.id == stored.id
+    new_entry, _ = form.module_from_form(
+        form.ModuleForm("fresh", True, "1h", {"path": "a.csv"}, "csv"), None
+    )
+    assert new_entry is not None and new_entry.id and new_entry.id != stored.id
