@@ -2,7 +2,8 @@
 
 The option widgets come from each module type's options schema, so a new module type appears
 here without any dialog code. Instances are added (type + name) and removed here; each one
-can check its source before it is saved. The tab scrolls once there are more than fit.
+can check its source, or preview what a run would change (a dry run), before it is saved.
+The tab scrolls once there are more than fit.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tray_agent.settings_dialog.form import (
     option_problem,
 )
 from tray_agent.settings_dialog.option_fields import OptionField
+from tray_agent.settings_dialog.preview import PreviewBox
 from tray_agent.settings_dialog.widgets import (
     ERROR_TEXT,
     HINT_TEXT,
@@ -45,8 +47,10 @@ class ModuleSection(ttk.LabelFrame):
         on_check: CheckSource,
         on_remove: Callable[[ModuleSection], None],
         folder: Path | None = None,
+        on_preview: CheckSource | None = None,
     ) -> None:
         cls = MODULES[form.type]
+        self.on_preview: CheckSource = on_preview or (lambda _section: None)
         title = cls.display_name if form.name == form.type else f"{cls.display_name}: {form.name}"
         super().__init__(parent, text=title, padding=PAD)
         self.name, self.type = form.name, form.type
@@ -104,14 +108,21 @@ class ModuleSection(ttk.LabelFrame):
     ) -> None:
         actions = ttk.Frame(self)
         actions.grid(row=row, column=0, columnspan=3, sticky="ew", pady=(PAD, 0))
-        actions.columnconfigure(1, weight=1)
+        actions.columnconfigure(2, weight=1)
         self.check_button = ttk.Button(actions, text="Check source", command=lambda: on_check(self))
         self.check_button.grid(row=0, column=0, sticky="w")
-        self.check_result = ttk.Label(actions, text="", wraplength=520, justify="left")
-        self.check_result.grid(row=0, column=1, sticky="w", padx=PAD)
-        ttk.Button(actions, text="Remove", command=lambda: on_remove(self)).grid(
-            row=0, column=2, sticky="e"
+        self.preview_button = ttk.Button(
+            actions, text="Preview", command=lambda: self.on_preview(self)
         )
+        self.preview_button.grid(row=0, column=1, sticky="w", padx=(PAD, 0))
+        self.check_result = ttk.Label(actions, text="", wraplength=460, justify="left")
+        self.check_result.grid(row=0, column=2, sticky="w", padx=PAD)
+        ttk.Button(actions, text="Remove", command=lambda: on_remove(self)).grid(
+            row=0, column=3, sticky="e"
+        )
+        self.preview = PreviewBox(self)
+        self.preview.grid(row=row + 1, column=0, columnspan=3, sticky="ew", pady=(PAD, 0))
+        self.preview.grid_remove()  # until the first Preview
 
     def form(self) -> ModuleForm:
         options = {name: field.value() for name, field in self.fields.items()}
@@ -138,6 +149,16 @@ class ModuleSection(ttk.LabelFrame):
             ]
             field.show_problem("; ".join(own) or None)
 
+    def previewing(self) -> None:
+        self.preview_button.state(["disabled"])
+        self.preview.grid()
+        self.preview.show("Previewing: reading the source and Halo, writing nothing…", "busy")
+
+    def show_preview(self, text: str, ok: bool) -> None:
+        self.preview_button.state(["!disabled"])
+        self.preview.grid()
+        self.preview.show(text, "ok" if ok else "error")
+
     def checking(self) -> None:
         self.check_button.state(["disabled"])
         self.check_result.configure(text="Checking…", foreground=HINT_TEXT)
@@ -159,9 +180,10 @@ class IntegrationsTab(ttk.Frame):
         forms: list[ModuleForm],
         on_check: CheckSource,
         folder: Path | None = None,
+        on_preview: CheckSource | None = None,
     ) -> None:
         super().__init__(parent)
-        self.on_check, self.folder = on_check, folder
+        self.on_check, self.folder, self.on_preview = on_check, folder, on_preview
         self.removed: list[str] = []
         self.scroller = ScrollableFrame(self)
         self.scroller.pack(fill="both", expand=True)
@@ -177,7 +199,9 @@ class IntegrationsTab(ttk.Frame):
         self._layout()
 
     def _section(self, form: ModuleForm) -> ModuleSection:
-        return ModuleSection(self.body, form, self.on_check, self.remove, self.folder)
+        return ModuleSection(
+            self.body, form, self.on_check, self.remove, self.folder, self.on_preview
+        )
 
     def _build_add_row(self) -> None:
         self.add_row = ttk.LabelFrame(self.body, text="Add an integration", padding=PAD)

@@ -40,6 +40,7 @@ from tray_agent.settings_dialog.footer import Footer, TailHandler
 from tray_agent.settings_dialog.form_merge import label
 from tray_agent.settings_dialog.geometry import MIN_HEIGHT, MIN_WIDTH, save_geometry, saved_geometry
 from tray_agent.settings_dialog.integrations_tab import IntegrationsTab, ModuleSection
+from tray_agent.settings_dialog.preview import preview_text
 from tray_agent.settings_dialog.processing_tab import ProcessingTab
 from tray_agent.settings_dialog.run_history import HistoryRow, history_rows
 from tray_agent.settings_dialog.widgets import PAD, Banner, configure_styles
@@ -119,7 +120,11 @@ class SettingsWindow:
             self.notebook, forms.connection_form(stored), has_secret, self.validate
         )
         self.integrations = IntegrationsTab(
-            self.notebook, forms.module_forms(stored), self.check_module, self.folder
+            self.notebook,
+            forms.module_forms(stored),
+            self.check_module,
+            self.folder,
+            on_preview=self.preview_module,
         )
         self.processing = ProcessingTab(self.notebook, self.start, self.open_run_log)
         self.processing.set_modules([module.name for module in stored.modules] if stored else [])
@@ -224,6 +229,26 @@ class SettingsWindow:
             lambda exc: section.show_check(
                 SourceCheck(section.name, section.type, False, str(exc))
             ),
+        )
+
+    def preview_module(self, section: ModuleSection) -> None:
+        """Preview: this instance's form as a dry run; Halo is read, nothing is written."""
+        stored = self.stored.module(section.name) if self.stored else None
+        entry, problems = forms.module_from_form(section.form(), stored, force=True)
+        section.show_problems(problems)
+        connection, connection_problems = forms.connection_from_form(
+            self.basic.form(), self.stored.halo if self.stored else None
+        )
+        if entry is None or connection_problems:
+            tab = "Basic Configuration" if connection_problems else "this module"
+            section.show_preview(f"Fix the marked fields ({tab}), then preview again.", False)
+            self.basic.show_problems(connection_problems)
+            return
+        section.previewing()
+        self.in_background(
+            lambda: self.agent.preview(entry, connection),
+            lambda result: section.show_preview(*preview_text(result)),
+            lambda exc: section.show_preview(f"Preview failed: {exc}", False),
         )
 
     def _checked(self, section: ModuleSection, check: SourceCheck) -> None:
