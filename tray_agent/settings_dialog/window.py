@@ -128,7 +128,14 @@ class SettingsWindow:
         )
         self.processing = ProcessingTab(self.notebook, self.start, self.open_run_log)
         self.processing.set_modules([module.name for module in stored.modules] if stored else [])
-        self.about = AboutTab(self.notebook, forms.about_rows(self.agent.settings_path, stored))
+        self.about = AboutTab(
+            self.notebook,
+            forms.about_rows(self.agent.settings_path, stored),
+            self.agent.settings_path,
+            self.in_background,
+            self.open_in_browser,
+        )
+        self.about.update_rows([], stored.halo.url if stored else "")
         for tab, text in (
             (self.basic, "Basic Configuration"),
             (self.integrations, "Integrations"),
@@ -321,7 +328,7 @@ class SettingsWindow:
         names = [module.name for module in settings.modules]
         if names != list(self.processing.rows):
             self.processing.set_modules(names)
-        self.about.update_rows(forms.about_rows(settings.path, settings))
+        self.about.update_rows(forms.about_rows(settings.path, settings), settings.halo.url)
 
     def _save_failed(self, error: Exception) -> None:
         self.save_button.state(["!disabled"])
@@ -375,6 +382,9 @@ class SettingsWindow:
             self._cannot_open(f"The log of {row.module}'s run at {row.when} is no longer kept.")
             return
         open_path(path, lambda message: self.inbox.post(lambda: self._cannot_open(message)))
+
+    def open_in_browser(self, url: str) -> None:
+        open_path(url, lambda message: self.inbox.post(lambda: self._cannot_open(message)))
 
     def _cannot_open(self, message: str) -> None:
         log.error("%s", message)
