@@ -105,7 +105,8 @@ def test_save_diagnostics_bundle_writes_a_zip_without_any_secret(
     for name, text in members.items():
         assert not [secret for secret in secrets if secret in text], name
     pump_for(tk_root, 0.3)
-    tk_desktop.screenshot(artifacts / "settings-about.png", window=window.top.winfo_id())
+    shot = artifacts / "settings-about-diagnostics.png"
+    tk_desktop.screenshot(shot, window=window.top.winfo_id())
     window.close()
 
 

@@ -184,6 +184,9 @@ def test_typed_connection_validates_red_then_green_and_saves_what_auto_runs(
     (folder / "users.csv").write_text(USERS_CSV, encoding="utf-8")
     dialog = open_dialog(folder)
 
+    # Nothing configured: the window opens on the welcome; Alt+B leads to the first field.
+    dialog.settled().save(artifacts / "settings-welcome-cli.png")
+    dialog.settled(lambda: desktop.key("alt+b"))
     desktop.type_text(emulator.base_url)
     desktop.key("Tab")
     desktop.type_text(emulator.client_id)
@@ -257,6 +260,7 @@ def test_invalid_url_is_marked_and_nothing_is_saved(
 ) -> None:
     folder = tmp_path / "new"
     dialog = open_dialog(folder)
+    dialog.settled(lambda: desktop.key("alt+b"))  # from the welcome to the first field
     desktop.type_text("acme.halopsa.com/api")
     desktop.key("Tab")
     desktop.type_text("client")

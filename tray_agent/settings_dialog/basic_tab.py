@@ -14,7 +14,7 @@ from tray_agent.settings_dialog.widgets import HINT_TEXT, PAD, Banner, FieldMess
 # (form attribute, label, problem key, help) in tab order.
 FIELDS = (
     ("url", "Halo URL", "Halo.Url", "e.g. https://acme.halopsa.com"),
-    ("client_id", "Client ID", "Halo.ClientId", "Configuration > Integrations > Halo API"),
+    ("client_id", "Client ID", "Halo.ClientId", "Configuration > Integrations > Halo Integrator"),
     ("client_secret", "Client secret", "Halo.ClientSecret", ""),
 )
 ADVANCED_FIELDS = (

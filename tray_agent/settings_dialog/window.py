@@ -43,6 +43,7 @@ from tray_agent.settings_dialog.integrations_tab import IntegrationsTab, ModuleS
 from tray_agent.settings_dialog.preview import preview_text
 from tray_agent.settings_dialog.processing_tab import ProcessingTab
 from tray_agent.settings_dialog.run_history import HistoryRow, history_rows
+from tray_agent.settings_dialog.welcome_tab import Progress, WelcomeTab
 from tray_agent.settings_dialog.widgets import PAD, Banner, configure_styles
 from tray_agent.tk_inbox import TkInbox
 
@@ -136,6 +137,10 @@ class SettingsWindow:
             self.open_in_browser,
         )
         self.about.update_rows([], stored.halo.url if stored else "")
+        self.welcome: WelcomeTab | None = None
+        self._validated_ok = False
+        if load_problem is None and (stored is None or not stored.modules):
+            self._build_welcome()
         for tab, text in (
             (self.basic, "Basic Configuration"),
             (self.integrations, "Integrations"),
@@ -143,10 +148,49 @@ class SettingsWindow:
             (self.about, "About"),
         ):
             self.notebook.add(tab, text=text, underline=0)
-        self.notebook.enable_traversal()  # Ctrl+Tab and Alt+B/I/P/A switch tabs
+        if self.welcome is not None:
+            self.notebook.select(self.welcome)
+        self.notebook.enable_traversal()  # Ctrl+Tab and Alt+W/B/I/P/A switch tabs
         self._build_footer()
         self.top.bind("<Control-s>", lambda _event: self.save())
         self.top.bind("<Alt-v>", lambda _event: self.validate())
+
+    def _build_welcome(self) -> None:
+        """Nothing configured yet: a first tab that leads to the first sync."""
+        self.welcome = WelcomeTab(
+            self.notebook,
+            {
+                "connect": self._enter_connection,
+                "validate": self._validate_from_welcome,
+                "module": lambda: self.notebook.select(self.integrations),
+                "save": self.save,
+            },
+        )
+        self.notebook.add(self.welcome, text="Welcome", underline=0)
+        self.notebook.bind("<<NotebookTabChanged>>", lambda _event: self.show_welcome_progress())
+
+    def _validate_from_welcome(self) -> None:
+        self.notebook.select(self.basic)  # where the result shows, beside the fields
+        self.validate()
+
+    def _enter_connection(self) -> None:
+        self.notebook.select(self.basic)
+        self.basic.entries["url"].focus_set()
+
+    def show_welcome_progress(self) -> None:
+        """Tick the welcome's steps the admin has done (called after each of them)."""
+        if self.welcome is None:
+            return
+        typed, stored = self.basic.form(), self.stored
+        has_secret = bool(typed.client_secret or (stored and stored.halo.client_secret))
+        self.welcome.show_progress(
+            Progress(
+                connect=bool(typed.url.strip() and typed.client_id.strip() and has_secret),
+                validate=self._validated_ok,
+                module=any(form.enabled for form in self.integrations.forms()),
+                save=bool(stored and any(module.enabled for module in stored.modules)),
+            )
+        )
 
     def _build_footer(self) -> None:
         self.footer = Footer(self.top, self.save, self.close, self.start)
@@ -210,6 +254,8 @@ class SettingsWindow:
 
     def _validated(self, result: ValidationResult) -> None:
         self.basic.show_validation(result)
+        self._validated_ok = result.ok
+        self.show_welcome_progress()
         if result.ok:
             log.info("Validation OK: %s", result)
             # As `halo-integrator validate` does: the connection, then each enabled source.
@@ -317,6 +363,7 @@ class SettingsWindow:
         self.reloaded(settings)
         self.refresh_statuses()
         self.footer.offer_first_run(forms.newly_enabled(previous, settings))
+        self.show_welcome_progress()
         if self.on_saved is not None:
             self.on_saved()
         if self._close_after_save:
