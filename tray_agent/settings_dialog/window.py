@@ -200,11 +200,16 @@ class SettingsWindow:
 
     def _connect(self) -> None:
         """Run events and engine log lines reach the Processing tab through the inbox."""
-        self._listener = lambda event: self.inbox.post(functools.partial(self._on_run, event))
-        self.agent.subscribe(self._listener)
         self._tail = TailHandler(
             lambda line: self.inbox.post(lambda: self.processing.append_log(line))
         )
+
+        def listener(event: RunEvent) -> None:
+            self._tail.note(event)  # on the run's own thread: its log lines name its module
+            self.inbox.post(functools.partial(self._on_run, event))
+
+        self._listener = listener
+        self.agent.subscribe(self._listener)
         if self.stored is not None:
             remember_secrets(self.stored.secret_values())
         engine_logger = logging.getLogger("halo_integrator")
