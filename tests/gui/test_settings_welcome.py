@@ -97,3 +97,23 @@ def test_a_folder_with_a_module_opens_without_the_welcome(tmp_path: Path, tk_roo
     assert window.welcome is None
     assert window.notebook.select() == str(window.basic)
     window.close()
+
+
+def test_the_advanced_connection_fields_line_up_with_the_main_ones(
+    tmp_path: Path, tk_root: Any, tk_desktop: Desktop, artifacts: Path
+) -> None:
+    folder = tmp_path / "aligned"
+    connection = HaloConnection("https://acme.halopsa.com", "client", Secret(SECRET))
+    settings = Settings.new(folder / "appsettings.json", connection)
+    settings.modules.append(ModuleSettings(name="csv", options={"path": "users.csv"}))
+    save_settings(settings)
+    open_settings_window(tk_root, Agent(folder))
+    window = _open_windows[tk_root]
+    entries = window.basic.entries
+    pump_until(tk_root, lambda: bool(entries["auth_url"].winfo_viewable()))
+    lefts = {name: entry.winfo_rootx() for name, entry in entries.items()}
+    widths = {name: entry.winfo_width() for name, entry in entries.items()}
+    assert len(set(lefts.values())) == 1, lefts
+    assert len(set(widths.values())) == 1, widths
+    tk_desktop.screenshot(artifacts / "settings-basic-aligned.png", window=window.top.winfo_id())
+    window.close()
