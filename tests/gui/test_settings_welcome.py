@@ -45,7 +45,7 @@ def test_a_new_folder_is_led_from_the_welcome_to_its_first_run(
     started: list[Any] = []
     open_settings_window(tk_root, Agent(folder, origin="tray"), run_now=started.append)
     window = _open_windows[tk_root]
-    welcome = window.welcome
+    welcome = window.guide.tab
     assert welcome is not None
     pump_until(tk_root, lambda: bool(welcome.winfo_viewable()))
     assert window.notebook.select() == str(welcome)
@@ -94,7 +94,7 @@ def test_a_folder_with_a_module_opens_without_the_welcome(tmp_path: Path, tk_roo
     save_settings(settings)
     open_settings_window(tk_root, Agent(folder))
     window = _open_windows[tk_root]
-    assert window.welcome is None
+    assert window.guide.tab is None
     assert window.notebook.select() == str(window.basic)
     window.close()
 

@@ -13,8 +13,12 @@ import tkinter as tk
 from collections.abc import Callable
 from dataclasses import dataclass
 from tkinter import ttk
+from typing import TYPE_CHECKING
 
 from tray_agent.settings_dialog.widgets import HINT_TEXT, OK_TEXT, PAD
+
+if TYPE_CHECKING:
+    from tray_agent.settings_dialog.window import SettingsWindow
 
 BUTTON_CHARACTERS = 20
 WHERE_IN_HALO = (
@@ -119,3 +123,54 @@ class WelcomeTab(ttk.Frame):
     def done(self) -> list[str]:
         """The keys of the steps ticked (for tests and the log)."""
         return [key for key, mark in self.marks.items() if mark.cget("text") == "✔"]
+
+
+class FirstRunGuide:
+    """The welcome tab of one window (when nothing is configured) and what ticks its steps."""
+
+    def __init__(self, window: SettingsWindow, *, show: bool) -> None:
+        self.window = window
+        self.validated = False
+        self.tab: WelcomeTab | None = None
+        if not show:
+            return
+        notebook = window.notebook
+        self.tab = WelcomeTab(
+            notebook,
+            {
+                "connect": self._enter_connection,
+                "validate": self._validate,
+                "module": lambda: notebook.select(window.integrations),
+                "save": window.save,
+            },
+        )
+        notebook.add(self.tab, text="Welcome", underline=0)
+        notebook.bind("<<NotebookTabChanged>>", lambda _event: self.show_progress())
+
+    def select(self) -> None:
+        if self.tab is not None:
+            self.window.notebook.select(self.tab)
+
+    def _enter_connection(self) -> None:
+        self.window.notebook.select(self.window.basic)
+        self.window.basic.entries["url"].focus_set()
+
+    def _validate(self) -> None:
+        self.window.notebook.select(self.window.basic)  # where the result shows
+        self.window.validate()
+
+    def show_progress(self) -> None:
+        """Tick the steps the admin has done (the window calls it after each of them)."""
+        if self.tab is None:
+            return
+        window = self.window
+        typed, stored = window.basic.form(), window.stored
+        has_secret = bool(typed.client_secret or (stored and stored.halo.client_secret))
+        self.tab.show_progress(
+            Progress(
+                connect=bool(typed.url.strip() and typed.client_id.strip() and has_secret),
+                validate=self.validated,
+                module=any(form.enabled for form in window.integrations.forms()),
+                save=bool(stored and any(module.enabled for module in stored.modules)),
+            )
+        )

@@ -23,7 +23,6 @@ from typing import Any
 from core.agent import Agent
 from core.errors import ConfigError, IntegratorError
 from core.halo.validate import ValidationResult
-from core.run.checks import SourceCheck, check_source
 from core.run.logs import remember_secrets
 from core.run.request import RunRequest
 from core.run.runner import RunEvent
@@ -39,11 +38,11 @@ from tray_agent.settings_dialog.file_watch import file_digest
 from tray_agent.settings_dialog.footer import Footer, TailHandler
 from tray_agent.settings_dialog.form_merge import label
 from tray_agent.settings_dialog.geometry import MIN_HEIGHT, MIN_WIDTH, save_geometry, saved_geometry
-from tray_agent.settings_dialog.integrations_tab import IntegrationsTab, ModuleSection
-from tray_agent.settings_dialog.preview import preview_text
+from tray_agent.settings_dialog.integrations_tab import IntegrationsTab
+from tray_agent.settings_dialog.module_checks import ModuleChecks
 from tray_agent.settings_dialog.processing_tab import ProcessingTab
 from tray_agent.settings_dialog.run_history import HistoryRow, history_rows
-from tray_agent.settings_dialog.welcome_tab import Progress, WelcomeTab
+from tray_agent.settings_dialog.welcome_tab import FirstRunGuide
 from tray_agent.settings_dialog.widgets import PAD, Banner, configure_styles
 from tray_agent.tk_inbox import TkInbox
 
@@ -116,6 +115,7 @@ class SettingsWindow:
         self.notebook = ttk.Notebook(self.top)
         self.notebook.grid(row=1, column=0, sticky="nsew", padx=PAD, pady=PAD)
         stored = self.stored
+        self.checks = ModuleChecks(self)
         has_secret = bool(stored and stored.halo.client_secret)
         self.basic = BasicTab(
             self.notebook, forms.connection_form(stored), has_secret, self.validate
@@ -123,9 +123,9 @@ class SettingsWindow:
         self.integrations = IntegrationsTab(
             self.notebook,
             forms.module_forms(stored),
-            self.check_module,
+            self.checks.check,
             self.folder,
-            on_preview=self.preview_module,
+            on_preview=self.checks.preview,
         )
         self.processing = ProcessingTab(self.notebook, self.start, self.open_run_log)
         self.processing.set_modules([module.name for module in stored.modules] if stored else [])
@@ -137,10 +137,8 @@ class SettingsWindow:
             self.open_in_browser,
         )
         self.about.update_rows([], stored.halo.url if stored else "")
-        self.welcome: WelcomeTab | None = None
-        self._validated_ok = False
-        if load_problem is None and (stored is None or not stored.modules):
-            self._build_welcome()
+        nothing_configured = load_problem is None and not (stored and stored.modules)
+        self.guide = FirstRunGuide(self, show=nothing_configured)
         for tab, text in (
             (self.basic, "Basic Configuration"),
             (self.integrations, "Integrations"),
@@ -148,49 +146,11 @@ class SettingsWindow:
             (self.about, "About"),
         ):
             self.notebook.add(tab, text=text, underline=0)
-        if self.welcome is not None:
-            self.notebook.select(self.welcome)
+        self.guide.select()
         self.notebook.enable_traversal()  # Ctrl+Tab and Alt+W/B/I/P/A switch tabs
         self._build_footer()
         self.top.bind("<Control-s>", lambda _event: self.save())
         self.top.bind("<Alt-v>", lambda _event: self.validate())
-
-    def _build_welcome(self) -> None:
-        """Nothing configured yet: a first tab that leads to the first sync."""
-        self.welcome = WelcomeTab(
-            self.notebook,
-            {
-                "connect": self._enter_connection,
-                "validate": self._validate_from_welcome,
-                "module": lambda: self.notebook.select(self.integrations),
-                "save": self.save,
-            },
-        )
-        self.notebook.add(self.welcome, text="Welcome", underline=0)
-        self.notebook.bind("<<NotebookTabChanged>>", lambda _event: self.show_welcome_progress())
-
-    def _validate_from_welcome(self) -> None:
-        self.notebook.select(self.basic)  # where the result shows, beside the fields
-        self.validate()
-
-    def _enter_connection(self) -> None:
-        self.notebook.select(self.basic)
-        self.basic.entries["url"].focus_set()
-
-    def show_welcome_progress(self) -> None:
-        """Tick the welcome's steps the admin has done (called after each of them)."""
-        if self.welcome is None:
-            return
-        typed, stored = self.basic.form(), self.stored
-        has_secret = bool(typed.client_secret or (stored and stored.halo.client_secret))
-        self.welcome.show_progress(
-            Progress(
-                connect=bool(typed.url.strip() and typed.client_id.strip() and has_secret),
-                validate=self._validated_ok,
-                module=any(form.enabled for form in self.integrations.forms()),
-                save=bool(stored and any(module.enabled for module in stored.modules)),
-            )
-        )
 
     def _build_footer(self) -> None:
         self.footer = Footer(self.top, self.save, self.close, self.start)
@@ -259,62 +219,16 @@ class SettingsWindow:
 
     def _validated(self, result: ValidationResult) -> None:
         self.basic.show_validation(result)
-        self._validated_ok = result.ok
-        self.show_welcome_progress()
+        self.guide.validated = result.ok
+        self.guide.show_progress()
         if result.ok:
             log.info("Validation OK: %s", result)
             # As `halo-integrator validate` does: the connection, then each enabled source.
             for section in self.integrations.sections:
                 if section.enabled.get():
-                    self.check_module(section)
+                    self.checks.check(section)
         else:
             log.warning("Validation failed: %s", result)
-
-    def check_module(self, section: ModuleSection) -> None:
-        """The Integrations tab's Check source: this instance's form, checked as it stands."""
-        stored = self.stored.module(section.name) if self.stored else None
-        entry, problems = forms.module_from_form(section.form(), stored, force=True)
-        section.show_problems(problems)
-        if entry is None:
-            message = "Fix the marked fields, then check again."
-            section.show_check(SourceCheck(section.name, section.type, False, message))
-            return
-        section.checking()
-        folder = self.agent.settings_path.parent
-        self.in_background(
-            lambda: check_source(entry, folder),
-            functools.partial(self._checked, section),
-            lambda exc: section.show_check(
-                SourceCheck(section.name, section.type, False, str(exc))
-            ),
-        )
-
-    def preview_module(self, section: ModuleSection) -> None:
-        """Preview: this instance's form as a dry run; Halo is read, nothing is written."""
-        stored = self.stored.module(section.name) if self.stored else None
-        entry, problems = forms.module_from_form(section.form(), stored, force=True)
-        section.show_problems(problems)
-        connection, connection_problems = forms.connection_from_form(
-            self.basic.form(), self.stored.halo if self.stored else None
-        )
-        if entry is None or connection_problems:
-            tab = "Basic Configuration" if connection_problems else "this module"
-            section.show_preview(f"Fix the marked fields ({tab}), then preview again.", False)
-            self.basic.show_problems(connection_problems)
-            return
-        section.previewing()
-        self.in_background(
-            lambda: self.agent.preview(entry, connection),
-            lambda result: section.show_preview(*preview_text(result)),
-            lambda exc: section.show_preview(f"Preview failed: {exc}", False),
-        )
-
-    def _checked(self, section: ModuleSection, check: SourceCheck) -> None:
-        section.show_check(check)
-        if check.ok:
-            log.info("Source check OK: %s", check)
-        else:
-            log.warning("Source check failed: %s", check)
 
     def save(self) -> None:
         """Save the form; a file changed elsewhere is merged first (conflicts are asked)."""
@@ -368,7 +282,7 @@ class SettingsWindow:
         self.reloaded(settings)
         self.refresh_statuses()
         self.footer.offer_first_run(forms.newly_enabled(previous, settings))
-        self.show_welcome_progress()
+        self.guide.show_progress()
         if self.on_saved is not None:
             self.on_saved()
         if self._close_after_save:
