@@ -11,6 +11,7 @@ before it is written: a secret that slipped into a log line or an error is remov
 from __future__ import annotations
 
 import datetime
+import glob
 import json
 import platform
 import sqlite3
@@ -173,16 +174,34 @@ def _scrubbed_run(run: dict[str, Any], secrets: list[str]) -> dict[str, Any]:
 
 
 def _newest_logs(log_folder: Path) -> list[tuple[str, str]]:
-    """(name relative to the logs folder, tail) of the most recently written log files."""
+    """(name relative to the logs folder, tail) of the agent's most recently written logs."""
     try:
-        found = [(path.stat().st_mtime, path) for path in log_folder.rglob("*.log*")]
+        found = [(path.stat().st_mtime, path) for path in _agent_logs(log_folder)]
     except OSError:
         return []
-    newest = sorted((entry for entry in found if entry[1].is_file()), reverse=True)
+    newest = sorted(found, reverse=True)
     return [
         (path.relative_to(log_folder).as_posix(), _tail(path))
         for _, path in newest[:LOG_FILES_IN_BUNDLE]
     ]
+
+
+def _agent_logs(log_folder: Path) -> list[Path]:
+    """The files the agent writes there: ``tray.log``, ``auto.log`` (and their rotations) and
+    ``<module>/<module>-<stamp>.log``. Only those: ``LogFolder`` may point at a folder other
+    programs log to as well, and their logs are not ours to send."""
+    if not log_folder.is_dir():
+        return []
+    logs = [path for path in log_folder.glob("*.log*") if _is_log_name(path.name)]
+    for folder in (child for child in log_folder.iterdir() if child.is_dir()):
+        logs += folder.glob(f"{glob.escape(folder.name)}-*.log")
+    return [path for path in logs if path.is_file()]
+
+
+def _is_log_name(name: str) -> bool:
+    """``x.log`` or a rotation of it (``x.log.1``)."""
+    stem, _, rotation = name.partition(".log")
+    return bool(stem) and (rotation == "" or rotation[1:].isdigit())
 
 
 def _tail(path: Path) -> str:

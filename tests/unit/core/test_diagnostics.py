@@ -146,3 +146,16 @@ def test_the_clipboard_text_lists_the_last_runs_without_secrets(tmp_path: Path) 
     text = collect(planted_folder(tmp_path)).as_text()
     assert "ad failed: 2 created, 0 updated, 0 deactivated, 1 failed" in text
     assert BIND_PASSWORD not in text and CLIENT_SECRET not in text
+
+
+def test_only_the_agents_own_logs_are_bundled_from_a_shared_log_folder(tmp_path: Path) -> None:
+    """``LogFolder`` may be a folder other programs write to: their logs stay out."""
+    folder = planted_folder(tmp_path)
+    logs = folder / "logs"
+    (logs / "tray.log.1").write_text("rotated\n")
+    (logs / "postgres").mkdir()
+    (logs / "postgres" / "postgresql-2026-12-01.log").write_text("another program\n")
+    (logs / "ad" / "notes.log").write_text("not a run log\n")
+    (logs / "syslog").write_text("not ours\n")
+    names = set(collect(folder).logs)
+    assert names == {"tray.log", "tray.log.1", "ad/ad-20261201-120000-000001.log"}
