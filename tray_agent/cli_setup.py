@@ -300,9 +300,19 @@ def show_module(name: str, settings_path: str | None) -> int:
         choices = f" ({' | '.join(info.choices)})" if info.choices else ""
         setting = f" = {shown}" if value is not None else ""
         print(f"  {info.name}{setting}  [{info.kind}, {default}]{choices}\n      {info.help}")
+        if info.applies_when:
+            print(f"      Only when {applies_when_text(info)}.")
         if info.structured and info.example is not None:
             print(f"      e.g. --set '{info.name}={json.dumps(info.example)}'")
     return 0
+
+
+def applies_when_text(info: OptionInfo) -> str:
+    """``target is assets``: when an option matters, as ``module show`` says it."""
+    return " and ".join(
+        f"{other} is {' or '.join(str(value) for value in values)}"
+        for other, values in info.applies_when
+    )
 
 
 def _shown(info: OptionInfo, value: Any) -> str:

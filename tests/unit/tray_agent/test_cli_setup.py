@@ -76,3 +76,13 @@ def test_a_module_secret_of_the_minimum_length_is_stored_encrypted(
     stored = json.loads((folder / SETTINGS_FILE_NAME).read_text())["Modules"][0]["Options"]
     assert stored["token"].startswith("enc:v1:")
     assert load_settings(folder).modules[0].options["token"] == Secret(secret)
+
+
+def test_module_show_says_when_an_option_applies(capsys) -> None:
+    from tray_agent.cli_setup import show_module
+
+    assert show_module("csv", None) == 0
+    shown = capsys.readouterr().out
+    asset_type = shown[shown.index("  assettype_id") :].splitlines()
+    assert asset_type[2].strip() == "Only when target is assets."
+    assert "Only when deactivate_missing is True." in shown
