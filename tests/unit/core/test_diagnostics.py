@@ -26,6 +26,7 @@ OAUTH_SECRET = "oauth-secret-planted-9e0f"
 DB_PASSWORD = "dbpass-planted-5521"
 ODBC_PASSWORD = "odbcpass-planted-6630"
 PASTED_PASSWORD = "pasted-password-planted-8812"
+SQL_PASSWORD = "sqlpass-planted-4470"
 
 
 def planted_folder(tmp_path: Path) -> Path:
@@ -54,11 +55,19 @@ def planted_folder(tmp_path: Path) -> Path:
                 "oauth_client_secret": Secret(OAUTH_SECRET),
             },
         ),
-        # A type this version does not know (a newer version's SQL import): only the names
-        # and shapes of its values can tell what is secret.
+        ModuleSettings(
+            name="hr-db",
+            type="sql",
+            options={
+                "database_url": Secret(f"postgresql+psycopg://reader:{SQL_PASSWORD}@db01/hr"),
+                "query": "SELECT mail AS emailaddress FROM staff",
+            },
+        ),
+        # A type this version does not know (a newer version's module): only the names and
+        # shapes of its values can tell what is secret.
         ModuleSettings(
             name="inventory",
-            type="sql",
+            type="future_cmdb",
             options={
                 "url": f"postgresql://halo:{DB_PASSWORD}@db.example.com:5432/cmdb",
                 "odbc": f"Driver={{ODBC Driver 18}};Server=sql1;UID=halo;PWD={ODBC_PASSWORD};",
@@ -101,6 +110,7 @@ def test_no_planted_secret_is_in_any_member_of_the_bundle(tmp_path: Path) -> Non
         DB_PASSWORD,
         ODBC_PASSWORD,
         PASTED_PASSWORD,
+        SQL_PASSWORD,
         *key_lines,
     ]
     assert KEY_FILE_NAME not in " ".join(contents) and "state.db" not in contents
@@ -124,6 +134,8 @@ def test_the_bundle_holds_versions_settings_runs_and_logs(tmp_path: Path) -> Non
     assert by_name["ad"]["bind_dn"] == "CN=svc,DC=example,DC=com"  # what support needs stays
     assert by_name["inventory"]["url"] == "postgresql://halo:********@db.example.com:5432/cmdb"
     assert by_name["inventory"]["query"] == "SELECT name FROM machines"
+    assert by_name["hr-db"]["database_url"] == "(removed: secret)"
+    assert by_name["hr-db"]["query"] == "SELECT mail AS emailaddress FROM staff"
     [run] = json.loads(contents["runs.json"])
     assert (run["module"], run["outcome"], run["created"]) == ("ad", "failed", 2)
     assert "bind failed for CN=svc" in run["error"]
