@@ -10,6 +10,7 @@ before it is written: a secret that slipped into a log line or an error is remov
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import glob
 import json
@@ -53,6 +54,7 @@ class Diagnostics:
     summary: list[tuple[str, str]]
     settings: Any  # the redacted document, or a sentence saying why there is none
     runs: list[dict[str, Any]]
+    statuses: list[dict[str, Any]] = field(default_factory=list)  # per module, from state.db
     logs: dict[str, str] = field(default_factory=dict)  # name in the zip -> scrubbed tail
 
     def as_text(self) -> str:
@@ -95,10 +97,12 @@ def collect(settings_path: str | Path | None) -> Diagnostics:
     ]
     if load_problem:
         summary.append(("Settings problem", load_problem))
+    runs, statuses = _state(folder)
     diagnostics = Diagnostics(
         summary=[(label, scrub_text(value, secrets)) for label, value in summary],
         settings=_settings_document(path, secrets),
-        runs=[_scrubbed_run(run, secrets) for run in _recent_runs(folder)],
+        runs=[_scrubbed_run(run, secrets) for run in runs],
+        statuses=[_scrubbed_run(status, secrets) for status in statuses],
         logs={name: scrub_text(text, secrets) for name, text in _newest_logs(log_folder)},
     )
     return diagnostics
@@ -115,6 +119,7 @@ def write_bundle(settings_path: str | Path | None, target: Path) -> Path:
         bundle.writestr("summary.txt", diagnostics.as_text())
         bundle.writestr("settings.json", _json(diagnostics.settings))
         bundle.writestr("runs.json", _json(diagnostics.runs))
+        bundle.writestr("status.json", _json(diagnostics.statuses))
         for name, text in diagnostics.logs.items():
             bundle.writestr(f"logs/{name}", text)
     return target
@@ -150,14 +155,19 @@ def _settings_document(path: Path, secrets: list[str]) -> Any:
     return redacted_settings(document, secrets)
 
 
-def _recent_runs(folder: Path) -> list[dict[str, Any]]:
-    """The newest runs of every module; none when there is no state DB (nothing is created)."""
+def _state(folder: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(the newest runs of every module, each module's status: last error, failures in a
+    row); both empty when there is no state DB, which is not created for this."""
     if not (folder / STATE_FILE_NAME).exists():
-        return []
+        return [], []
     try:
-        return StateStore(folder).latest_runs(RUNS_IN_BUNDLE)
+        state = StateStore(folder)
+        runs = state.latest_runs(RUNS_IN_BUNDLE)
+        names = dict.fromkeys(str(run["module"]) for run in runs)
+        statuses = [state.status(name) for name in names]
     except (IntegratorError, sqlite3.Error) as exc:
-        return [{"error": f"the state database could not be read: {exc}"}]
+        return [{"error": f"the state database could not be read: {exc}"}], []
+    return runs, [dataclasses.asdict(status) for status in statuses if status is not None]
 
 
 def _scrubbed_run(run: dict[str, Any], secrets: list[str]) -> dict[str, Any]:
@@ -165,7 +175,7 @@ def _scrubbed_run(run: dict[str, Any], secrets: list[str]) -> dict[str, Any]:
         key: scrub_text(value, secrets) if isinstance(value, str) else value
         for key, value in run.items()
     }
-    for stamp in ("started_at", "finished_at"):
+    for stamp in ("started_at", "finished_at", "last_run_at", "last_success_at", "last_error_at"):
         if isinstance(run.get(stamp), int | float):
             scrubbed[f"{stamp}_utc"] = datetime.datetime.fromtimestamp(
                 run[stamp], datetime.UTC

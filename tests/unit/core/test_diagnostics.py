@@ -123,7 +123,7 @@ def test_no_planted_secret_is_in_any_member_of_the_bundle(tmp_path: Path) -> Non
 def test_the_bundle_holds_versions_settings_runs_and_logs(tmp_path: Path) -> None:
     folder = planted_folder(tmp_path)
     contents = members(write_bundle(folder, tmp_path))
-    expected = {"summary.txt", "settings.json", "runs.json", "logs/tray.log"}
+    expected = {"summary.txt", "settings.json", "runs.json", "status.json", "logs/tray.log"}
     assert expected | {"logs/ad/ad-20261201-120000-000001.log"} <= set(contents)
     assert "Halo Integrator: 0.1.0" in contents["summary.txt"]
     settings = json.loads(contents["settings.json"])
@@ -139,6 +139,9 @@ def test_the_bundle_holds_versions_settings_runs_and_logs(tmp_path: Path) -> Non
     [run] = json.loads(contents["runs.json"])
     assert (run["module"], run["outcome"], run["created"]) == ("ad", "failed", 2)
     assert "bind failed for CN=svc" in run["error"]
+    [status] = json.loads(contents["status.json"])
+    assert (status["module"], status["consecutive_failures"]) == ("ad", 1)
+    assert status["last_error_at_utc"]
 
 
 def test_a_broken_folder_still_gives_a_bundle_that_says_what_is_wrong(tmp_path: Path) -> None:
