@@ -71,7 +71,8 @@ class Banner(tk.Label):
         super().__init__(
             parent, anchor="w", justify="left", wraplength=wraplength, padx=8, pady=6, bd=0
         )
-        self._plain = (self.cget("foreground"), self.cget("background"))
+        # Plain = the ttk frame's own colour: an empty banner is then no grey strip.
+        self._plain = (self.cget("foreground"), _frame_colour(self))
         self.show("", None)
 
     def show(self, text: str, kind: str | None) -> None:
@@ -144,7 +145,7 @@ class ScrollableFrame(ttk.Frame):
         self.canvas.itemconfigure(self._window, width=event.width)
 
 
-def _frame_colour(widget: ttk.Frame) -> str:
+def _frame_colour(widget: tk.Misc) -> str:
     """ttk's frame background, so the canvas behind a scrolled frame does not show as white."""
     colour = ttk.Style(widget).lookup("TFrame", "background")
     return colour or "#d9d9d9"
