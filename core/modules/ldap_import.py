@@ -72,6 +72,18 @@ def _base_dns_from_text(text: str) -> list[dict[str, str]]:
     return [{"dn": part.strip()} for part in text.split(";") if part.strip()]
 
 
+def _base_dns_to_text(value: Any) -> str | None:
+    """``A;B`` for bases that are only a DN each; None when one has its own filter or site."""
+    if not isinstance(value, list) or not all(isinstance(base, dict) for base in value):
+        return None
+    plain = {"filter": "", "client_id": 0, "site_id": 0, "site_name": ""}
+    if any({key: base.get(key, plain[key]) for key in plain} != plain for base in value):
+        return None
+    if any(";" in str(base.get("dn", "")) for base in value):
+        return None
+    return ";".join(str(base.get("dn", "")) for base in value)
+
+
 @dataclass(frozen=True)
 class BaseDn:
     """One search base, with its own filter and where its users go."""
@@ -111,6 +123,7 @@ class LdapOptions:
         default_factory=list,
         help="Search bases: 'OU=A,DC=x;OU=B,DC=x', or a list with a filter and placement each.",
         from_text=_base_dns_from_text,
+        to_text=_base_dns_to_text,
         example=[{"dn": "OU=Staff,DC=example,DC=com", "site_name": "Head office"}],
         label="Search bases",
     )

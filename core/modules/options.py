@@ -40,6 +40,7 @@ def option(
     default_factory: Callable[[], Any] | None = None,
     example: Any = None,
     from_text: Callable[[str], Any] | None = None,
+    to_text: Callable[[Any], str | None] | None = None,
     label: str = "",
     browse: str = "",
     applies_when: dict[str, tuple[Any, ...]] | None = None,
@@ -49,7 +50,9 @@ def option(
     ``example`` (for lists, mappings and nested options) is shown by ``module show`` and as
     the dialog's placeholder, so an admin sees the expected JSON shape. ``from_text`` lets a
     structured option also be written as text (``"OU=A,DC=x;OU=B,DC=x"`` for a list of
-    base DNs), turned into its JSON form before it is checked. ``label`` is the dialog's
+    base DNs), turned into its JSON form before it is checked; ``to_text`` goes back (None
+    when a value has more than the text form can say), so the dialog shows what was typed.
+    ``label`` is the dialog's
     name for it (default: the name in words); ``browse`` ("file" or "folder") offers a
     Browse… button; ``applies_when={"target": ("assets",)}`` says the option only matters
     while another option has one of those values, so the dialog hides it otherwise.
@@ -67,6 +70,7 @@ def option(
         "maximum": maximum,
         "example": example,
         "from_text": from_text,
+        "to_text": to_text,
     }
     if default_factory is not None:
         return dataclasses.field(default_factory=default_factory, metadata=metadata)
@@ -89,6 +93,8 @@ class OptionInfo:
     browse: str = ""  # "file" or "folder": the dialog offers Browse…
     # ((other option, (values...)), ...): the option matters only while each holds.
     applies_when: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    # The text form of a value (``to_text``), or None when it needs JSON.
+    as_text: Callable[[Any], str | None] | None = None
 
     @property
     def structured(self) -> bool:
@@ -125,6 +131,7 @@ def describe(options_class: type) -> list[OptionInfo]:
                 label=entry.metadata.get("label") or _words(entry.name),
                 browse=entry.metadata.get("browse", ""),
                 applies_when=entry.metadata.get("applies_when", ()),
+                as_text=entry.metadata.get("to_text"),
             )
         )
     return described

@@ -133,7 +133,9 @@ def _display_value(info: OptionInfo, value: Any) -> Any:
     if info.secret or value is None:
         return ""  # secrets are never put back into a widget
     if info.structured:
-        return json.dumps(to_json_value(value), ensure_ascii=False)
+        plain = to_json_value(value)
+        text = info.as_text(plain) if info.as_text else None
+        return text if text is not None else json.dumps(plain, ensure_ascii=False)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -269,3 +270,20 @@ def test_a_saved_instance_keeps_its_id_so_its_halo_records_stay_its_own(tmp_path
         form.ModuleForm("fresh", True, "1h", {"path": "a.csv"}, "csv"), None
     )
     assert new_entry is not None and new_entry.id and new_entry.id != stored.id
+
+
+def test_base_dns_saved_from_their_text_form_show_as_that_text_again() -> None:
+    """Typed ``A;B`` comes back as ``A;B``, not as the JSON list it is stored as; bases with
+    their own filter or site need the JSON, and get it."""
+    connection = HaloConnection("https://acme.halopsa.com", "client", Secret("s" * 16))
+    settings = Settings.new(Path("/tmp/x/appsettings.json"), connection)
+    module = form.module_form("ad", None, "ldap")
+    module.enabled = True
+    module.options.update(server="ldaps://dc1", bind_dn="CN=svc", base_dns="OU=A,DC=x;OU=B,DC=x")
+    entry, problems = form.module_from_form(module, None)
+    assert problems == {} and entry is not None
+    settings.modules.append(entry)
+    assert form.module_form("ad", settings).options["base_dns"] == "OU=A,DC=x;OU=B,DC=x"
+    entry.options["base_dns"][1]["site_name"] = "Leeds"
+    shown = form.module_form("ad", settings).options["base_dns"]
+    assert json.loads(shown)[1]["site_name"] == "Leeds"
