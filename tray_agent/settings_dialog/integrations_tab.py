@@ -61,22 +61,26 @@ class ModuleSection(ttk.LabelFrame):
         ttk.Label(self, text=description, foreground=HINT_TEXT, wraplength=700).grid(
             row=0, column=0, columnspan=3, sticky="w", pady=(0, PAD)
         )
+        # Enabled and the interval sit in the options' three columns (label, input, help).
         self.enabled = tk.BooleanVar(self, value=form.enabled)
         ttk.Checkbutton(self, text="Enabled", variable=self.enabled).grid(
-            row=1, column=0, sticky="w", pady=2
+            row=1, column=0, columnspan=2, sticky="w", pady=4
         )
-        interval_row = ttk.Frame(self)
-        interval_row.grid(row=1, column=1, columnspan=2, sticky="w")
-        ttk.Label(interval_row, text="Runs every").grid(row=0, column=0, padx=(0, PAD))
+        ttk.Label(self, text="Runs every").grid(
+            row=2, column=0, sticky="nw", padx=(0, PAD), pady=(7, 4)
+        )
         self.interval = tk.StringVar(self, value=form.interval)
-        ttk.Entry(interval_row, textvariable=self.interval, width=14).grid(row=0, column=1)
-        ttk.Label(interval_row, text="5m, 1h, 2d or daily@02:00", foreground=HINT_TEXT).grid(
-            row=0, column=2, padx=PAD
+        ttk.Entry(self, textvariable=self.interval, width=14).grid(
+            row=2, column=1, sticky="nw", pady=4
+        )
+        ttk.Label(self, text="5m, 1h, 2d or daily@02:00", foreground=HINT_TEXT).grid(
+            row=2, column=2, sticky="nw", padx=(PAD, 0), pady=(7, 4)
         )
         self.interval_message = FieldMessage(self)
-        self.interval_message.grid(row=2, column=1, columnspan=2, sticky="w")
+        self.interval_message.grid(row=3, column=1, columnspan=2, sticky="w")
+        self.interval_message.grid_remove()  # takes room only while it says something
         self.fields: dict[str, OptionField] = {}
-        row = 3
+        row = 4
         for info in describe(cls.Options):
             self.fields[info.name] = OptionField(
                 self,
@@ -139,7 +143,12 @@ class ModuleSection(ttk.LabelFrame):
                 self.fields[name].set_value(value)
 
     def show_problems(self, problems: Problems) -> None:
-        self.interval_message.show(problems.get(f"{self.name}.Interval"))
+        interval_problem = problems.get(f"{self.name}.Interval")
+        self.interval_message.show(interval_problem)
+        if interval_problem:
+            self.interval_message.grid()
+        else:
+            self.interval_message.grid_remove()
         prefix = f"{self.name}.Options."
         for name, field in self.fields.items():
             own = [
