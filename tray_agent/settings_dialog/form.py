@@ -313,6 +313,7 @@ def about_rows(settings_path: Path, settings: Settings | None) -> list[tuple[str
     log_folder = settings.log_folder if settings else settings_path.parent / "logs"
     rows = [
         ("Halo Integrator", __version__),
+        ("Halo instance", settings.halo.url if settings else "(not configured yet)"),
         ("Settings file", str(settings_path)),
         ("Logs folder", str(log_folder)),
         ("State database", str(settings_path.parent / STATE_FILE_NAME)),
