@@ -36,6 +36,7 @@ LIBRARIES = (
     "platformdirs",
     "filelock",
     "ldap3",
+    "SQLAlchemy",
     "pystray",
     "Pillow",
     "plyer",
