@@ -17,13 +17,14 @@ from tkinter import filedialog, ttk
 from typing import Any
 
 from core.diagnostics import collect, write_bundle
-from tray_agent.settings_dialog.widgets import HINT_TEXT, PAD, Banner
+from tray_agent.settings_dialog.widgets import HINT_TEXT, PAD, Banner, ScrollableFrame
 
 # (work, done, failed): the window's worker thread, with results back on the Tk thread.
 Done = Callable[[Any], None]
 Failed = Callable[[Exception], None]
 InBackground = Callable[[Callable[[], Any], Done, Failed], None]
 OpenTarget = Callable[[str], None]
+ACTION_ROWS = 3  # the buttons, their hint and the banner with their answer
 
 
 class AboutTab(ttk.Frame):
@@ -37,23 +38,28 @@ class AboutTab(ttk.Frame):
         in_background: InBackground,
         open_target: OpenTarget,
     ) -> None:
-        super().__init__(parent, padding=PAD * 2)
+        super().__init__(parent)
         self.settings_path, self.in_background = settings_path, in_background
         self.open_target = open_target
         self.halo_url = ""
-        self.columnconfigure(1, weight=1)
+        scroller = ScrollableFrame(self)  # the version list outgrows a small window
+        scroller.pack(fill="both", expand=True)
+        body = self.body = scroller.body
+        body.configure(padding=PAD * 2)
+        body.columnconfigure(1, weight=1)
         self.values: dict[str, tk.StringVar] = {}
-        for row, (label, value) in enumerate(rows):
-            ttk.Label(self, text=label).grid(row=row, column=0, sticky="w", padx=(0, PAD), pady=2)
+        # The actions first: with the version list below, their answer is never cut off.
+        self._build_actions()
+        for row, (label, value) in enumerate(rows, start=ACTION_ROWS):
+            ttk.Label(body, text=label).grid(row=row, column=0, sticky="w", padx=(0, PAD), pady=2)
             variable = tk.StringVar(self, value=value)
-            entry = ttk.Entry(self, textvariable=variable, state="readonly", takefocus=False)
+            entry = ttk.Entry(body, textvariable=variable, state="readonly", takefocus=False)
             entry.grid(row=row, column=1, sticky="ew", pady=2)
             self.values[label] = variable
-        self._build_actions(len(rows))
 
-    def _build_actions(self, row: int) -> None:
-        buttons = ttk.Frame(self)
-        buttons.grid(row=row, column=0, columnspan=2, sticky="w", pady=(PAD * 2, 0))
+    def _build_actions(self) -> None:
+        buttons = ttk.Frame(self.body)
+        buttons.grid(row=0, column=0, columnspan=2, sticky="w")
         self.open_halo_button = ttk.Button(buttons, text="Open Halo", command=self.open_halo)
         self.open_halo_button.grid(row=0, column=0, padx=(0, PAD))
         self.copy_button = ttk.Button(buttons, text="Copy diagnostics", command=self.copy)
@@ -63,15 +69,15 @@ class AboutTab(ttk.Frame):
         )
         self.save_button.grid(row=0, column=2)
         ttk.Label(
-            self,
+            self.body,
             text="The bundle holds the versions, the settings with every secret removed, the "
             "last runs and the newest logs: attach it to a support ticket.",
             foreground=HINT_TEXT,
             wraplength=700,
             justify="left",
-        ).grid(row=row + 1, column=0, columnspan=2, sticky="w", pady=(PAD, 0))
-        self.result = Banner(self, wraplength=740)
-        self.result.grid(row=row + 2, column=0, columnspan=2, sticky="ew", pady=(PAD, 0))
+        ).grid(row=1, column=0, columnspan=2, sticky="w", pady=(PAD, 0))
+        self.result = Banner(self.body, wraplength=740)
+        self.result.grid(row=2, column=0, columnspan=2, sticky="ew", pady=(PAD, PAD))
 
     def update_rows(self, rows: list[tuple[str, str]], halo_url: str = "") -> None:
         """Refresh after a save (the logs folder may have moved, the Halo URL changed)."""
