@@ -145,7 +145,7 @@ class FirstRunGuide:
             },
         )
         notebook.add(self.tab, text="Welcome", underline=0)
-        notebook.bind("<<NotebookTabChanged>>", lambda _event: self.show_progress())
+        notebook.bind("<<NotebookTabChanged>>", lambda _event: self.show_progress(), add="+")
 
     def select(self) -> None:
         if self.tab is not None:
