@@ -97,7 +97,7 @@ def collect(settings_path: str | Path | None) -> Diagnostics:
         ("State database", str(folder / STATE_FILE_NAME)),
     ]
     if load_problem:
-        summary.append(("Settings problem", load_problem))
+        summary.append(load_problem)
     runs, statuses = _state(folder)
     diagnostics = Diagnostics(
         summary=[(label, scrub_text(value, secrets)) for label, value in summary],
@@ -126,13 +126,14 @@ def write_bundle(settings_path: str | Path | None, target: Path) -> Path:
     return target
 
 
-def _secrets_and_logs(path: Path) -> tuple[list[str], Path, str | None]:
-    """The folder's secret values (to scrub), its logs folder, and why loading failed."""
+def _secrets_and_logs(path: Path) -> tuple[list[str], Path, tuple[str, str] | None]:
+    """The folder's secret values (to scrub), its logs folder, and why loading failed
+    (the error's title and sentence, e.g. "Secret key problem", "… appsettings.key …")."""
     key_text = _key_file_text(path.parent)
     try:
         settings = load_settings(path)
     except IntegratorError as exc:
-        return key_text, path.parent / DEFAULT_LOG_FOLDER, f"{exc.title}: {exc}"
+        return key_text, path.parent / DEFAULT_LOG_FOLDER, (exc.title, str(exc))
     return settings.secret_values() + key_text, settings.log_folder, None
 
 
