@@ -174,3 +174,16 @@ def test_only_the_agents_own_logs_are_bundled_from_a_shared_log_folder(tmp_path:
     (logs / "syslog").write_text("not ours\n")
     names = set(collect(folder).logs)
     assert names == {"tray.log", "tray.log.1", "ad/ad-20261201-120000-000001.log"}
+
+
+def test_a_folder_whose_key_is_lost_still_bundles_its_settings_without_ciphertext(
+    tmp_path: Path,
+) -> None:
+    """The secrets cannot be decrypted (so not scrubbed by value): the fields go by shape."""
+    folder = planted_folder(tmp_path)
+    (folder / KEY_FILE_NAME).unlink()
+    diagnostics = collect(folder)
+    assert "Secret key problem" in dict(diagnostics.summary)
+    text = diagnostics.as_text()
+    assert "enc:v1:" not in text and CLIENT_SECRET not in text
+    assert diagnostics.settings["Halo"]["ClientSecret"] == "(removed: secret)"
