@@ -53,8 +53,6 @@ class OptionField:
             help_text += " Leave blank to keep the stored value."
         if info.structured and info.example is not None:
             help_text += f" JSON, e.g. {json.dumps(info.example)}"
-        if info.accepts_text:
-            help_text += " (or the text form above)"
         self.help = ttk.Label(
             parent, text=help_text, foreground=HINT_TEXT, wraplength=330, justify="left"
         )
@@ -97,9 +95,12 @@ class OptionField:
     def browse(self) -> None:
         """Ask for a file or folder; one inside the settings folder is kept relative to it,
         as the option's own relative paths are."""
-        current = Path(self.variable.get()) if self.variable.get() else None
-        start = self.folder if current is None or not current.is_absolute() else current.parent
-        initial = str(start or Path.cwd())
+        typed = self.variable.get().strip()
+        current = Path(typed) if typed else None
+        if current is not None and not current.is_absolute() and self.folder is not None:
+            current = self.folder / current
+        start = current.parent if current is not None else self.folder
+        initial = str(start if start is not None and start.is_dir() else Path.cwd())
         if self.info.browse == "folder":
             chosen = filedialog.askdirectory(
                 parent=self.input, title=self.info.label, initialdir=initial
