@@ -6,6 +6,7 @@ those pieces itself (and never does it differently from the other front end).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from core.run.health import ModuleHealth, module_statuses
 from core.run.logs import remember_secrets
 from core.run.request import RunRequest
 from core.run.runner import Listener, ModuleRunResult, Runner
-from core.settings.model import HaloConnection, Settings, resolve_settings_path
+from core.settings.model import HaloConnection, ModuleSettings, Settings, resolve_settings_path
 from core.settings.reader import load_settings
 from core.settings.writer import save_settings
 from core.state.store import StateStore
@@ -77,6 +78,29 @@ class Agent:
     def run(self, request: RunRequest | None = None) -> list[ModuleRunResult]:
         runner = Runner(self.settings, origin=self.origin, listeners=self._listeners)
         return runner.run(request)
+
+    def preview(
+        self, entry: ModuleSettings, connection: HaloConnection | None = None
+    ) -> ModuleRunResult:
+        """A dry run of ``entry`` as given (the dialog's form, maybe not saved yet).
+
+        Halo is read, never written; the state DB records no run and the settings file is
+        not touched. ``connection`` replaces the saved one (a first run before any Save).
+        No listener hears it: a preview is not a run the tray should show or notify.
+        """
+        try:
+            base = self.settings
+        except ConfigError:
+            if connection is None:
+                raise
+            base = Settings.new(self.settings_path, connection)
+        others = [module for module in base.modules if module.name != entry.name]
+        settings = dataclasses.replace(
+            base, halo=connection or base.halo, modules=[*others, entry], assigned_ids=False
+        )
+        runner = Runner(settings, origin=self.origin)
+        [result] = runner.run(RunRequest.of([entry.name], dry_run=True))
+        return result
 
     def remove_module(self, name: str) -> None:
         """Remove an instance from the settings and forget its state (its Halo records stay)."""

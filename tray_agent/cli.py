@@ -92,6 +92,18 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable output")
 
     commands.add_parser("modules", parents=[common], help="list the modules the agent knows")
+    diagnostics = commands.add_parser(
+        "diagnostics",
+        parents=[common],
+        help="write a zip for a support ticket: versions, settings without secrets, runs, logs",
+    )
+    diagnostics.add_argument(
+        "-o",
+        "--output",
+        metavar="PATH",
+        default=".",
+        help="the zip to write, or a folder for a dated name (default: the current folder)",
+    )
     cli_setup.add_commands(commands, common)
 
     commands.add_parser("tray", parents=[common], help="start the tray agent")
@@ -189,6 +201,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "modules":
         print_module_types()
         return EXIT_OK
+    if command == "diagnostics":
+        return write_diagnostics(args.settings, args.output)
     if command == "tray":
         from tray_agent.app import run_tray
 
@@ -239,6 +253,21 @@ def validate(settings_path: str | None) -> int:
         print(("OK      " if check.ok else "FAILED  ") + str(check))
     passed = connection.ok and all(check.ok for check in checks)
     return EXIT_OK if passed else EXIT_MODULE_FAILED
+
+
+def write_diagnostics(settings_path: str | None, output: str) -> int:
+    """``diagnostics``: the same bundle as the About tab's Save diagnostics bundle."""
+    from pathlib import Path
+
+    from core.diagnostics import write_bundle
+
+    try:
+        written = write_bundle(settings_path, Path(output))
+    except OSError as exc:
+        log.error("Cannot write the diagnostics bundle %s: %s", output, exc.strerror or exc)
+        return EXIT_FAILED
+    print(f"Wrote {written}: attach it to the support ticket (secrets are removed).")
+    return EXIT_OK
 
 
 def print_module_types() -> None:

@@ -20,7 +20,13 @@ from typing import Any
 from core.agent import Agent
 from core.errors import ConfigError
 from core.halo.validate import validate_connection
-from core.modules.options import OptionInfo, describe, parse_options, to_json_value
+from core.modules.options import (
+    OptionInfo,
+    describe,
+    parse_options,
+    structured_value,
+    to_json_value,
+)
 from core.modules.registry import module_class
 from core.settings.model import (
     HaloConnection,
@@ -270,10 +276,8 @@ def _option_value(text: str, info: OptionInfo | None) -> Any:
     if info is None or not info.structured:
         return text
     try:
-        return json.loads(text)
+        return structured_value(info, text)
     except json.JSONDecodeError as exc:
-        if info.accepts_text and not text.lstrip().startswith(("[", "{")):
-            return text
         raise ConfigError(
             f"{info.name} takes JSON (for example {json.dumps(info.example or [])}): {exc.msg} "
             f"at character {exc.pos + 1}.",
@@ -315,12 +319,22 @@ def show_module(name: str, settings_path: str | None) -> int:
         choices = f" ({' | '.join(info.choices)})" if info.choices else ""
         setting = f" = {shown}" if value is not None else ""
         print(f"  {info.name}{setting}  [{info.kind}, {default}]{choices}\n      {info.help}")
+        if info.applies_when:
+            print(f"      Only when {applies_when_text(info)}.")
         if info.structured and info.example is not None and info.secret:
             variable = f"{MODULE_SECRET_PREFIX}{info.name.upper()}"
             print(f"      e.g. {variable}='{json.dumps(info.example)}' ... --secret {info.name}")
         elif info.structured and info.example is not None:
             print(f"      e.g. --set '{info.name}={json.dumps(info.example)}'")
     return 0
+
+
+def applies_when_text(info: OptionInfo) -> str:
+    """``target is assets``: when an option matters, as ``module show`` says it."""
+    return " and ".join(
+        f"{other} is {' or '.join(str(value) for value in values)}"
+        for other, values in info.applies_when
+    )
 
 
 def _shown(info: OptionInfo, value: Any) -> str:

@@ -1,4 +1,4 @@
-"""Show a folder or a file with the platform's opener, and say so when nothing could.
+"""Show a folder, a file or a web page with the platform's opener, and say so when nothing could.
 
 ``xdg-open`` on a desktop without a file manager exits with an error a moment later, long
 after ``Popen`` returned; nobody waited for it, so the failure went unseen and the child
@@ -23,8 +23,9 @@ log = logging.getLogger("halo_integrator.tray")
 Failure = Callable[[str], None]
 
 
-def open_path(path: Path, on_failure: Failure) -> None:
-    """Open ``path`` (a folder in the file manager, a log in its viewer); returns at once."""
+def open_path(path: Path | str, on_failure: Failure) -> None:
+    """Open ``path`` (a folder in the file manager, a log in its viewer, a web address in
+    the browser); returns at once."""
     if sys.platform == "win32":
         try:
             os.startfile(path)  # type: ignore[attr-defined]  # noqa: S606 - a local path
@@ -54,7 +55,7 @@ def _wait_for(
     process: subprocess.Popen[bytes],
     opener: str,
     errors: IO[bytes],
-    path: Path,
+    path: Path | str,
     on_failure: Failure,
 ) -> None:
     """Reap the opener; report a non-zero exit with the last line it printed."""

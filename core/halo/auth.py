@@ -94,10 +94,11 @@ def token_error(response: httpx.Response) -> HaloError:
     endpoint = str(response.request.url.copy_with(query=None))
     if status in (400, 401) and error in ("invalid_client", "unauthorized_client"):
         return InvalidCredentialsError(
-            "Halo rejected the client ID or secret (invalid client credentials).",
+            # The title already says "Invalid client credentials"; the message does not repeat it.
+            "Halo rejected the client ID or secret.",
             status=status,
-            hint="Copy both again from Configuration > Integrations > Halo API in Halo; "
-            "a regenerated secret replaces the old one.",
+            hint="Copy both again from Configuration > Integrations > Halo Integrator in Halo "
+            "(or the application under Halo API); a regenerated secret replaces the old one.",
         )
     if status == 404:
         return HaloError(

@@ -48,45 +48,81 @@ GRAPH_FIELDS = {
 
 @dataclass(frozen=True)
 class AzureAdOptions:
-    tenant_id: str = option("", help="The Entra tenant id (Directory ID) or its domain.")
-    app_client_id: str = option("", help="The app registration's Application (client) ID.")
-    app_client_secret: str = option("", help="A client secret of that app.", secret=True)
-    certificate_path: str = option(
-        "", help="Or: a PEM file with the app's certificate and private key."
+    tenant_id: str = option(
+        "", help="The Entra tenant id (Directory ID) or its domain.", label="Tenant ID"
     )
-    graph_url: str = option("https://graph.microsoft.com", help="Microsoft Graph's address.")
+    app_client_id: str = option(
+        "", help="The app registration's Application (client) ID.", label="App (client) ID"
+    )
+    app_client_secret: str = option(
+        "", help="A client secret of that app.", secret=True, label="App client secret"
+    )
+    certificate_path: str = option(
+        "",
+        help="Or: a PEM file with the app's certificate and private key.",
+        label="App certificate file",
+        browse="file",
+    )
+    graph_url: str = option(
+        "https://graph.microsoft.com", help="Microsoft Graph's address.", label="Graph URL"
+    )
     login_url: str = option(
-        "https://login.microsoftonline.com", help="Entra ID's token service address."
+        "https://login.microsoftonline.com",
+        help="Entra ID's token service address.",
+        label="Login URL",
     )
     groups: list[str] = option(
-        default_factory=list, help="Only members of these group ids (default: every user)."
+        default_factory=list,
+        help="Only members of these group ids (default: every user).",
+        label="Only these groups",
     )
     placement: list[PlacementRule] = option(
         default_factory=list,
         help="Rules placing users by group, domain or attribute (first match wins).",
         example=[{"domain": "leeds.example.com", "site_name": "Leeds"}],
+        label="Placement rules",
     )
-    client_id: int = option(1, help="Halo client for users no rule places.", minimum=1)
-    site_id: int = option(1, help="Halo site for users no rule places.", minimum=1)
-    create_sites: bool = option(False, help="Create the sites rules name that Halo lacks.")
+    client_id: int = option(
+        1, help="Halo client for users no rule places.", minimum=1, label="Default client ID"
+    )
+    site_id: int = option(
+        1, help="Halo site for users no rule places.", minimum=1, label="Default site ID"
+    )
+    create_sites: bool = option(
+        False, help="Create the sites rules name that Halo lacks.", label="Create missing sites"
+    )
     field_map: dict[str, str] = option(
         default_factory=dict,
         help="Halo field → Graph user property (with |converters), over the default map.",
         example={"notes": "officeLocation"},
+        label="Field map",
     )
     take_over_from: list[str] = option(
         default_factory=list,
         help="Instances (e.g. an ldap one) whose users this one takes over: hybrid identities.",
+        label="Take over from",
     )
-    full_reconcile_every: str = option("7d", help="How often a run reads every user.")
+    full_reconcile_every: str = option(
+        "7d", help="How often a run reads every user.", label="Full read every"
+    )
     max_deactivate_percent: float = option(
-        10.0, help="Refuse a run deactivating more than this share.", minimum=0, maximum=100
+        10.0,
+        help="Refuse a run deactivating more than this share.",
+        minimum=0,
+        maximum=100,
+        label="Max % deactivated per run",
     )
     max_deactivate_count: int = option(
-        500, help="Refuse a run deactivating more than this many users.", minimum=0
+        500,
+        help="Refuse a run deactivating more than this many users.",
+        minimum=0,
+        label="Max deactivated per run",
     )
     halo_connection_id: int = option(
-        0, help="Halo's azureadconnection record to read settings from and report to.", minimum=0
+        0,
+        help="Halo's azureadconnection record to read settings from and report to.",
+        minimum=0,
+        label="Halo Entra connection ID",
     )
 
     def problems(self) -> list[tuple[str, str]]:

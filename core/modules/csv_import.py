@@ -38,31 +38,54 @@ EMAIL_ADDRESS = re.compile(r"[^@\s]+@(?:[^@\s.]+\.)+(?:[^\W\d_]{2,}|xn--[a-z0-9-
 
 @dataclass(frozen=True)
 class CsvOptions:
-    path: str = option(help="The CSV file; a relative path is relative to the settings folder.")
-    target: str = option("users", help="What the rows are.", choices=tuple(TARGETS))
+    path: str = option(
+        help="The CSV file; a relative path is relative to the settings folder.",
+        label="CSV file",
+        browse="file",
+    )
+    target: str = option(
+        "users", help="What the rows are.", choices=tuple(TARGETS), label="Rows are"
+    )
     key_column: str = option(
         "",
         help="Column that identifies a row across runs (default: emailaddress for users, "
         "inventory_number for assets).",
+        label="Key column",
     )
-    delimiter: str = option(",", help="Field separator, e.g. ; for spreadsheets saved in Europe.")
-    site_id: int = option(1, help="Halo site id for rows without a site_id column.", minimum=1)
+    delimiter: str = option(
+        ",", help="Field separator, e.g. ; for spreadsheets saved in Europe.", label="Delimiter"
+    )
+    site_id: int = option(
+        1,
+        help="Halo site id for rows without a site_id column.",
+        minimum=1,
+        label="Default site ID",
+    )
     assettype_id: int = option(
-        1, help="Halo asset type id for asset rows without an assettype_id column.", minimum=1
+        1,
+        help="Halo asset type id for asset rows without an assettype_id column.",
+        minimum=1,
+        label="Asset type ID",
+        applies_when={"target": ("assets",)},
     )
     encoding: str = option(
         DEFAULT_ENCODING,
         help="The file's text encoding: utf-8-sig (UTF-8, with or without BOM), cp1252 "
         "(Excel's 'CSV (Comma delimited)' on Windows), utf-16, or any other Python knows.",
+        label="Text encoding",
     )
     deactivate_missing: bool = option(
-        True, help="Make a Halo record inactive when its row disappears from the file."
+        True,
+        help="Make a Halo record inactive when its row disappears from the file.",
+        label="Deactivate missing rows",
     )
     max_deactivate_percent: float = option(
         10.0,
         help="Refuse a run that would deactivate more than this share of records.",
         minimum=0,
         maximum=100,
+        label="Max % deactivated per run",
+        applies_when={"deactivate_missing": (True,)},
     )
 
     def problems(self) -> list[tuple[str, str]]:

@@ -42,45 +42,116 @@ REFERENCE_PREFIX = "halo-integrator mail "
 
 @dataclass(frozen=True)
 class ImapOptions:
-    server: str = option("", help="imaps://mail.example.com:993, or imap://host:143 with starttls.")
-    starttls: bool = option(False, help="Upgrade an imap:// connection with STARTTLS.")
-    ca_file: str = option("", help="PEM file of a private CA that signed the server's certificate.")
-    username: str = option("", help="The mailbox's login (for Microsoft 365: its address).")
-    password: str = option("", help="The mailbox password (not with XOAUTH2).", secret=True)
-    oauth_tenant_id: str = option("", help="XOAUTH2: the Entra tenant id (Microsoft 365).")
-    oauth_client_id: str = option("", help="XOAUTH2: the app registration's client id.")
-    oauth_client_secret: str = option("", help="XOAUTH2: the app's client secret.", secret=True)
-    oauth_token_url: str = option("", help="XOAUTH2: another token endpoint (not Microsoft).")
+    server: str = option(
+        "",
+        help="imaps://mail.example.com:993, or imap://host:143 with starttls.",
+        label="Mail server",
+    )
+    starttls: bool = option(
+        False, help="Upgrade an imap:// connection with STARTTLS.", label="Use STARTTLS"
+    )
+    ca_file: str = option(
+        "",
+        help="PEM file of a private CA that signed the server's certificate.",
+        label="CA certificate file",
+        browse="file",
+    )
+    username: str = option(
+        "", help="The mailbox's login (for Microsoft 365: its address).", label="Mailbox login"
+    )
+    password: str = option(
+        "", help="The mailbox password (not with XOAUTH2).", secret=True, label="Mailbox password"
+    )
+    oauth_tenant_id: str = option(
+        "", help="XOAUTH2: the Entra tenant id (Microsoft 365).", label="OAuth tenant ID"
+    )
+    oauth_client_id: str = option(
+        "", help="XOAUTH2: the app registration's client id.", label="OAuth client ID"
+    )
+    oauth_client_secret: str = option(
+        "", help="XOAUTH2: the app's client secret.", secret=True, label="OAuth client secret"
+    )
+    oauth_token_url: str = option(
+        "", help="XOAUTH2: another token endpoint (not Microsoft).", label="OAuth token URL"
+    )
     mode: str = option(
         "tickets",
         help="tickets: the agent makes tickets and actions; halo-mailbox: hand each message "
         "to Halo's mailbox (halo_mailbox_id) and let Halo thread it.",
         choices=("tickets", "halo-mailbox"),
+        label="Mode",
     )
     halo_mailbox_id: int = option(
-        0, help="Halo's Mailbox record: settings read from it, status reported to it.", minimum=0
+        0,
+        help="Halo's Mailbox record: settings read from it, status reported to it.",
+        minimum=0,
+        label="Halo mailbox ID",
     )
-    folder: str = option("INBOX", help="The folder new mail arrives in.")
-    processed_folder: str = option("Processed", help="Where handled mail is moved (created).")
-    failed_folder: str = option("Failed", help="Where mail Halo keeps refusing goes (created).")
-    ticket_type_id: int = option(0, help="Halo ticket type for new tickets (0: Halo's default).")
-    client_id: int = option(0, help="Halo client for new tickets (0: the user's).")
-    site_id: int = option(0, help="Halo site for new tickets and new users (0: the user's).")
-    default_user_id: int = option(0, help="Halo user for unknown senders (0: create them).")
-    create_unknown_users: bool = option(True, help="Create a Halo user for an unknown sender.")
-    tag_start: str = option("[ID:", help="What precedes a ticket id in a reply's subject.")
-    tag_end: str = option("]", help="What follows it.")
+    folder: str = option("INBOX", help="The folder new mail arrives in.", label="Inbox folder")
+    processed_folder: str = option(
+        "Processed", help="Where handled mail is moved (created).", label="Processed folder"
+    )
+    failed_folder: str = option(
+        "Failed", help="Where mail Halo keeps refusing goes (created).", label="Failed folder"
+    )
+    ticket_type_id: int = option(
+        0,
+        help="Halo ticket type for new tickets (0: Halo's default).",
+        label="Ticket type ID",
+        applies_when={"mode": ("tickets",)},
+    )
+    client_id: int = option(
+        0,
+        help="Halo client for new tickets (0: the user's).",
+        label="Client ID for tickets",
+        applies_when={"mode": ("tickets",)},
+    )
+    site_id: int = option(
+        0,
+        help="Halo site for new tickets and new users (0: the user's).",
+        label="Site ID for tickets",
+        applies_when={"mode": ("tickets",)},
+    )
+    default_user_id: int = option(
+        0,
+        help="Halo user for unknown senders (0: create them).",
+        label="User for unknown senders",
+        applies_when={"mode": ("tickets",)},
+    )
+    create_unknown_users: bool = option(
+        True,
+        help="Create a Halo user for an unknown sender.",
+        label="Create unknown senders",
+        applies_when={"mode": ("tickets",)},
+    )
+    tag_start: str = option(
+        "[ID:",
+        help="What precedes a ticket id in a reply's subject.",
+        label="Ticket tag start",
+        applies_when={"mode": ("tickets",)},
+    )
+    tag_end: str = option(
+        "]", help="What follows it.", label="Ticket tag end", applies_when={"mode": ("tickets",)}
+    )
     skip_auto_replies: bool = option(
-        True, help="Move auto-replies, bounces and delivery reports to Processed unsent."
+        True,
+        help="Move auto-replies, bounces and delivery reports to Processed unsent.",
+        label="Skip auto-replies",
     )
-    max_messages_per_run: int = option(200, help="At most this many messages a run.", minimum=1)
+    max_messages_per_run: int = option(
+        200, help="At most this many messages a run.", minimum=1, label="Max messages per run"
+    )
     max_attachment_bytes: int = option(
         10 * 1024 * 1024,
         help="Larger attachments are named in the ticket, not uploaded.",
         minimum=0,
+        label="Max attachment size (bytes)",
     )
     max_attempts: int = option(
-        3, help="Runs Halo may refuse a message before it goes to Failed.", minimum=1
+        3,
+        help="Runs Halo may refuse a message before it goes to Failed.",
+        minimum=1,
+        label="Attempts before Failed",
     )
 
     def problems(self) -> list[tuple[str, str]]:

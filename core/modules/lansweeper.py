@@ -89,51 +89,107 @@ class LansweeperOptions:
         help="SQLAlchemy URL of the Lansweeper database, e.g. mssql+pymssql://reader:pw@"
         "sql01/lansweeperdb (or set sql_server, database and username).",
         secret=True,
+        label="Database URL",
     )
-    sql_server: str = option("", help="The SQL Server (host or host:port), when no URL is set.")
-    database: str = option("lansweeperdb", help="The database name, when no URL is set.")
-    username: str = option("", help="A read-only SQL login, when no URL is set.")
-    password: str = option("", help="That login's password.", secret=True)
-    driver: str = option("mssql+pymssql", help="SQLAlchemy dialect+driver, when no URL is set.")
+    sql_server: str = option(
+        "",
+        help="The SQL Server (host or host:port), when no URL is set.",
+        label="SQL Server",
+        applies_when={"database_url": ("",)},
+    )
+    database: str = option(
+        "lansweeperdb",
+        help="The database name, when no URL is set.",
+        label="Database",
+        applies_when={"database_url": ("",)},
+    )
+    username: str = option(
+        "",
+        help="A read-only SQL login, when no URL is set.",
+        label="SQL login",
+        applies_when={"database_url": ("",)},
+    )
+    password: str = option(
+        "",
+        help="That login's password.",
+        secret=True,
+        label="SQL password",
+        applies_when={"database_url": ("",)},
+    )
+    driver: str = option(
+        "mssql+pymssql",
+        help="SQLAlchemy dialect+driver, when no URL is set.",
+        label="Driver",
+        applies_when={"database_url": ("",)},
+    )
     asset_type_map: dict[str, int] = option(
         default_factory=dict,
         help="Lansweeper asset type name → Halo asset type id (a Halo type of the same name "
         "is found by itself).",
         example={"Windows": 2, "Printer": 5},
+        label="Asset type map",
     )
     default_assettype_id: int = option(
-        0, help="Halo asset type for types neither mapped nor found (0: report them).", minimum=0
+        0,
+        help="Halo asset type for types neither mapped nor found (0: report them).",
+        minimum=0,
+        label="Default asset type ID",
     )
-    client_id: int = option(1, help="Halo client for assets no rule places.", minimum=1)
-    site_id: int = option(1, help="Halo site for assets no rule places.", minimum=1)
+    client_id: int = option(
+        1, help="Halo client for assets no rule places.", minimum=1, label="Default client ID"
+    )
+    site_id: int = option(
+        1, help="Halo site for assets no rule places.", minimum=1, label="Default site ID"
+    )
     placement: list[PlacementRule] = option(
         default_factory=list,
         help="Rules placing assets by IP range, domain (Lansweeper's) or AssetName pattern.",
         example=[{"ip_range": "10.2.0.0/16", "site_name": "Leeds"}],
+        label="Placement rules",
     )
-    create_sites: bool = option(False, help="Create the sites rules name that Halo lacks.")
+    create_sites: bool = option(
+        False, help="Create the sites rules name that Halo lacks.", label="Create missing sites"
+    )
     serial_field: str = option(
-        "key_field", help="The Halo asset field that holds the serial number."
+        "key_field",
+        help="The Halo asset field that holds the serial number.",
+        label="Serial number field",
     )
     field_map: dict[str, str] = option(
         default_factory=dict,
         help="Halo field → Lansweeper column (with |converters), over the default map.",
         example={"key_field2": "Model", "key_field3": "OperatingSystem"},
+        label="Field map",
     )
     active_states: list[int] = option(
         default_factory=lambda: [ACTIVE_STATE],
         help="tblAssetCustom.State values that are active (others: inactive in Halo).",
+        label="Active states",
     )
     stale_after_days: int = option(
-        90, help="Report assets Lansweeper has not seen for this many days (0: never).", minimum=0
+        90,
+        help="Report assets Lansweeper has not seen for this many days (0: never).",
+        minimum=0,
+        label="Stale after (days)",
     )
-    full_reconcile_every: str = option("7d", help="How often a run reads every asset.")
-    timeout_seconds: int = option(300, help="How long one query may run.", minimum=1)
+    full_reconcile_every: str = option(
+        "7d", help="How often a run reads every asset.", label="Full read every"
+    )
+    timeout_seconds: int = option(
+        300, help="How long one query may run.", minimum=1, label="Query timeout (seconds)"
+    )
     max_deactivate_percent: float = option(
-        10.0, help="Refuse a run deactivating more than this share.", minimum=0, maximum=100
+        10.0,
+        help="Refuse a run deactivating more than this share.",
+        minimum=0,
+        maximum=100,
+        label="Max % deactivated per run",
     )
     max_deactivate_count: int = option(
-        500, help="Refuse a run deactivating more than this many assets.", minimum=0
+        500,
+        help="Refuse a run deactivating more than this many assets.",
+        minimum=0,
+        label="Max deactivated per run",
     )
 
     def problems(self) -> list[tuple[str, str]]:

@@ -72,6 +72,18 @@ def _base_dns_from_text(text: str) -> list[dict[str, str]]:
     return [{"dn": part.strip()} for part in text.split(";") if part.strip()]
 
 
+def _base_dns_to_text(value: Any) -> str | None:
+    """``A;B`` for bases that are only a DN each; None when one has its own filter or site."""
+    if not isinstance(value, list) or not all(isinstance(base, dict) for base in value):
+        return None
+    plain = {"filter": "", "client_id": 0, "site_id": 0, "site_name": ""}
+    if any({key: base.get(key, plain[key]) for key in plain} != plain for base in value):
+        return None
+    if any(";" in str(base.get("dn", "")) for base in value):
+        return None
+    return ";".join(str(base.get("dn", "")) for base in value)
+
+
 @dataclass(frozen=True)
 class BaseDn:
     """One search base, with its own filter and where its users go."""
@@ -85,50 +97,100 @@ class BaseDn:
 
 @dataclass(frozen=True)
 class LdapOptions:
-    server: str = option("", help="ldaps://dc1.example.com:636, or ldap://host:389 with start_tls.")
-    start_tls: bool = option(False, help="Upgrade an ldap:// connection with StartTLS.")
-    ca_file: str = option("", help="PEM file of a private CA that signed the server's certificate.")
-    bind_dn: str = option(
-        "", help="A read-only service account: its DN, user@domain, or DOMAIN\\user (NTLM)."
+    server: str = option(
+        "",
+        help="ldaps://dc1.example.com:636, or ldap://host:389 with start_tls.",
+        label="Directory server",
     )
-    bind_password: str = option("", help="The service account's password.", secret=True)
+    start_tls: bool = option(
+        False, help="Upgrade an ldap:// connection with StartTLS.", label="Use StartTLS"
+    )
+    ca_file: str = option(
+        "",
+        help="PEM file of a private CA that signed the server's certificate.",
+        label="CA certificate file",
+        browse="file",
+    )
+    bind_dn: str = option(
+        "",
+        help="A read-only service account: its DN, user@domain, or DOMAIN\\user (NTLM).",
+        label="Service account",
+    )
+    bind_password: str = option(
+        "", help="The service account's password.", secret=True, label="Service account password"
+    )
     base_dns: list[BaseDn] = option(
         default_factory=list,
         help="Search bases: 'OU=A,DC=x;OU=B,DC=x', or a list with a filter and placement each.",
         from_text=_base_dns_from_text,
+        to_text=_base_dns_to_text,
         example=[{"dn": "OU=Staff,DC=example,DC=com", "site_name": "Head office"}],
+        label="Search bases",
     )
-    filter: str = option("", help="LDAP filter for users (default: the profile's people filter).")
-    profile: str = option("ad", help="Which kind of directory.", choices=tuple(PROFILES))
-    client_id: int = option(1, help="Halo client for users no rule places.", minimum=1)
-    site_id: int = option(1, help="Halo site for users no rule places.", minimum=1)
-    create_sites: bool = option(False, help="Create the sites rules name that Halo lacks.")
+    filter: str = option(
+        "",
+        help="LDAP filter for users (default: the profile's people filter).",
+        label="User filter",
+    )
+    profile: str = option(
+        "ad", help="Which kind of directory.", choices=tuple(PROFILES), label="Directory kind"
+    )
+    client_id: int = option(
+        1, help="Halo client for users no rule places.", minimum=1, label="Default client ID"
+    )
+    site_id: int = option(
+        1, help="Halo site for users no rule places.", minimum=1, label="Default site ID"
+    )
+    create_sites: bool = option(
+        False, help="Create the sites rules name that Halo lacks.", label="Create missing sites"
+    )
     placement: list[PlacementRule] = option(
         default_factory=list,
         help="Rules placing users by OU, group or attribute (first match wins).",
         example=[{"ou": "OU=Leeds,OU=Staff,DC=example,DC=com", "site_name": "Leeds"}],
+        label="Placement rules",
     )
     field_map: dict[str, str] = option(
         default_factory=dict,
         help="Halo field → directory attribute (with |converters), over the profile's map.",
         example={"department": "department|upper", "mobilenumber": ""},
+        label="Field map",
     )
     guid_field: str = option(
-        "third_party_guid", help="The Halo user field that holds the directory's GUID."
+        "third_party_guid",
+        help="The Halo user field that holds the directory's GUID.",
+        label="GUID field in Halo",
     )
     disabled_attribute: str = option(
-        "", help="For non-AD directories: an attribute whose presence means disabled."
+        "",
+        help="For non-AD directories: an attribute whose presence means disabled.",
+        label="Disabled attribute",
+        applies_when={"profile": tuple(name for name in PROFILES if name != "ad")},
     )
-    page_size: int = option(500, help="Entries per page of a search.", minimum=1, maximum=100_000)
-    full_reconcile_every: str = option("7d", help="How often a run reads the whole directory.")
+    page_size: int = option(
+        500, help="Entries per page of a search.", minimum=1, maximum=100_000, label="Page size"
+    )
+    full_reconcile_every: str = option(
+        "7d", help="How often a run reads the whole directory.", label="Full read every"
+    )
     max_deactivate_percent: float = option(
-        10.0, help="Refuse a run deactivating more than this share.", minimum=0, maximum=100
+        10.0,
+        help="Refuse a run deactivating more than this share.",
+        minimum=0,
+        maximum=100,
+        label="Max % deactivated per run",
     )
     max_deactivate_count: int = option(
-        500, help="Refuse a run deactivating more than this many users.", minimum=0
+        500,
+        help="Refuse a run deactivating more than this many users.",
+        minimum=0,
+        label="Max deactivated per run",
     )
     halo_connection_id: int = option(
-        0, help="Halo's LDAPConnection record to read settings from and report to.", minimum=0
+        0,
+        help="Halo's LDAPConnection record to read settings from and report to.",
+        minimum=0,
+        label="Halo LDAP connection ID",
     )
 
     def problems(self) -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ cross-field checks; they are reported like every other option problem.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import types
 import typing
@@ -39,15 +40,29 @@ def option(
     default_factory: Callable[[], Any] | None = None,
     example: Any = None,
     from_text: Callable[[str], Any] | None = None,
+    to_text: Callable[[Any], str | None] | None = None,
+    label: str = "",
+    browse: str = "",
+    applies_when: dict[str, tuple[Any, ...]] | None = None,
 ) -> Any:
     """A dataclass field carrying the metadata the CLI and the settings dialog show.
 
     ``example`` (for lists, mappings and nested options) is shown by ``module show`` and as
     the dialog's placeholder, so an admin sees the expected JSON shape. ``from_text`` lets a
     structured option also be written as text (``"OU=A,DC=x;OU=B,DC=x"`` for a list of
-    base DNs), turned into its JSON form before it is checked.
+    base DNs), turned into its JSON form before it is checked; ``to_text`` goes back (None
+    when a value has more than the text form can say), so the dialog shows what was typed.
+    ``label`` is the dialog's
+    name for it (default: the name in words); ``browse`` ("file" or "folder") offers a
+    Browse… button; ``applies_when={"target": ("assets",)}`` says the option only matters
+    while another option has one of those values, so the dialog hides it otherwise.
     """
+    if browse not in ("", "file", "folder"):
+        raise ValueError(f"browse must be 'file' or 'folder', not {browse!r}")
     metadata = {
+        "label": label,
+        "browse": browse,
+        "applies_when": tuple((applies_when or {}).items()),
         "help": help,
         "choices": choices,
         "secret": secret,
@@ -55,6 +70,7 @@ def option(
         "maximum": maximum,
         "example": example,
         "from_text": from_text,
+        "to_text": to_text,
     }
     if default_factory is not None:
         return dataclasses.field(default_factory=default_factory, metadata=metadata)
@@ -73,11 +89,26 @@ class OptionInfo:
     example: Any = None
     # A structured option that may also be written as text (from_text), e.g. "A;B".
     accepts_text: bool = False
+    label: str = ""
+    browse: str = ""  # "file" or "folder": the dialog offers Browse…
+    # ((other option, (values...)), ...): the option matters only while each holds.
+    applies_when: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    # The text form of a value (``to_text``), or None when it needs JSON.
+    as_text: Callable[[Any], str | None] | None = None
 
     @property
     def structured(self) -> bool:
         """Lists, mappings and nested options: JSON on the command line and in the dialog."""
         return self.kind in STRUCTURED_KINDS
+
+    def applies(self, values: typing.Mapping[str, Any]) -> bool:
+        """Whether the option matters given the other options' ``values`` (as the dialog
+        holds them: text, or a bool for a checkbox). An unknown other value counts as
+        applying, so an option is never hidden by a value the schema did not foresee."""
+        for other, allowed in self.applies_when:
+            if other in values and not _same_value(values[other], allowed):
+                return False
+        return True
 
 
 def describe(options_class: type) -> list[OptionInfo]:
@@ -97,9 +128,38 @@ def describe(options_class: type) -> list[OptionInfo]:
                 secret=entry.metadata.get("secret", False) or kind == "Secret",
                 example=entry.metadata.get("example"),
                 accepts_text=entry.metadata.get("from_text") is not None,
+                label=entry.metadata.get("label") or _words(entry.name),
+                browse=entry.metadata.get("browse", ""),
+                applies_when=entry.metadata.get("applies_when", ()),
+                as_text=entry.metadata.get("to_text"),
             )
         )
     return described
+
+
+def structured_value(info: OptionInfo, text: str) -> Any:
+    """A structured option's value typed as text: JSON, or the option's own text form
+    (``OU=A,DC=x;OU=B,DC=x`` for base DNs) where it has one, left for ``from_text``.
+
+    ``halo-integrator module enable --set`` and the settings dialog both read typed values
+    with this, so they accept the same things. Raises json.JSONDecodeError otherwise.
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        if info.accepts_text and not text.lstrip().startswith(("[", "{")):
+            return text
+        raise
+
+
+def _words(name: str) -> str:
+    """``max_deactivate_percent`` -> "Max deactivate percent": a label an option lacks."""
+    return name.replace("_", " ").capitalize()
+
+
+def _same_value(value: Any, allowed: tuple[Any, ...]) -> bool:
+    """``value`` (maybe the dialog's text "True") equals one of ``allowed``."""
+    return any(value == choice or str(value) == str(choice) for choice in allowed)
 
 
 def parse_options(options_class: type, raw: Any) -> tuple[Any, list[Problem]]:

@@ -51,27 +51,34 @@ KEEP_DONE_SECONDS = 90 * 24 * 3600
 @dataclass(frozen=True)
 class PowerShellOptions:
     scripts_folder: str = option(
+        label="Scripts folder",
+        browse="folder",
         help="The only folder scripts run from (relative: to the settings folder). Only "
-        "administrators may write to it."
+        "administrators may write to it.",
     )
     allowed_scripts: list[str] = option(
         default_factory=list,
+        label="Allowed scripts",
         help="If set, only these scripts (names below scripts_folder) may run.",
         example=["reset_password.ps1", "ad/add_to_group.ps1"],
     )
     timeout_seconds: float = option(
         300.0, help="A script still running after this long is killed with its children.",
-        minimum=1,
+        minimum=1, label="Timeout (seconds)",
     )  # fmt: skip
     max_output_bytes: int = option(
         1_000_000, help="Output kept per stream (stdout, stderr); the rest is dropped.",
-        minimum=1024,
+        minimum=1024, label="Output kept (bytes)",
     )  # fmt: skip
     max_runs_per_poll: int = option(
-        10, help="At most this many scripts start in one run; the rest wait.", minimum=1
+        10,
+        help="At most this many scripts start in one run; the rest wait.",
+        minimum=1,
+        label="Scripts per run",
     )
     interpreters: dict[str, list[str]] = option(
         default_factory=dict,
+        label="Interpreters",
         help="Extension → command over the defaults (.ps1 pwsh -NoProfile -NonInteractive "
         "-File, .py this Python, .sh /bin/sh, .cmd cmd /c); an empty list switches one off.",
         example={".ps1": ["pwsh", "-NoProfile", "-NonInteractive", "-File"], ".cmd": []},
@@ -79,6 +86,7 @@ class PowerShellOptions:
     environment: dict[str, Secret] = option(
         default_factory=dict,
         secret=True,
+        label="Environment (secrets)",
         help="Variables every script gets (name → secret value): the way to hand a script "
         "a password. Never on a command line, never in a log.",
         example={"AD_SERVICE_PASSWORD": "..."},

@@ -42,43 +42,85 @@ class SqlOptions:
         help="SQLAlchemy URL, e.g. postgresql+psycopg://reader:pw@db01/hr or "
         "mssql+pymssql://reader:pw@sql01/hr.",
         secret=True,
+        label="Database URL",
     )
     query: str = option(
         help="A SELECT whose columns are Halo field names (or see field_map).",
         example="SELECT mail AS emailaddress, display_name AS name FROM staff",
+        label="Query",
     )
-    target: str = option("users", help="What the rows are.", choices=("users", "assets", "sites"))
+    target: str = option(
+        "users", help="What the rows are.", choices=("users", "assets", "sites"), label="Rows are"
+    )
     key_column: str = option(
         "",
         help="Column that identifies a row across runs (default: emailaddress for users, "
         "inventory_number for assets, name for sites).",
+        label="Key column",
     )
     field_map: dict[str, str] = option(
         default_factory=dict,
         help="Halo field → column (with |converters); when set, only these fields are sent.",
         example={"emailaddress": "mail|lower", "name": "display_name"},
+        label="Field map",
     )
-    client_id: int = option(1, help="Halo client for site rows without client_id.", minimum=1)
-    site_id: int = option(1, help="Halo site for rows without a site_id column.", minimum=1)
+    client_id: int = option(
+        1,
+        help="Halo client for site rows without client_id.",
+        minimum=1,
+        label="Default client ID",
+        applies_when={"target": ("sites",)},
+    )
+    site_id: int = option(
+        1,
+        help="Halo site for rows without a site_id column.",
+        minimum=1,
+        label="Default site ID",
+        applies_when={"target": ("users", "assets")},
+    )
     assettype_id: int = option(
-        1, help="Halo asset type id for asset rows without assettype_id.", minimum=1
+        1,
+        help="Halo asset type id for asset rows without assettype_id.",
+        minimum=1,
+        label="Asset type ID",
+        applies_when={"target": ("assets",)},
     )
     changed_column: str = option(
-        "", help="A column with the row's last change (a time or a rowversion): delta runs."
+        "",
+        help="A column with the row's last change (a time or a rowversion): delta runs.",
+        label="Changed column",
     )
-    full_reconcile_every: str = option("1d", help="With changed_column: how often to read all.")
-    timeout_seconds: int = option(60, help="How long the query may run.", minimum=1)
+    full_reconcile_every: str = option(
+        "1d", help="With changed_column: how often to read all.", label="Full read every"
+    )
+    timeout_seconds: int = option(
+        60, help="How long the query may run.", minimum=1, label="Query timeout (seconds)"
+    )
     deactivate_missing: bool = option(
-        True, help="Set records inactive in Halo when their row is gone (not for sites)."
+        True,
+        help="Set records inactive in Halo when their row is gone (not for sites).",
+        label="Deactivate missing rows",
     )
     max_deactivate_percent: float = option(
-        10.0, help="Refuse a run deactivating more than this share.", minimum=0, maximum=100
+        10.0,
+        help="Refuse a run deactivating more than this share.",
+        minimum=0,
+        maximum=100,
+        label="Max % deactivated per run",
+        applies_when={"deactivate_missing": (True,)},
     )
     max_deactivate_count: int = option(
-        500, help="Refuse a run deactivating more than this many records.", minimum=0
+        500,
+        help="Refuse a run deactivating more than this many records.",
+        minimum=0,
+        label="Max deactivated per run",
+        applies_when={"deactivate_missing": (True,)},
     )
     halo_sqlimport_id: int = option(
-        0, help="Halo's SQLImport record to report Last Sync / Last Error to.", minimum=0
+        0,
+        help="Halo's SQLImport record to report Last Sync / Last Error to.",
+        minimum=0,
+        label="Halo SQL import ID",
     )
 
     def problems(self) -> list[tuple[str, str]]:

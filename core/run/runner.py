@@ -255,7 +255,12 @@ class Runner:
             _fail_for_state(result, exc)
 
     def _log_summary(self, result: ModuleRunResult) -> None:
-        log.info("%s %s: %s", result.module, result.outcome, result.summary())
+        if result.outcome is Outcome.FAILED and result.error:
+            # "csv failed: <why>" is logged already; a second "csv failed:" line would read
+            # as a second failure in a log tail.
+            log.info("%s before it failed: %s", result.module, result.summary())
+        else:
+            log.info("%s %s: %s", result.module, result.outcome, result.summary())
         for part in result.parts if len(result.parts) > 1 else ():
             log.info(
                 "%s %s: %s", result.module, part.entity, summary(part.counts, kinds={part.kind})

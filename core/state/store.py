@@ -193,6 +193,13 @@ class StateStore:
             ).fetchall()
         return [dict(row) for row in rows]
 
+    def latest_runs(self, limit: int = 50) -> list[dict[str, object]]:
+        """The newest runs of every module, newest first (for the diagnostics bundle)."""
+        with self._connect() as db:
+            db.row_factory = sqlite3.Row
+            rows = db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [dict(row) for row in rows]
+
     # -- checkpoints ------------------------------------------------------------------------
 
     def checkpoint(self, module: str, name: str) -> str | None:

@@ -184,13 +184,17 @@ def test_typed_connection_validates_red_then_green_and_saves_what_auto_runs(
     (folder / "users.csv").write_text(USERS_CSV, encoding="utf-8")
     dialog = open_dialog(folder)
 
+    # Nothing configured: the window opens on the welcome; Alt+B leads to the first field.
+    dialog.settled().save(artifacts / "settings-welcome-cli.png")
+    dialog.settled(lambda: desktop.key("alt+b"))
     desktop.type_text(emulator.base_url)
     desktop.key("Tab")
     desktop.type_text(emulator.client_id)
     desktop.key("Tab")
     desktop.type_text("not-the-secret")
     desktop.key("alt+v")
-    assert "invalid client credentials" in dialog.wait_for_line("Validation failed").lower()
+    failed = dialog.wait_for_line("Validation failed").lower()
+    assert failed.count("invalid client credentials") == 1  # the title, not repeated
     red = dialog.settled()
     assert pixels_of(red, ERROR_BACKGROUND) > BANNER_PIXELS
     assert pixels_of(red, OK_BACKGROUND) == 0
@@ -256,6 +260,7 @@ def test_invalid_url_is_marked_and_nothing_is_saved(
 ) -> None:
     folder = tmp_path / "new"
     dialog = open_dialog(folder)
+    dialog.settled(lambda: desktop.key("alt+b"))  # from the welcome to the first field
     desktop.type_text("acme.halopsa.com/api")
     desktop.key("Tab")
     desktop.type_text("client")

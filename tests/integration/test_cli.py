@@ -120,7 +120,7 @@ def test_configure_refuses_a_wrong_secret_and_saves_nothing(
     folder = tmp_path / "s"
     done = configure(folder, emulator, secret=None, stdin="not-the-secret\n")
     assert done.returncode == 1
-    assert "invalid client credentials" in done.stdout
+    assert done.stdout.lower().count("invalid client credentials") == 1
     assert "Traceback" not in done.stdout + done.stderr
     assert not (folder / "appsettings.json").exists()
 
@@ -197,7 +197,7 @@ def test_validate_reports_green_and_red(tmp_path: Path, emulator: Emulator) -> N
         bad = cli("validate", "--settings", str(folder))
     finally:
         emulator_two.stop()
-    assert bad.returncode == 1 and "invalid client credentials" in bad.stdout
+    assert bad.returncode == 1 and bad.stdout.lower().count("invalid client credentials") == 1
 
 
 def test_module_commands(tmp_path: Path, emulator: Emulator) -> None:
@@ -263,3 +263,24 @@ def test_configure_refuses_a_url_with_a_password_and_never_shows_it(
             assert "user name or password" in done.stderr
             assert "pa55-word" not in done.stdout + done.stderr
             assert not folder.exists()
+
+
+def test_diagnostics_writes_a_bundle_of_the_last_runs_without_the_secret(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    """The same bundle as the About tab's: after a real run, one zip, no secret in it."""
+    import zipfile
+
+    folder = configured_folder(tmp_path, emulator, users=3)
+    assert cli("sync", "--settings", str(folder)).returncode == 0
+    target = tmp_path / "ticket" / "bundle.zip"
+    done = cli("diagnostics", "--settings", str(folder), "-o", str(target))
+    assert done.returncode == 0, done.stderr
+    assert f"Wrote {target}" in done.stdout
+    with zipfile.ZipFile(target) as bundle:
+        texts = {name: bundle.read(name).decode() for name in bundle.namelist()}
+    assert any(name.startswith("logs/csv/csv-") for name in texts)
+    [run] = json.loads(texts["runs.json"])
+    assert (run["module"], run["outcome"], run["created"]) == ("csv", "succeeded", 3)
+    key = (folder / "appsettings.key").read_text().strip()
+    assert all(SECRET not in text and key not in text for text in texts.values())

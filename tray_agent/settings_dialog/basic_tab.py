@@ -14,7 +14,7 @@ from tray_agent.settings_dialog.widgets import HINT_TEXT, PAD, Banner, FieldMess
 # (form attribute, label, problem key, help) in tab order.
 FIELDS = (
     ("url", "Halo URL", "Halo.Url", "e.g. https://acme.halopsa.com"),
-    ("client_id", "Client ID", "Halo.ClientId", "Configuration > Integrations > Halo API"),
+    ("client_id", "Client ID", "Halo.ClientId", "Configuration > Integrations > Halo Integrator"),
     ("client_secret", "Client secret", "Halo.ClientSecret", ""),
 )
 ADVANCED_FIELDS = (
@@ -44,17 +44,18 @@ class BasicTab(ttk.Frame):
                 help_text = (
                     "stored (encrypted); leave blank to keep it"
                     if has_secret
-                    else "shown once when the Halo application was created"
+                    else "Generate Client Secret in Halo; it is shown once"
                 )
             row = self._add_field(self, row, form, attribute, label, key, help_text)
-        advanced = ttk.LabelFrame(self, text="Advanced (optional)", padding=PAD)
-        advanced.grid(row=row, column=0, columnspan=3, sticky="ew", pady=(PAD, PAD))
-        advanced.columnconfigure(1, weight=1)
-        advanced_row = 0
+        # The advanced fields share the main fields' grid, so their labels, entries and
+        # help line up in the same three columns (a frame of their own would indent them).
+        ttk.Separator(self).grid(row=row, column=0, columnspan=3, sticky="ew", pady=(PAD, 0))
+        ttk.Label(self, text="Advanced (optional)", foreground=HINT_TEXT).grid(
+            row=row + 1, column=0, columnspan=3, sticky="w", pady=(PAD, 2)
+        )
+        row += 2
         for attribute, label, key, help_text in ADVANCED_FIELDS:
-            advanced_row = self._add_field(
-                advanced, advanced_row, form, attribute, label, key, help_text
-            )
+            row = self._add_field(self, row, form, attribute, label, key, help_text)
         buttons = ttk.Frame(self)
         buttons.grid(row=row + 1, column=0, columnspan=3, sticky="w", pady=(PAD, 0))
         self.validate_button = ttk.Button(

@@ -4,14 +4,19 @@ Save and Close."""
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
 
 from core.run.logs import RedactingFormatter
+from core.run.runner import RunEvent
 from tray_agent.settings_dialog.widgets import PAD, Banner
 
-TAIL_FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
+TAIL_FORMAT = "%(message)s"  # the tail adds the time, the level and the module itself
+TAIL_TIME_FORMAT = "%H:%M:%S"
+MODULE_LOGGERS = "halo_integrator.modules"
 
 
 class Footer(ttk.Frame):
@@ -55,15 +60,40 @@ class Footer(ttk.Frame):
 
 
 class TailHandler(logging.Handler):
-    """Hands every formatted engine log line to the window's inbox (any thread may log)."""
+    """Hands every formatted engine log line to the window's inbox (any thread may log).
+
+    Each line names its module (``12:00:01 INFO    hr: Read 3 rows``): the module whose run
+    is going on the thread that logged (``note`` hears the run events on that same thread),
+    else the one in the logger's name (``halo_integrator.modules.hr``). A Halo client retry
+    logged during hr's run is then hr's too.
+    """
 
     def __init__(self, deliver: Callable[[str], None]) -> None:
         super().__init__(logging.INFO)
         self.deliver = deliver
-        self.setFormatter(RedactingFormatter(TAIL_FORMAT, datefmt="%H:%M:%S"))
+        self.setFormatter(RedactingFormatter(TAIL_FORMAT))
+        self._running: dict[int, str] = {}  # thread id -> the module it runs
+
+    def note(self, event: RunEvent) -> None:
+        """A run event, heard on the thread that runs the module (the runner's own)."""
+        if event.kind == "started":
+            self._running[threading.get_ident()] = event.module
+        elif event.kind == "finished":
+            self._running.pop(threading.get_ident(), None)
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self.deliver(self.format(record))
+            message = self.format(record)
+            module = self._running.get(record.thread or 0) or _module_in(record.name)
+            if module and not message.startswith((f"{module} ", f"{module}:")):
+                message = f"{module}: {message}"
+            stamp = time.strftime(TAIL_TIME_FORMAT, time.localtime(record.created))
+            self.deliver(f"{stamp} {record.levelname:<7} {message}")
         except Exception:  # a broken handler must not break the code that logged
             self.handleError(record)
+
+
+def _module_in(logger_name: str) -> str:
+    """``halo_integrator.modules.hr`` -> hr; "" for the engine's other loggers."""
+    prefix = f"{MODULE_LOGGERS}."
+    return logger_name[len(prefix) :] if logger_name.startswith(prefix) else ""

@@ -14,13 +14,20 @@ import json
 import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any, TypedDict
 
 from core import __version__
+from core.diagnostics import library_versions
 from core.errors import ConfigError
-from core.modules.options import OptionInfo, describe, parse_options, to_json_value, to_settings
+from core.modules.options import (
+    OptionInfo,
+    describe,
+    parse_options,
+    structured_value,
+    to_json_value,
+    to_settings,
+)
 from core.modules.registry import MODULES
 from core.settings.model import (
     HaloConnection,
@@ -34,7 +41,6 @@ from core.settings.secrets import MIN_SECRET_LENGTH, Secret
 from core.state.store import STATE_FILE_NAME
 
 Problems = dict[str, str]
-LIBRARIES = ("httpx", "cryptography", "pystray", "Pillow", "plyer", "schedule")
 
 
 @dataclass
@@ -127,7 +133,9 @@ def _display_value(info: OptionInfo, value: Any) -> Any:
     if info.secret or value is None:
         return ""  # secrets are never put back into a widget
     if info.structured:
-        return json.dumps(to_json_value(value), ensure_ascii=False)
+        plain = to_json_value(value)
+        text = info.as_text(plain) if info.as_text else None
+        return text if text is not None else json.dumps(plain, ensure_ascii=False)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
@@ -137,8 +145,9 @@ def option_problem(type_name: str, name: str, text: str) -> str | None:
     """The problem of one structured option's JSON text, for the dialog's on-the-fly check."""
     if not text.strip():
         return None
+    info = next(info for info in describe(MODULES[type_name].Options) if info.name == name)
     try:
-        value = json.loads(text)
+        value = structured_value(info, text)
     except json.JSONDecodeError as exc:
         return f"not valid JSON: {exc.msg} (character {exc.pos + 1})"
     _, problems = parse_options(MODULES[type_name].Options, {name: value})
@@ -221,6 +230,8 @@ def module_from_form(
         interval=interval,
         options=to_settings(options),
         halo_record_id=stored.halo_record_id if stored else None,
+        # The instance's identity in Halo (the marker on its records): a Save keeps it.
+        id=stored.id if stored else "",
     )
     return entry, {}
 
@@ -229,7 +240,7 @@ def _raw_options(
     form: ModuleForm, stored: ModuleSettings | None, infos: list[OptionInfo], problems: Problems
 ) -> dict[str, Any]:
     stored_options = stored.options if stored else {}
-    structured = {info.name for info in infos if info.structured}
+    structured = {info.name: info for info in infos if info.structured}
     secret = {info.name for info in infos if info.secret}
     raw: dict[str, Any] = {}
     for name, value in form.options.items():
@@ -237,7 +248,7 @@ def _raw_options(
             raw[name] = value
         elif name in structured and str(value).strip():
             try:
-                raw[name] = json.loads(str(value))
+                raw[name] = structured_value(structured[name], str(value))
             except json.JSONDecodeError as exc:
                 problems[f"{form.name}.Options.{name}"] = (
                     f"not valid JSON: {exc.msg} (character {exc.pos + 1})"
@@ -299,22 +310,12 @@ def load_problem(error: ConfigError, path: Path) -> str | None:
     )
 
 
-def library_versions() -> list[tuple[str, str]]:
-    """(name, version or "not installed") for the libraries support asks about."""
-    versions = []
-    for name in LIBRARIES:
-        try:
-            versions.append((name, metadata.version(name)))
-        except metadata.PackageNotFoundError:
-            versions.append((name, "not installed"))
-    return versions
-
-
 def about_rows(settings_path: Path, settings: Settings | None) -> list[tuple[str, str]]:
     """What the About tab lists, as (label, value): versions first, then where files live."""
     log_folder = settings.log_folder if settings else settings_path.parent / "logs"
     rows = [
         ("Halo Integrator", __version__),
+        ("Halo instance", settings.halo.url if settings else "(not configured yet)"),
         ("Settings file", str(settings_path)),
         ("Logs folder", str(log_folder)),
         ("State database", str(settings_path.parent / STATE_FILE_NAME)),

@@ -2,13 +2,15 @@
 
 The option widgets come from each module type's options schema, so a new module type appears
 here without any dialog code. Instances are added (type + name) and removed here; each one
-can check its source before it is saved. The tab scrolls once there are more than fit.
+can check its source, or preview what a run would change (a dry run), before it is saved.
+The tab scrolls once there are more than fit.
 """
 
 from __future__ import annotations
 
 import tkinter as tk
 from collections.abc import Callable
+from pathlib import Path
 from tkinter import ttk
 
 from core.modules.options import describe
@@ -22,6 +24,7 @@ from tray_agent.settings_dialog.form import (
     option_problem,
 )
 from tray_agent.settings_dialog.option_fields import OptionField
+from tray_agent.settings_dialog.preview import PreviewBox
 from tray_agent.settings_dialog.widgets import (
     ERROR_TEXT,
     HINT_TEXT,
@@ -43,8 +46,11 @@ class ModuleSection(ttk.LabelFrame):
         form: ModuleForm,
         on_check: CheckSource,
         on_remove: Callable[[ModuleSection], None],
+        folder: Path | None = None,
+        on_preview: CheckSource | None = None,
     ) -> None:
         cls = MODULES[form.type]
+        self.on_preview: CheckSource = on_preview or (lambda _section: None)
         title = cls.display_name if form.name == form.type else f"{cls.display_name}: {form.name}"
         super().__init__(parent, text=title, padding=PAD)
         self.name, self.type = form.name, form.type
@@ -55,22 +61,26 @@ class ModuleSection(ttk.LabelFrame):
         ttk.Label(self, text=description, foreground=HINT_TEXT, wraplength=700).grid(
             row=0, column=0, columnspan=3, sticky="w", pady=(0, PAD)
         )
+        # Enabled and the interval sit in the options' three columns (label, input, help).
         self.enabled = tk.BooleanVar(self, value=form.enabled)
         ttk.Checkbutton(self, text="Enabled", variable=self.enabled).grid(
-            row=1, column=0, sticky="w", pady=2
+            row=1, column=0, columnspan=2, sticky="w", pady=4
         )
-        interval_row = ttk.Frame(self)
-        interval_row.grid(row=1, column=1, columnspan=2, sticky="w")
-        ttk.Label(interval_row, text="Runs every").grid(row=0, column=0, padx=(0, PAD))
+        ttk.Label(self, text="Runs every").grid(
+            row=2, column=0, sticky="nw", padx=(0, PAD), pady=(7, 4)
+        )
         self.interval = tk.StringVar(self, value=form.interval)
-        ttk.Entry(interval_row, textvariable=self.interval, width=14).grid(row=0, column=1)
-        ttk.Label(interval_row, text="5m, 1h, 2d or daily@02:00", foreground=HINT_TEXT).grid(
-            row=0, column=2, padx=PAD
+        ttk.Entry(self, textvariable=self.interval, width=14).grid(
+            row=2, column=1, sticky="nw", pady=4
+        )
+        ttk.Label(self, text="5m, 1h, 2d or daily@02:00", foreground=HINT_TEXT).grid(
+            row=2, column=2, sticky="nw", padx=(PAD, 0), pady=(7, 4)
         )
         self.interval_message = FieldMessage(self)
-        self.interval_message.grid(row=2, column=1, columnspan=2, sticky="w")
+        self.interval_message.grid(row=3, column=1, columnspan=2, sticky="w")
+        self.interval_message.grid_remove()  # takes room only while it says something
         self.fields: dict[str, OptionField] = {}
-        row = 3
+        row = 4
         for info in describe(cls.Options):
             self.fields[info.name] = OptionField(
                 self,
@@ -78,23 +88,45 @@ class ModuleSection(ttk.LabelFrame):
                 form.options.get(info.name),
                 row,
                 check_json=lambda name, text: option_problem(self.type, name, text),
+                folder=folder,
             )
             row += 2
         self._build_actions(row, on_check, on_remove)
+        self._watch_what_options_depend_on()
+
+    def _watch_what_options_depend_on(self) -> None:
+        """Hide the options that do not apply (``applies_when``) and follow every change of
+        the options they depend on (the asset type shows when Rows are becomes assets)."""
+        watched = {other for f in self.fields.values() for other, _ in f.info.applies_when}
+        for name in watched & set(self.fields):
+            self.fields[name].variable.trace_add("write", lambda *_: self.apply_visibility())
+        self.apply_visibility()
+
+    def apply_visibility(self) -> None:
+        values = {name: field.value() for name, field in self.fields.items()}
+        for field in self.fields.values():
+            field.show(field.info.applies(values))
 
     def _build_actions(
         self, row: int, on_check: CheckSource, on_remove: Callable[[ModuleSection], None]
     ) -> None:
         actions = ttk.Frame(self)
         actions.grid(row=row, column=0, columnspan=3, sticky="ew", pady=(PAD, 0))
-        actions.columnconfigure(1, weight=1)
+        actions.columnconfigure(2, weight=1)
         self.check_button = ttk.Button(actions, text="Check source", command=lambda: on_check(self))
         self.check_button.grid(row=0, column=0, sticky="w")
-        self.check_result = ttk.Label(actions, text="", wraplength=520, justify="left")
-        self.check_result.grid(row=0, column=1, sticky="w", padx=PAD)
-        ttk.Button(actions, text="Remove", command=lambda: on_remove(self)).grid(
-            row=0, column=2, sticky="e"
+        self.preview_button = ttk.Button(
+            actions, text="Preview", command=lambda: self.on_preview(self)
         )
+        self.preview_button.grid(row=0, column=1, sticky="w", padx=(PAD, 0))
+        self.check_result = ttk.Label(actions, text="", wraplength=460, justify="left")
+        self.check_result.grid(row=0, column=2, sticky="w", padx=PAD)
+        ttk.Button(actions, text="Remove", command=lambda: on_remove(self)).grid(
+            row=0, column=3, sticky="e"
+        )
+        self.preview = PreviewBox(self)
+        self.preview.grid(row=row + 1, column=0, columnspan=3, sticky="ew", pady=(PAD, 0))
+        self.preview.grid_remove()  # until the first Preview
 
     def form(self) -> ModuleForm:
         options = {name: field.value() for name, field in self.fields.items()}
@@ -111,7 +143,12 @@ class ModuleSection(ttk.LabelFrame):
                 self.fields[name].set_value(value)
 
     def show_problems(self, problems: Problems) -> None:
-        self.interval_message.show(problems.get(f"{self.name}.Interval"))
+        interval_problem = problems.get(f"{self.name}.Interval")
+        self.interval_message.show(interval_problem)
+        if interval_problem:
+            self.interval_message.grid()
+        else:
+            self.interval_message.grid_remove()
         prefix = f"{self.name}.Options."
         for name, field in self.fields.items():
             own = [
@@ -120,6 +157,16 @@ class ModuleSection(ttk.LabelFrame):
                 if key == prefix + name or key.startswith((f"{prefix}{name}[", f"{prefix}{name}."))
             ]
             field.show_problem("; ".join(own) or None)
+
+    def previewing(self) -> None:
+        self.preview_button.state(["disabled"])
+        self.preview.grid()
+        self.preview.show("Previewing: reading the source and Halo, writing nothing…", "busy")
+
+    def show_preview(self, text: str, ok: bool) -> None:
+        self.preview_button.state(["!disabled"])
+        self.preview.grid()
+        self.preview.show(text, "ok" if ok else "error")
 
     def checking(self) -> None:
         self.check_button.state(["disabled"])
@@ -136,9 +183,16 @@ class ModuleSection(ttk.LabelFrame):
 class IntegrationsTab(ttk.Frame):
     """The instance sections, then a row to add another instance of any type."""
 
-    def __init__(self, parent: tk.Misc, forms: list[ModuleForm], on_check: CheckSource) -> None:
+    def __init__(
+        self,
+        parent: tk.Misc,
+        forms: list[ModuleForm],
+        on_check: CheckSource,
+        folder: Path | None = None,
+        on_preview: CheckSource | None = None,
+    ) -> None:
         super().__init__(parent)
-        self.on_check = on_check
+        self.on_check, self.folder, self.on_preview = on_check, folder, on_preview
         self.removed: list[str] = []
         self.scroller = ScrollableFrame(self)
         self.scroller.pack(fill="both", expand=True)
@@ -154,7 +208,9 @@ class IntegrationsTab(ttk.Frame):
         self._layout()
 
     def _section(self, form: ModuleForm) -> ModuleSection:
-        return ModuleSection(self.body, form, self.on_check, self.remove)
+        return ModuleSection(
+            self.body, form, self.on_check, self.remove, self.folder, self.on_preview
+        )
 
     def _build_add_row(self) -> None:
         self.add_row = ttk.LabelFrame(self.body, text="Add an integration", padding=PAD)

@@ -6,6 +6,8 @@ import tkinter as tk
 from tkinter import ttk
 from typing import ClassVar
 
+from tray_agent.settings_dialog.tick_box import use_tick_boxes
+
 # Text colours readable on ttk's light grey; the validation banner gets a tinted background
 # as well, so the result reads at a glance (and a test can count its pixels).
 ERROR_TEXT = "#b3261e"
@@ -40,6 +42,8 @@ def configure_styles(widget: tk.Misc) -> None:
     style = ttk.Style(widget)
     if style.theme_use() == "default" and "clam" in style.theme_names():
         style.theme_use("clam")
+    if style.theme_use() == "clam":
+        use_tick_boxes(style, widget.nametowidget("."))  # images that outlive this window
     for kind, colour in (("running", RUNNING_BAR), ("ok", OK_BAR), ("error", FAILED_BAR)):
         style.configure(BAR_STYLES[kind], background=colour, troughcolor="#f4f4f4")
 
@@ -67,7 +71,8 @@ class Banner(tk.Label):
         super().__init__(
             parent, anchor="w", justify="left", wraplength=wraplength, padx=8, pady=6, bd=0
         )
-        self._plain = (self.cget("foreground"), self.cget("background"))
+        # Plain = the ttk frame's own colour: an empty banner is then no grey strip.
+        self._plain = (self.cget("foreground"), _frame_colour(self))
         self.show("", None)
 
     def show(self, text: str, kind: str | None) -> None:
@@ -140,7 +145,7 @@ class ScrollableFrame(ttk.Frame):
         self.canvas.itemconfigure(self._window, width=event.width)
 
 
-def _frame_colour(widget: ttk.Frame) -> str:
+def _frame_colour(widget: tk.Misc) -> str:
     """ttk's frame background, so the canvas behind a scrolled frame does not show as white."""
     colour = ttk.Style(widget).lookup("TFrame", "background")
     return colour or "#d9d9d9"

@@ -23,7 +23,6 @@ from typing import Any
 from core.agent import Agent
 from core.errors import ConfigError, IntegratorError
 from core.halo.validate import ValidationResult
-from core.run.checks import SourceCheck, check_source
 from core.run.logs import remember_secrets
 from core.run.request import RunRequest
 from core.run.runner import RunEvent
@@ -39,9 +38,11 @@ from tray_agent.settings_dialog.file_watch import file_digest
 from tray_agent.settings_dialog.footer import Footer, TailHandler
 from tray_agent.settings_dialog.form_merge import label
 from tray_agent.settings_dialog.geometry import MIN_HEIGHT, MIN_WIDTH, save_geometry, saved_geometry
-from tray_agent.settings_dialog.integrations_tab import IntegrationsTab, ModuleSection
+from tray_agent.settings_dialog.integrations_tab import IntegrationsTab
+from tray_agent.settings_dialog.module_checks import ModuleChecks
 from tray_agent.settings_dialog.processing_tab import ProcessingTab
 from tray_agent.settings_dialog.run_history import HistoryRow, history_rows
+from tray_agent.settings_dialog.welcome_tab import FirstRunGuide
 from tray_agent.settings_dialog.widgets import PAD, Banner, configure_styles
 from tray_agent.tk_inbox import TkInbox
 
@@ -114,16 +115,30 @@ class SettingsWindow:
         self.notebook = ttk.Notebook(self.top)
         self.notebook.grid(row=1, column=0, sticky="nsew", padx=PAD, pady=PAD)
         stored = self.stored
+        self.checks = ModuleChecks(self)
         has_secret = bool(stored and stored.halo.client_secret)
         self.basic = BasicTab(
             self.notebook, forms.connection_form(stored), has_secret, self.validate
         )
         self.integrations = IntegrationsTab(
-            self.notebook, forms.module_forms(stored), self.check_module
+            self.notebook,
+            forms.module_forms(stored),
+            self.checks.check,
+            self.folder,
+            on_preview=self.checks.preview,
         )
         self.processing = ProcessingTab(self.notebook, self.start, self.open_run_log)
         self.processing.set_modules([module.name for module in stored.modules] if stored else [])
-        self.about = AboutTab(self.notebook, forms.about_rows(self.agent.settings_path, stored))
+        self.about = AboutTab(
+            self.notebook,
+            forms.about_rows(self.agent.settings_path, stored),
+            self.agent.settings_path,
+            self.in_background,
+            self.open_in_browser,
+        )
+        self.about.update_rows([], stored.halo.url if stored else "")
+        nothing_configured = load_problem is None and not (stored and stored.modules)
+        self.guide = FirstRunGuide(self, show=nothing_configured)
         for tab, text in (
             (self.basic, "Basic Configuration"),
             (self.integrations, "Integrations"),
@@ -131,7 +146,8 @@ class SettingsWindow:
             (self.about, "About"),
         ):
             self.notebook.add(tab, text=text, underline=0)
-        self.notebook.enable_traversal()  # Ctrl+Tab and Alt+B/I/P/A switch tabs
+        self.guide.select()
+        self.notebook.enable_traversal()  # Ctrl+Tab and Alt+W/B/I/P/A switch tabs
         self._build_footer()
         self.top.bind("<Control-s>", lambda _event: self.save())
         self.top.bind("<Alt-v>", lambda _event: self.validate())
@@ -144,11 +160,16 @@ class SettingsWindow:
 
     def _connect(self) -> None:
         """Run events and engine log lines reach the Processing tab through the inbox."""
-        self._listener = lambda event: self.inbox.post(functools.partial(self._on_run, event))
-        self.agent.subscribe(self._listener)
         self._tail = TailHandler(
             lambda line: self.inbox.post(lambda: self.processing.append_log(line))
         )
+
+        def listener(event: RunEvent) -> None:
+            self._tail.note(event)  # on the run's own thread: its log lines name its module
+            self.inbox.post(functools.partial(self._on_run, event))
+
+        self._listener = listener
+        self.agent.subscribe(self._listener)
         if self.stored is not None:
             remember_secrets(self.stored.secret_values())
         engine_logger = logging.getLogger("halo_integrator")
@@ -198,40 +219,16 @@ class SettingsWindow:
 
     def _validated(self, result: ValidationResult) -> None:
         self.basic.show_validation(result)
+        self.guide.validated = result.ok
+        self.guide.show_progress()
         if result.ok:
             log.info("Validation OK: %s", result)
             # As `halo-integrator validate` does: the connection, then each enabled source.
             for section in self.integrations.sections:
                 if section.enabled.get():
-                    self.check_module(section)
+                    self.checks.check(section)
         else:
             log.warning("Validation failed: %s", result)
-
-    def check_module(self, section: ModuleSection) -> None:
-        """The Integrations tab's Check source: this instance's form, checked as it stands."""
-        stored = self.stored.module(section.name) if self.stored else None
-        entry, problems = forms.module_from_form(section.form(), stored, force=True)
-        section.show_problems(problems)
-        if entry is None:
-            message = "Fix the marked fields, then check again."
-            section.show_check(SourceCheck(section.name, section.type, False, message))
-            return
-        section.checking()
-        folder = self.agent.settings_path.parent
-        self.in_background(
-            lambda: check_source(entry, folder),
-            functools.partial(self._checked, section),
-            lambda exc: section.show_check(
-                SourceCheck(section.name, section.type, False, str(exc))
-            ),
-        )
-
-    def _checked(self, section: ModuleSection, check: SourceCheck) -> None:
-        section.show_check(check)
-        if check.ok:
-            log.info("Source check OK: %s", check)
-        else:
-            log.warning("Source check failed: %s", check)
 
     def save(self) -> None:
         """Save the form; a file changed elsewhere is merged first (conflicts are asked)."""
@@ -285,6 +282,7 @@ class SettingsWindow:
         self.reloaded(settings)
         self.refresh_statuses()
         self.footer.offer_first_run(forms.newly_enabled(previous, settings))
+        self.guide.show_progress()
         if self.on_saved is not None:
             self.on_saved()
         if self._close_after_save:
@@ -296,7 +294,7 @@ class SettingsWindow:
         names = [module.name for module in settings.modules]
         if names != list(self.processing.rows):
             self.processing.set_modules(names)
-        self.about.update_rows(forms.about_rows(settings.path, settings))
+        self.about.update_rows(forms.about_rows(settings.path, settings), settings.halo.url)
 
     def _save_failed(self, error: Exception) -> None:
         self.save_button.state(["!disabled"])
@@ -350,6 +348,9 @@ class SettingsWindow:
             self._cannot_open(f"The log of {row.module}'s run at {row.when} is no longer kept.")
             return
         open_path(path, lambda message: self.inbox.post(lambda: self._cannot_open(message)))
+
+    def open_in_browser(self, url: str) -> None:
+        open_path(url, lambda message: self.inbox.post(lambda: self._cannot_open(message)))
 
     def _cannot_open(self, message: str) -> None:
         log.error("%s", message)

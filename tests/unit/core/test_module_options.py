@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
+
 from core.modules.csv_import import CsvOptions
 from core.modules.options import describe, option, parse_options, to_settings
 from core.settings.secrets import Secret
@@ -154,3 +156,41 @@ def test_a_csv_delimiter_must_be_one_character() -> None:
         assert problems == [("delimiter", "must be exactly one character, such as , or ;")]
     _, problems = parse_options(CsvOptions, {"path": "u.csv", "max_deactivate_percent": 150})
     assert problems == [("max_deactivate_percent", "must be at most 100")]
+
+
+def test_every_option_of_every_module_has_a_label_and_help_for_the_dialog() -> None:
+    import dataclasses
+
+    from core.modules.registry import MODULES
+
+    for type_name, cls in MODULES.items():
+        written = {entry.name: entry.metadata["label"] for entry in dataclasses.fields(cls.Options)}
+        for info in describe(cls.Options):
+            assert written[info.name], f"{type_name}.{info.name} has no label"
+            assert info.help, f"{type_name}.{info.name}"
+            names = {other.name for other in describe(cls.Options)}
+            assert {other for other, _ in info.applies_when} <= names, f"{type_name}.{info.name}"
+
+
+def test_applies_when_hides_an_option_only_for_the_values_it_does_not_apply_to() -> None:
+    infos = {info.name: info for info in describe(CsvOptions)}
+    asset_type, guard = infos["assettype_id"], infos["max_deactivate_percent"]
+    assert not asset_type.applies({"target": "users"})
+    assert asset_type.applies({"target": "assets"})
+    assert asset_type.applies({})  # nothing known about the target: shown
+    assert guard.applies({"deactivate_missing": True})
+    assert guard.applies({"deactivate_missing": "True"})  # as text from a form
+    assert not guard.applies({"deactivate_missing": False})
+    assert infos["path"].browse == "file" and infos["path"].label == "CSV file"
+    assert infos["key_column"].applies({"target": "users"})
+
+
+def test_an_option_without_a_label_is_named_in_words_and_browse_is_checked() -> None:
+    @dataclass(frozen=True)
+    class Plain:
+        max_items_per_run: int = option(5, help="h")
+
+    [info] = describe(Plain)
+    assert info.label == "Max items per run"
+    with pytest.raises(ValueError, match="browse"):
+        option("", help="h", browse="files")

@@ -93,3 +93,13 @@ def test_a_mapping_of_secrets_is_read_as_json_and_each_value_stored_encrypted(
     entry = load_settings(folder).modules[0]
     assert entry.options["environment"] == {"AD_PASSWORD": Secret(password)}
     assert password in entry.secret_values()  # so every run log masks it
+
+
+def test_module_show_says_when_an_option_applies(capsys) -> None:
+    from tray_agent.cli_setup import show_module
+
+    assert show_module("csv", None) == 0
+    shown = capsys.readouterr().out
+    asset_type = shown[shown.index("  assettype_id") :].splitlines()
+    assert asset_type[2].strip() == "Only when target is assets."
+    assert "Only when deactivate_missing is True." in shown

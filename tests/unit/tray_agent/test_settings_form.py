@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -141,7 +142,9 @@ def test_load_problem_only_for_a_file_that_exists(tmp_path: Path) -> None:
 
 
 def test_about_rows_name_every_path_and_library(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(form, "LIBRARIES", ("httpx", "surely-not-installed-xyz"))
+    from core import diagnostics
+
+    monkeypatch.setattr(diagnostics, "LIBRARIES", ("httpx", "surely-not-installed-xyz"))
     rows = dict(form.about_rows(tmp_path / "appsettings.json", None))
     assert rows["State database"] == str(tmp_path / "state.db")
     assert rows["Logs folder"] == str(tmp_path / "logs")
@@ -249,3 +252,54 @@ def test_a_blank_secret_mapping_keeps_the_stored_one(tmp_path: Path) -> None:
     entry, problems = form.module_from_form(shown, stored)
     assert problems == {} and entry is not None
     assert entry.options["environment"] == {"AD_PASSWORD": Secret("stored-pa55word")}
+
+
+def test_an_option_with_a_text_form_is_accepted_as_the_cli_set_accepts_it() -> None:
+    """ldap ``base_dns`` typed as ``A;B`` in the dialog, as ``--set base_dns=A;B`` takes it."""
+    module = form.module_form("ad", None, "ldap")
+    module.enabled = True
+    module.options.update(
+        server="ldaps://dc1.example.com",
+        bind_dn="CN=svc,DC=example,DC=com",
+        bind_password="a-long-enough-password",
+        base_dns="OU=Staff,DC=example,DC=com; OU=Admins,DC=example,DC=com",
+    )
+    assert form.option_problem("ldap", "base_dns", module.options["base_dns"]) is None
+    entry, problems = form.module_from_form(module, None)
+    assert problems == {} and entry is not None
+    assert [base["dn"] for base in entry.options["base_dns"]] == [
+        "OU=Staff,DC=example,DC=com",
+        "OU=Admins,DC=example,DC=com",
+    ]
+    # A broken JSON list is still JSON, and still reported as such.
+    assert "not valid JSON" in str(form.option_problem("ldap", "base_dns", '[{"dn": '))
+
+
+def test_a_saved_instance_keeps_its_id_so_its_halo_records_stay_its_own(tmp_path: Path) -> None:
+    """The Id marks every record the instance wrote: a Save from the dialog must keep it."""
+    stored = ModuleSettings(name="csv", options={"path": "users.csv"})
+    module = form.ModuleForm("csv", True, "1h", {"path": "other.csv"})
+    entry, problems = form.module_from_form(module, stored)
+    assert problems == {} and entry is not None
+    assert entry.id == stored.id
+    new_entry, _ = form.module_from_form(
+        form.ModuleForm("fresh", True, "1h", {"path": "a.csv"}, "csv"), None
+    )
+    assert new_entry is not None and new_entry.id and new_entry.id != stored.id
+
+
+def test_base_dns_saved_from_their_text_form_show_as_that_text_again() -> None:
+    """Typed ``A;B`` comes back as ``A;B``, not as the JSON list it is stored as; bases with
+    their own filter or site need the JSON, and get it."""
+    connection = HaloConnection("https://acme.halopsa.com", "client", Secret("s" * 16))
+    settings = Settings.new(Path("/tmp/x/appsettings.json"), connection)
+    module = form.module_form("ad", None, "ldap")
+    module.enabled = True
+    module.options.update(server="ldaps://dc1", bind_dn="CN=svc", base_dns="OU=A,DC=x;OU=B,DC=x")
+    entry, problems = form.module_from_form(module, None)
+    assert problems == {} and entry is not None
+    settings.modules.append(entry)
+    assert form.module_form("ad", settings).options["base_dns"] == "OU=A,DC=x;OU=B,DC=x"
+    entry.options["base_dns"][1]["site_name"] = "Leeds"
+    shown = form.module_form("ad", settings).options["base_dns"]
+    assert json.loads(shown)[1]["site_name"] == "Leeds"
