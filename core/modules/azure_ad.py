@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.modules.base import StatusRecord, SyncModule
-from core.modules.options import option
+from core.modules.options import deactivation_count_option, deactivation_share_option, option
 from core.run.context import RunContext, SourceContext
 from core.settings.model import Interval
 from core.settings.secrets import as_secret
@@ -105,19 +105,8 @@ class AzureAdOptions:
     full_reconcile_every: str = option(
         "7d", help="How often a run reads every user.", label="Full read every"
     )
-    max_deactivate_percent: float = option(
-        10.0,
-        help="Refuse a run deactivating more than this share.",
-        minimum=0,
-        maximum=100,
-        label="Max % deactivated per run",
-    )
-    max_deactivate_count: int = option(
-        500,
-        help="Refuse a run deactivating more than this many users.",
-        minimum=0,
-        label="Max deactivated per run",
-    )
+    max_deactivate_percent: float = deactivation_share_option()
+    max_deactivate_count: int = deactivation_count_option("users")
     halo_connection_id: int = option(
         0,
         help="Halo's azureadconnection record to read settings from and report to.",

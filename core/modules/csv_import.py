@@ -17,7 +17,7 @@ from typing import Any
 
 from core.errors import ModuleError, SourceNotReadyError
 from core.modules.base import StatusRecord, SyncModule
-from core.modules.options import option
+from core.modules.options import deactivation_share_option, option
 from core.run.context import RunContext, SourceContext
 from core.sources.files import DEFAULT_ENCODING, encoding_problem, read_lines
 from core.sync.records import ASSETS, USERS, HaloTarget, SourceRecord
@@ -79,13 +79,8 @@ class CsvOptions:
         help="Make a Halo record inactive when its row disappears from the file.",
         label="Deactivate missing rows",
     )
-    max_deactivate_percent: float = option(
-        10.0,
-        help="Refuse a run that would deactivate more than this share of records.",
-        minimum=0,
-        maximum=100,
-        label="Max % deactivated per run",
-        applies_when={"deactivate_missing": (True,)},
+    max_deactivate_percent: float = deactivation_share_option(
+        applies_when={"deactivate_missing": (True,)}
     )
 
     def problems(self) -> list[tuple[str, str]]:

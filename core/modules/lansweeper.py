@@ -25,7 +25,7 @@ from typing import Any
 
 from core.errors import ModuleError
 from core.modules.base import StatusRecord, SyncModule
-from core.modules.options import option
+from core.modules.options import deactivation_count_option, deactivation_share_option, option
 from core.run.context import RunContext, SourceContext
 from core.settings.model import Interval
 from core.settings.secrets import Secret, as_secret
@@ -178,19 +178,8 @@ class LansweeperOptions:
     timeout_seconds: int = option(
         300, help="How long one query may run.", minimum=1, label="Query timeout (seconds)"
     )
-    max_deactivate_percent: float = option(
-        10.0,
-        help="Refuse a run deactivating more than this share.",
-        minimum=0,
-        maximum=100,
-        label="Max % deactivated per run",
-    )
-    max_deactivate_count: int = option(
-        500,
-        help="Refuse a run deactivating more than this many assets.",
-        minimum=0,
-        label="Max deactivated per run",
-    )
+    max_deactivate_percent: float = deactivation_share_option()
+    max_deactivate_count: int = deactivation_count_option("assets")
 
     def problems(self) -> list[tuple[str, str]]:
         found = field_map_problems(self.field_map)

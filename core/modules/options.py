@@ -111,6 +111,29 @@ class OptionInfo:
         return True
 
 
+def deactivation_share_option(**extra: Any) -> Any:
+    """``max_deactivate_percent``: the deactivation guard's share, in every module's words."""
+    return option(
+        10.0,
+        help="Refuse a run deactivating more than this share.",
+        minimum=0,
+        maximum=100,
+        label="Max % deactivated per run",
+        **extra,
+    )
+
+
+def deactivation_count_option(what: str, **extra: Any) -> Any:
+    """``max_deactivate_count``: the guard's absolute cap; ``what`` the records ("users")."""
+    return option(
+        500,
+        help=f"Refuse a run deactivating more than this many {what}.",
+        minimum=0,
+        label="Max deactivated per run",
+        **extra,
+    )
+
+
 def describe(options_class: type) -> list[OptionInfo]:
     """The schema of an options dataclass, in declaration order."""
     hints = typing.get_type_hints(options_class)

@@ -21,7 +21,7 @@ from typing import Any
 from core.errors import ModuleError
 from core.modules.base import StatusRecord, SyncModule
 from core.modules.csv_import import DEFAULT_KEY_COLUMNS, TARGETS
-from core.modules.options import option
+from core.modules.options import deactivation_count_option, deactivation_share_option, option
 from core.run.context import RunContext, SourceContext
 from core.settings.model import Interval
 from core.settings.secrets import as_secret
@@ -101,20 +101,11 @@ class SqlOptions:
         help="Set records inactive in Halo when their row is gone (not for sites).",
         label="Deactivate missing rows",
     )
-    max_deactivate_percent: float = option(
-        10.0,
-        help="Refuse a run deactivating more than this share.",
-        minimum=0,
-        maximum=100,
-        label="Max % deactivated per run",
-        applies_when={"deactivate_missing": (True,)},
+    max_deactivate_percent: float = deactivation_share_option(
+        applies_when={"deactivate_missing": (True,)}
     )
-    max_deactivate_count: int = option(
-        500,
-        help="Refuse a run deactivating more than this many records.",
-        minimum=0,
-        label="Max deactivated per run",
-        applies_when={"deactivate_missing": (True,)},
+    max_deactivate_count: int = deactivation_count_option(
+        "records", applies_when={"deactivate_missing": (True,)}
     )
     halo_sqlimport_id: int = option(
         0,
