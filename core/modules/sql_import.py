@@ -118,6 +118,10 @@ class SqlOptions:
         found = field_map_problems(self.field_map)
         if self.query and not _READING_QUERY.match(self.query):
             found.append(("query", "must be a SELECT (or WITH ... SELECT): the integrator reads"))
+        elif self.query and _more_than_one_statement(self.query):
+            # SQL Server runs a whole batch ("SELECT ...; DELETE ...") and has no read-only
+            # transaction to stop the second statement.
+            found.append(("query", "must be one statement (a ; ends it, nothing may follow)"))
         if self.changed_column and not _COLUMN_NAME.match(self.changed_column):
             found.append(("changed_column", "a plain column name of the query"))
         try:
@@ -147,7 +151,7 @@ class SqlImport(SyncModule):
         field_map = FieldMap.parse(self.options.field_map) if self.options.field_map else None
         total = 0
         with self._database() as database:
-            for row in database.rows(self.options.query):
+            for row in database.rows(self._query):
                 if total == 0:
                     self._check_columns(row, key_column, field_map)
                 total += 1
@@ -202,8 +206,8 @@ class SqlImport(SyncModule):
         from sqlalchemy import bindparam, literal_column, select, text
 
         if since is None and not columns:
-            return self.options.query, {}
-        rows = text(self.options.query).columns().subquery("q")
+            return self._query, {}
+        rows = text(self._query).columns().subquery("q")
         picked: list[Any] = [literal_column(name) for name in columns] if columns else [text("*")]
         wrapped = select(*picked).select_from(rows)
         if since is None:
@@ -292,6 +296,11 @@ class SqlImport(SyncModule):
         keys.discard("")
         return keys
 
+    @property
+    def _query(self) -> str:
+        """The admin's query without a trailing ``;`` (it becomes a subquery in delta runs)."""
+        return self.options.query.strip().rstrip(";").rstrip()
+
     def _database(self) -> Any:
         from core.sources.sql_database import SqlDatabase
 
@@ -304,6 +313,30 @@ class SqlImport(SyncModule):
         # Halo's SQLImport holds its own query for Halo's SQL import; ours is local. Reading
         # the record still checks that it is enabled for the integrator.
         return {}
+
+
+def _more_than_one_statement(query: str) -> bool:
+    """Whether SQL follows a ``;`` outside quotes and comments (a trailing ``;`` is fine)."""
+    return bool(_outside_quotes(query).strip().rstrip(";").count(";"))
+
+
+def _outside_quotes(query: str) -> str:
+    """The query with string literals, quoted names and comments blanked out."""
+    closing = {"'": "'", '"': '"', "[": "]", "--": "\n", "/*": "*/"}
+    kept, position = [], 0
+    while position < len(query):
+        opener = next(
+            (mark for mark in ("--", "/*", "'", '"', "[") if query.startswith(mark, position)),
+            None,
+        )
+        if opener is None:
+            kept.append(query[position])
+            position += 1
+            continue
+        end = query.find(closing[opener], position + len(opener))
+        position = len(query) if end < 0 else end + len(closing[opener])
+        kept.append(" ")
+    return "".join(kept)
 
 
 def _column(row: Mapping[str, Any], name: str) -> Any:

@@ -228,3 +228,31 @@ def test_status_goes_to_the_sqlimport_record_and_a_disabled_one_does_not_run(
     refused = run(settings)
     assert refused.outcome is Outcome.FAILED
     assert "is not enabled for the Halo Integrator in Halo" in str(refused.error)
+
+
+def test_a_second_statement_after_a_semicolon_is_refused_before_anything_runs(
+    emulator: Emulator, postgres: pg.Postgres, hr_db: str, tmp_path: Path
+) -> None:
+    """SQL Server runs a whole batch and has no read-only transaction: one statement only."""
+    settings = make_folder(
+        tmp_path,
+        emulator,
+        database_url=Secret(postgres.url(hr_db)),
+        query="SELECT mail AS emailaddress FROM staff; DELETE FROM staff",
+    )
+    runner = Runner(settings, client_factory=lambda: HaloClient(settings.halo, retry=FAST_RETRY))
+    with pytest.raises(Exception, match="must be one statement"):
+        runner.run(RunRequest())
+    # A trailing semicolon, and one inside a literal, are a single statement.
+    fine = make_folder(
+        tmp_path / "fine",
+        emulator,
+        database_url=Secret(postgres.url(hr_db)),
+        query="SELECT mail AS emailaddress, first_name AS firstname, 'a;b' AS notes FROM staff "
+        "WHERE mail IS NOT NULL;",
+        changed_column="",
+    )
+    result = run(fine)
+    assert result.outcome is Outcome.SUCCEEDED, result.error
+    assert result.counts.created == 3, result.failures
+    assert by_mail(emulator)["ann@example.com"]["notes"] == "a;b"
