@@ -5,6 +5,7 @@ on Control, and database failures in one sentence."""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from pathlib import Path
 from typing import Any
@@ -275,6 +276,7 @@ def test_settings_kept_on_halos_control_record_are_used_and_reported_on(
         ("missing-database", "does not exist or this login cannot open it"),
         ("closed-port", "Cannot reach the database server at postgresql+psycopg://reader@"),
         ("sql-server", "Cannot reach the database server at mssql+pymssql://reader@127.0.0.1:"),
+        ("odbc", "The database driver for mssql+pyodbc is not installed (pyodbc)"),
     ],
 )
 def test_database_failures_are_one_sentence_without_the_password(
@@ -290,7 +292,10 @@ def test_database_failures_are_one_sentence_without_the_password(
         "missing-database": postgres.url("no_such_db"),
         "closed-port": f"postgresql+psycopg://reader:the-Pa55word-x@127.0.0.1:{pg.free_port()}/db",
         "sql-server": f"mssql+pymssql://reader:the-Pa55word-x@127.0.0.1:{pg.free_port()}/lsdb",
+        "odbc": "mssql+pyodbc://reader:the-Pa55word-x@sql01/lsdb?driver=ODBC+Driver+18",
     }
+    if url == "odbc" and importlib.util.find_spec("pyodbc"):
+        expected = "The ODBC driver named in the URL is not installed"  # pyodbc, no driver
     settings = make_folder(tmp_path, emulator, database_url=Secret(urls[url]), timeout_seconds=5)
     result = run(settings)
     assert result.outcome is Outcome.FAILED
