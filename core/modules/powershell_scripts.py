@@ -248,9 +248,16 @@ class PowerShellScripts(SyncModule):
         return arguments, allowed.path.parent
 
     def _environment(self, run: QueuedRun, script: ScriptDefinition) -> dict[str, str]:
-        """The agent's environment, who queued the run, and the configured secrets."""
+        """The agent's environment, who queued the run, and the configured secrets.
+
+        The agent's own secret variables (``HALO_SECRET_*``, how the CLI takes secrets) are
+        left out: a script gets only the secrets ``environment`` names for it.
+        """
+        inherited = {
+            name: value for name, value in os.environ.items() if not name.startswith("HALO_SECRET_")
+        }
         return {
-            **os.environ,
+            **inherited,
             "HALO_TICKET_ID": str(run.ticket_id or ""),
             "HALO_QUEUE_ENTRY_ID": str(run.entry_id),
             "HALO_SCRIPT_NAME": script.name,

@@ -196,9 +196,9 @@ def runs_of(scripts: Path) -> list[str]:
     return path.read_text().split() if path.exists() else []
 
 
-def agent_process(*arguments: str) -> subprocess.Popen[str]:
+def agent_process(*arguments: str, **variables: str) -> subprocess.Popen[str]:
     """The agent's CLI as its own process, on this checkout's code."""
-    environment = {**os.environ, "PYTHONPATH": str(REPOSITORY)}
+    environment = {**os.environ, "PYTHONPATH": str(REPOSITORY), **variables}
     return subprocess.Popen(
         [sys.executable, "-m", "tray_agent.cli", *arguments],
         stdout=subprocess.PIPE,
@@ -419,7 +419,12 @@ def test_a_secret_reaches_the_script_by_environment_and_no_log_or_command_line(
     settings = make_folder(environment={"AD_PASSWORD": Secret(SECRET_VALUE)})
     stored = (settings.folder / "appsettings.json").read_text()
     assert SECRET_VALUE not in stored  # encrypted in the settings file
-    agent = agent_process("sync", "--settings", str(settings.folder))
+    # An agent started with a secret of its own in the environment (how the CLI takes
+    # secrets): the script does not inherit it.
+    own_secret = "agent-own-secret-7f3a"
+    agent = agent_process(
+        "sync", "--settings", str(settings.folder), HALO_SECRET_BIND_PASSWORD=own_secret
+    )
     wait_for(lambda: (scripts / "secret.pid").exists())
     script_pid = int((scripts / "secret.pid").read_text())
     script_command_line = Path(f"/proc/{script_pid}/cmdline").read_bytes()
@@ -430,6 +435,7 @@ def test_a_secret_reaches_the_script_by_environment_and_no_log_or_command_line(
     assert SECRET_VALUE.encode() not in agent_command_line
     assert SECRET_VALUE.encode() not in script_command_line
     assert f"AD_PASSWORD={SECRET_VALUE}".encode() in script_environment.split(b"\0")
+    assert own_secret.encode() not in script_environment
     message = entry(emulator, entry_id)["result_message"]
     assert message.splitlines() == ["password received: True", "echoed: ********"]
     logs = [path for path in settings.log_folder.rglob("*") if path.is_file()]
