@@ -14,10 +14,13 @@ Threading model, and why. Tk is not thread-safe and pystray's loops differ per p
   run events and every ``STATUS_POLL_SECONDS``: the GUI never blocks on disk or network.
   Each poll also reloads ``appsettings.json`` when its (mtime, size) changed, so a
   ``configure``, a ``module enable`` or a hand edit takes effect without a restart.
-* **Scheduler thread and run workers**: see ``tray_agent.scheduler``.
+* **Scheduler thread and run workers**: see ``tray_agent.scheduler``. Each worker runs its
+  module in a child process (``tray_agent.child_runs``) and relays what the child reports,
+  so a crash, a hang or a leak in a module never reaches the tray.
 
-Quit stops the schedules, waits (bounded) until running modules finish or reach a safe
-point, then calls ``icon.stop()`` before destroying the Tk root (the other order hangs).
+Quit stops the schedules, asks running children to stop at a safe point and kills those
+that have not within ``QUIT_SAFE_POINT_SECONDS`` (a run waiting between retries has nothing
+in flight), then calls ``icon.stop()`` before destroying the Tk root (the other order hangs).
 """
 
 from __future__ import annotations
@@ -35,12 +38,13 @@ from core.agent import Agent
 from core.errors import IntegratorError
 from core.outcomes import Outcome
 from core.private_files import private_folder
+from core.run.events import RunEvent
 from core.run.health import ModuleHealth
 from core.run.logs import log_to_stderr
 from core.run.request import RunRequest
-from core.run.runner import RunEvent
 from core.settings.model import resolve_settings_path
 from tray_agent import tray_state
+from tray_agent.child_runs import ChildRuns
 from tray_agent.desktop_open import open_path
 from tray_agent.exit_codes import EXIT_OK
 from tray_agent.icons import state_icon
@@ -59,7 +63,10 @@ log = logging.getLogger("halo_integrator.tray")
 ICON_NAME = "halo-integrator"
 STATUS_POLL_SECONDS = 15.0
 TK_POLL_MILLISECONDS = 200
-QUIT_GRACE_SECONDS = 20.0
+# Quit waits this long for runs to reach a safe point, then kills their children.
+QUIT_SAFE_POINT_SECONDS = 1.0
+# ... and this long for their worker threads to notice (they only read a closed pipe).
+QUIT_WORKERS_SECONDS = 0.5
 
 
 class TrayApp:
@@ -68,6 +75,7 @@ class TrayApp:
     def __init__(self, root: Any, agent: Agent, pystray: Any) -> None:
         self.root, self.agent, self.pystray = root, agent, pystray
         self.scheduler = Scheduler(self._run_module, on_skipped=self._on_skipped)
+        self.child_runs = ChildRuns(agent)
         self.policy = NotificationPolicy()
         self.notifier = Notifier()
         self.view = tray_state.build_view(None)
@@ -148,10 +156,11 @@ class TrayApp:
     # -- runs -------------------------------------------------------------------------------
 
     def _run_module(self, name: str) -> bool:
-        """On a worker thread: one module's run; True when it succeeded (or was skipped)."""
+        """On a worker thread: one module's run, in a child process; True when it succeeded
+        (or was skipped)."""
         self._dirty.set()
         try:
-            results = self.agent.run(RunRequest.of([name]))
+            results = self.child_runs.run(RunRequest.of([name]))
         except IntegratorError as exc:  # the settings or the state DB cannot be used
             log.error("%s cannot run: %s", name, exc)
             if not self._recorded(name, exc):
@@ -172,9 +181,7 @@ class TrayApp:
         return any(h.module == name and h.last_error == str(error) for h in healths)
 
     def _on_event(self, event: RunEvent) -> None:
-        if event.kind == "safe-point":
-            self.scheduler.at_safe_point(event.module)  # parks the worker when quitting
-        elif event.kind == "finished" and event.result is not None:
+        if event.kind == "finished" and event.result is not None:
             if event.result.outcome is Outcome.SKIPPED:
                 self._on_skipped(event.module)
             else:
@@ -330,7 +337,7 @@ class TrayApp:
         self._dirty.set()
 
     def quit(self) -> None:
-        """Tk thread: stop schedules, wait (bounded, off the Tk thread) for runs, then exit."""
+        """Tk thread: stop schedules and runs (bounded, off the Tk thread), then exit."""
         if self._quitting:
             return
         self._quitting = True
@@ -338,7 +345,9 @@ class TrayApp:
         show_hover_text(self.icon, f"{self.title}: stopping…")
 
         def wait_then_close() -> None:
-            self.scheduler.stop(QUIT_GRACE_SECONDS)
+            self.scheduler.stop(0)  # no new runs from here on
+            self.child_runs.stop_all(QUIT_SAFE_POINT_SECONDS)
+            self.scheduler.stop(QUIT_WORKERS_SECONDS)
             self.tk_inbox.post(self._close)
 
         threading.Thread(target=wait_then_close, name="tray-quit", daemon=True).start()

@@ -7,10 +7,9 @@ either. A module already running in this process is skipped and logged here; a m
 in another process (an AUTO run, the CLI) is skipped by core's inter-process module lock,
 which the runner reports as outcome "skipped".
 
-Stopping is bounded and safe: ``stop()`` starts no new runs, then waits until every running
-module has either finished or reached a safe point (``at_safe_point`` is called by the run's
-progress listener right after a batch was committed to the state DB; there it parks the worker
-until the process exits), or until the timeout passes.
+Stopping is bounded: ``stop()`` starts no new runs, then waits until every running module
+has finished, or until the timeout passes. The runs themselves are stopped by their owner
+(the tray stops its child processes at a safe point, see ``tray_agent.child_runs``).
 """
 
 from __future__ import annotations
@@ -81,7 +80,6 @@ class Scheduler:
         self._lock = threading.Lock()  # guards the fields below
         self._modules: dict[str, ModuleSchedule] = {}
         self._running: dict[str, threading.Thread] = {}
-        self._parked: set[str] = set()
         self._failures: dict[str, int] = {}
         self._not_before: dict[str, float] = {}
         self._paused = False
@@ -181,13 +179,13 @@ class Scheduler:
         return min(times) if times else None
 
     def stop(self, timeout_seconds: float) -> bool:
-        """Start nothing new; wait (bounded) for runs to finish or park. True if all did."""
+        """Start nothing new; wait (bounded) for runs to finish. True if all did."""
         self._stopping.set()
         self._wake.set()
         deadline = time.monotonic() + timeout_seconds
         while True:  # look at least once, even with no time to wait
             with self._lock:
-                busy = set(self._running) - self._parked
+                busy = set(self._running)
             if not busy:
                 return True
             if time.monotonic() >= deadline:
@@ -195,15 +193,6 @@ class Scheduler:
             time.sleep(0.05)
         log.warning("Stopping while still running: %s", ", ".join(sorted(busy)))
         return False
-
-    def at_safe_point(self, name: str) -> None:
-        """Called on a worker right after a committed batch: park it there if stopping."""
-        if not self._stopping.is_set():
-            return
-        with self._lock:
-            self._parked.add(name)
-        log.info("%s stopped at a safe point (after a committed batch)", name)
-        threading.Event().wait()  # until the process exits; the worker is a daemon thread
 
     # -- the scheduler thread and workers ---------------------------------------------------
 

@@ -109,6 +109,7 @@ class RecordSync:
         # What marks this instance's records in Halo (see HaloTarget.marker_field).
         self.marker = marker or marker_value(module)
         self._tally = _Tally()
+        self._withheld: list[str] = []
         self._ref_ids: dict[str, dict[str, int]] = {}
 
     def run(
@@ -162,6 +163,7 @@ class RecordSync:
             plan.creates = []
         guard_error = self._check_guard(plan, mapped)
         if guard_error:
+            self._withheld = [entry.source_key for entry in plan.deactivations]
             plan.deactivations = []
         self._tally = _Tally(failures=list(plan.failures))
         if not self.dry_run:
@@ -180,6 +182,7 @@ class RecordSync:
             counts=self._counts(plan),
             failures=self._tally.failures,
             refusal=str(guard_error) if guard_error else None,
+            withheld=self._withheld if guard_error else [],
             plan=plan,
         )
 

@@ -194,18 +194,6 @@ def test_a_run_that_cannot_start_is_the_tray_s_problem_until_it_can(folder: Path
     assert app.view.state != ERROR
 
 
-def test_quit_parks_a_run_at_a_declared_safe_point_not_at_progress(folder: Path) -> None:
-    from core.run.runner import RunEvent
-
-    app, _, _ = tray_on(folder)
-    parked: list[str] = []
-    app.scheduler.at_safe_point = parked.append  # type: ignore[method-assign]
-    app._on_event(RunEvent("progress", "csv", phase="create", done=100, total=200))
-    assert parked == []
-    app._on_event(RunEvent("safe-point", "csv"))
-    assert parked == ["csv"]
-
-
 def test_the_menu_lines_name_the_folder_and_a_source_file_by_its_name(folder: Path) -> None:
     app, _, _ = tray_on(folder)
     record_run(folder, "failed", f"The file {folder / 'users.csv'} does not exist.")
