@@ -33,6 +33,7 @@ SCHEDULER_TICK_SECONDS = 1.0
 
 RunModule = Callable[[str], bool]
 SkipListener = Callable[[str], None]
+DoneListener = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Scheduler:
         run_module: RunModule,
         *,
         on_skipped: SkipListener | None = None,
+        on_done: DoneListener | None = None,
         tick_seconds: float = SCHEDULER_TICK_SECONDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -75,6 +77,8 @@ class Scheduler:
         # Wall-clock seconds, as the state DB's run times are (a test injects its own).
         self._clock = clock
         self._on_skipped = on_skipped or (lambda name: None)
+        # Called once a worker is no longer counted as running (the menu's greyed entries).
+        self._on_done = on_done or (lambda name: None)
         self._tick_seconds = tick_seconds
         self._jobs = schedule.Scheduler()
         self._lock = threading.Lock()  # guards the fields below
@@ -252,3 +256,4 @@ class Scheduler:
             module = self._modules.get(name)
             interval = module.interval.seconds_hint() if module else 0
             self._not_before[name] = self._clock() + backoff_seconds(interval, failures)
+        self._on_done(name)
