@@ -91,7 +91,18 @@ class Tray:
         )
 
     def icon(self) -> dict[str, Any]:
-        return self.desktop.docked_icon(WM_CLASS, timeout=20)
+        """This tray's docked icon; with several trays, the one whose hover text (also the
+        icon window's name) starts with this folder's title."""
+        docked = self.desktop.docked_icon(WM_CLASS, timeout=20)
+        title = f"Halo Integrator ({self.folder.name}):"
+
+        def own() -> dict[str, Any] | None:
+            icons = [w for w in self.desktop.find(WM_CLASS) if not w["parent_is_root"]]
+            if len(icons) == 1:
+                return icons[0]
+            return next((w for w in icons if str(w["name"]).startswith(title)), None)
+
+        return own() or wait_for(own, f"the icon of {self.folder.name}") or docked
 
     def icon_pixels(self, shot: Path) -> Image.Image:
         window = self.icon()
