@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import (
     GuardRefusedError,
@@ -25,7 +25,6 @@ from core.errors import (
     HaloValidationError,
     IntegratorError,
 )
-from core.halo.client import HaloClient
 from core.outcomes import RECORDS, EntityResult, RecordFailure, RunCounts
 from core.run.request import RunRequest
 from core.state.store import MappedRecord, StateStore
@@ -39,6 +38,9 @@ from core.sync.plan import (
     plan_against_map,
 )
 from core.sync.records import HaloTarget, Ref, SourceRecord, marker_value, normalise
+
+if TYPE_CHECKING:
+    from core.halo.client import HaloClient  # its httpx is not needed to import this
 
 log = logging.getLogger("halo_integrator.sync")
 
