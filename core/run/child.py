@@ -20,6 +20,7 @@ import argparse
 import faulthandler
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Sequence
@@ -107,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     request = RunRequest.from_json(args.request)
     faulthandler.enable()  # a crash in C code still leaves a traceback on stderr
+    if hasattr(signal, "SIGUSR1"):  # kill -USR1: where is a run that seems stuck?
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     writer = EventWriter(sys.stdout)
     sys.stdout = sys.stderr  # a stray print must not break the event lines
     engine_log = logging.getLogger(ENGINE_LOGGER)

@@ -267,3 +267,19 @@ def test_catch_up_is_for_scheduled_modules_that_never_ran_or_missed_an_interval(
     assert not scheduler.overdue("csv", now - 100, now)
     assert scheduler.overdue("csv", now - 301, now)
     assert not scheduler.overdue("not-scheduled", None, now)
+
+
+def test_a_finished_run_is_reported_once_it_no_longer_counts_as_running() -> None:
+    seen: list[tuple[str, set[str]]] = []
+    done = threading.Event()
+    scheduler: Scheduler
+
+    def finished(name: str) -> None:
+        seen.append((name, scheduler.running()))
+        done.set()
+
+    scheduler = Scheduler(lambda name: True, on_done=finished)
+    scheduler.set_modules([ModuleSchedule("csv", every(3600))])
+    scheduler.run_now()
+    assert done.wait(5)
+    assert seen == [("csv", set())]  # the menu rebuilt now shows Sync now enabled again
