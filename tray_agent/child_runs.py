@@ -181,11 +181,15 @@ class ChildRuns:
         return child
 
     def _watch(self) -> None:
-        """Stop children that stopped answering (frozen, stopped, hung with the GIL held)."""
+        """Stop children that stopped answering (frozen, stopped, hung with the GIL held);
+        runs while there are children, so an idle tray has no thread waking up for it."""
         while True:
             time.sleep(WATCH_EVERY_SECONDS)
             now = time.monotonic()
             with self._lock:
+                if not self._children:  # the next run starts a new watcher
+                    self._watcher = None
+                    return
                 silent = [
                     child
                     for child in self._children

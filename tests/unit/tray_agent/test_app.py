@@ -1,5 +1,6 @@
 """The tray's status logic (``TrayApp.refresh``) on a real settings folder, with a fake icon
-and notifier: no display, no pystray, no runs (the scheduler thread is never started)."""
+and notifier: no display, no pystray, and the scheduler thread is never started; a test that
+runs a module calls ``_run_module``, which runs it in a real child process."""
 
 from __future__ import annotations
 
