@@ -2,6 +2,10 @@
 
 It ties a settings folder to its runner, state and status, so a front end never assembles
 those pieces itself (and never does it differently from the other front end).
+
+The runner, the Halo client and the modules are imported when first used, not with this
+module: the tray holds an ``Agent`` for its settings and status all day and runs modules in
+child processes, so it never needs them (and stays small; see bench/tray_idle.py).
 """
 
 from __future__ import annotations
@@ -11,18 +15,21 @@ import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import ConfigError
-from core.halo.validate import ValidationResult, validate_connection
-from core.run.checks import SourceCheck, check_sources
+from core.run.events import Listener, ModuleRunResult, RunEvent
 from core.run.health import ModuleHealth, module_statuses
 from core.run.logs import remember_secrets
 from core.run.request import RunRequest
-from core.run.runner import Listener, ModuleRunResult, Runner
 from core.settings.model import HaloConnection, ModuleSettings, Settings, resolve_settings_path
 from core.settings.reader import load_settings
 from core.settings.writer import save_settings
 from core.state.store import StateStore
+
+if TYPE_CHECKING:
+    from core.halo.validate import ValidationResult
+    from core.run.checks import SourceCheck
 
 log = logging.getLogger("halo_integrator.agent")
 
@@ -68,14 +75,34 @@ class Agent:
         if listener in self._listeners:
             self._listeners.remove(listener)
 
+    def publish(self, event: RunEvent) -> None:
+        """Hand a run's event to every listener, as ``run`` does for its own runs.
+
+        For runs made elsewhere on this folder's behalf (the tray's child processes): the
+        settings window and the tray then see them exactly like runs in this process. A
+        listener's bug is logged, never raised into the relay.
+        """
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("A run listener failed")
+
     def validate(self, connection: HaloConnection | None = None) -> ValidationResult:
+        from core.halo.validate import validate_connection
+
         return validate_connection(connection or self.settings.halo)
 
     def check_sources(self) -> list[SourceCheck]:
         """Every enabled instance's source check (after ``validate`` for the connection)."""
+        from core.run.checks import check_sources
+
         return check_sources(self.settings)
 
     def run(self, request: RunRequest | None = None) -> list[ModuleRunResult]:
+        """Run modules in this process (the CLI, AUTO and a tray's child process)."""
+        from core.run.runner import Runner
+
         runner = Runner(self.settings, origin=self.origin, listeners=self._listeners)
         return runner.run(request)
 
@@ -98,6 +125,8 @@ class Agent:
         settings = dataclasses.replace(
             base, halo=connection or base.halo, modules=[*others, entry], assigned_ids=False
         )
+        from core.run.runner import Runner
+
         runner = Runner(settings, origin=self.origin)
         [result] = runner.run(RunRequest.of([entry.name], dry_run=True))
         return result

@@ -84,6 +84,8 @@ class EntityResult:
     counts: RunCounts = field(default_factory=RunCounts)
     failures: list[RecordFailure] = field(default_factory=list)
     refusal: str | None = None  # why a guard stopped part of it; the run is then REFUSED
+    # The source keys the guard kept from being deactivated: what "allow once" would do.
+    withheld: list[str] = field(default_factory=list)
     plan: Any = None  # core.sync.plan.Plan for record syncs (a dry run prints it)
 
 

@@ -14,10 +14,13 @@ Threading model, and why. Tk is not thread-safe and pystray's loops differ per p
   run events and every ``STATUS_POLL_SECONDS``: the GUI never blocks on disk or network.
   Each poll also reloads ``appsettings.json`` when its (mtime, size) changed, so a
   ``configure``, a ``module enable`` or a hand edit takes effect without a restart.
-* **Scheduler thread and run workers**: see ``tray_agent.scheduler``.
+* **Scheduler thread and run workers**: see ``tray_agent.scheduler``. Each worker runs its
+  module in a child process (``tray_agent.child_runs``) and relays what the child reports,
+  so a crash, a hang or a leak in a module never reaches the tray.
 
-Quit stops the schedules, waits (bounded) until running modules finish or reach a safe
-point, then calls ``icon.stop()`` before destroying the Tk root (the other order hangs).
+Quit stops the schedules, asks running children to stop at a safe point and kills those
+that have not within ``QUIT_SAFE_POINT_SECONDS`` (a run waiting between retries has nothing
+in flight), then calls ``icon.stop()`` before destroying the Tk root (the other order hangs).
 """
 
 from __future__ import annotations
@@ -35,15 +38,17 @@ from core.agent import Agent
 from core.errors import IntegratorError
 from core.outcomes import Outcome
 from core.private_files import private_folder
+from core.run.events import RunEvent
 from core.run.health import ModuleHealth
 from core.run.logs import log_to_stderr
 from core.run.request import RunRequest
-from core.run.runner import RunEvent
 from core.settings.model import resolve_settings_path
 from tray_agent import tray_state
+from tray_agent.child_runs import ChildRuns
 from tray_agent.desktop_open import open_path
 from tray_agent.exit_codes import EXIT_OK
 from tray_agent.icons import state_icon
+from tray_agent.notice_actions import notice_actions
 from tray_agent.notifier import NotificationPolicy, Notifier
 from tray_agent.run_logs import newest_log
 from tray_agent.scheduler import ModuleSchedule, Scheduler
@@ -59,7 +64,10 @@ log = logging.getLogger("halo_integrator.tray")
 ICON_NAME = "halo-integrator"
 STATUS_POLL_SECONDS = 15.0
 TK_POLL_MILLISECONDS = 200
-QUIT_GRACE_SECONDS = 20.0
+# Quit waits this long for runs to reach a safe point, then kills their children.
+QUIT_SAFE_POINT_SECONDS = 1.0
+# ... and this long for their worker threads to notice (they only read a closed pipe).
+QUIT_WORKERS_SECONDS = 0.5
 
 
 class TrayApp:
@@ -67,14 +75,20 @@ class TrayApp:
 
     def __init__(self, root: Any, agent: Agent, pystray: Any) -> None:
         self.root, self.agent, self.pystray = root, agent, pystray
-        self.scheduler = Scheduler(self._run_module, on_skipped=self._on_skipped)
-        self.policy = NotificationPolicy()
+        self.scheduler = Scheduler(
+            self._run_module, on_skipped=self._on_skipped, on_done=lambda _: self._dirty.set()
+        )
+        self.child_runs = ChildRuns(agent)
+        self.policy = NotificationPolicy(folder_name=agent.settings_path.parent.name)
         self.notifier = Notifier()
         self.view = tray_state.build_view(None)
         self.tk_inbox = TkInbox(root, TK_POLL_MILLISECONDS)
         self._dirty = threading.Event()
         self._reload = threading.Event()
         self._skipped: set[str] = set()
+        # Modules whose next run may deactivate past the guard: "allow once" (any thread).
+        self._allow_once: set[str] = set()
+        self._allow_lock = threading.Lock()
         self.problems = TrayProblems(agent.settings_path)
         self._logged_status: str | None = None
         self._quitting = False
@@ -148,10 +162,14 @@ class TrayApp:
     # -- runs -------------------------------------------------------------------------------
 
     def _run_module(self, name: str) -> bool:
-        """On a worker thread: one module's run; True when it succeeded (or was skipped)."""
+        """On a worker thread: one module's run, in a child process; True when it succeeded
+        (or was skipped)."""
         self._dirty.set()
+        with self._allow_lock:
+            allow = name in self._allow_once
+            self._allow_once.discard(name)
         try:
-            results = self.agent.run(RunRequest.of([name]))
+            results = self.child_runs.run(RunRequest.of([name], allow_mass_deactivation=allow))
         except IntegratorError as exc:  # the settings or the state DB cannot be used
             log.error("%s cannot run: %s", name, exc)
             if not self._recorded(name, exc):
@@ -172,9 +190,7 @@ class TrayApp:
         return any(h.module == name and h.last_error == str(error) for h in healths)
 
     def _on_event(self, event: RunEvent) -> None:
-        if event.kind == "safe-point":
-            self.scheduler.at_safe_point(event.module)  # parks the worker when quitting
-        elif event.kind == "finished" and event.result is not None:
+        if event.kind == "finished" and event.result is not None:
             if event.result.outcome is Outcome.SKIPPED:
                 self._on_skipped(event.module)
             else:
@@ -235,8 +251,9 @@ class TrayApp:
         if said := self.policy.observe_problem(title, str(problem) if problem else None):
             notices.append(said)
         for notice in notices:
-            log.info("Notify: %s: %s", notice.title, notice.text)
-            self.notifier.notify(notice.title, notice.text)
+            actions = notice_actions(self, notice)
+            log.info("Notify (%s): %s: %s", notice.urgency, notice.title, notice.text)
+            self.notifier.notify(notice.title, notice.text, urgency=notice.urgency, actions=actions)
 
     def _log_status(self, healths: list[ModuleHealth] | None) -> None:
         """Log each change of the modules' healths: the tray log tells what the icon showed."""
@@ -269,6 +286,21 @@ class TrayApp:
             log.info("Sync now: no module is enabled; opening the settings")
             self.tk_inbox.post(self.show_settings)
 
+    def allow_once(self, name: str) -> None:
+        """Any thread: run ``name`` now with the mass-deactivation guard released, once, as
+        ``sync NAME --allow-mass-deactivation`` does. Not kept for a later run: a run that
+        cannot start now (one is going) leaves the guard as it was."""
+        with self._allow_lock:
+            self._allow_once.add(name)
+        if self.scheduler.run_now([name]):
+            log.warning("%s runs once with the mass-deactivation guard released", name)
+            return
+        with self._allow_lock:
+            self._allow_once.discard(name)
+        message = f"{name} is running now; allow its deactivations once that run has ended."
+        log.warning("%s", message)
+        self.notifier.notify(f"{self.title}: {name} is running", message)
+
     def toggle_pause(self) -> None:
         self.scheduler.resume() if self.scheduler.paused else self.scheduler.pause()
         self._dirty.set()
@@ -288,6 +320,14 @@ class TrayApp:
         newest = newest_log(self._log_folder(), modules)
         if newest is None:
             self._cannot_open(f"No run has written a log yet in {self._log_folder()}.")
+            return
+        open_path(newest, self._cannot_open)
+
+    def open_module_log(self, name: str) -> None:
+        """Any thread: open ``name``'s newest run log (a notification's "Open log")."""
+        newest = newest_log(self._log_folder(), [name])
+        if newest is None:
+            self._cannot_open(f"{name} has not written a log yet in {self._log_folder()}.")
             return
         open_path(newest, self._cannot_open)
 
@@ -318,7 +358,7 @@ class TrayApp:
             from tray_agent.settings_dialog import open_settings_window
         except ImportError as exc:
             log.error("The settings dialog is not available: %s", exc)
-            self.notifier.notify(tray_state.APP_TITLE, "The settings dialog is not available.")
+            self.notifier.notify(self.title, "The settings dialog is not available.")
             return
         self._settings_window = open_settings_window(
             self.root, self.agent, run_now=self.scheduler.run_now, on_saved=self.settings_saved
@@ -330,7 +370,7 @@ class TrayApp:
         self._dirty.set()
 
     def quit(self) -> None:
-        """Tk thread: stop schedules, wait (bounded, off the Tk thread) for runs, then exit."""
+        """Tk thread: stop schedules and runs (bounded, off the Tk thread), then exit."""
         if self._quitting:
             return
         self._quitting = True
@@ -338,7 +378,9 @@ class TrayApp:
         show_hover_text(self.icon, f"{self.title}: stopping…")
 
         def wait_then_close() -> None:
-            self.scheduler.stop(QUIT_GRACE_SECONDS)
+            self.scheduler.stop(0)  # no new runs from here on
+            self.child_runs.stop_all(QUIT_SAFE_POINT_SECONDS)
+            self.scheduler.stop(QUIT_WORKERS_SECONDS)
             self.tk_inbox.post(self._close)
 
         threading.Thread(target=wait_then_close, name="tray-quit", daemon=True).start()

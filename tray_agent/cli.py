@@ -15,10 +15,9 @@ from collections.abc import Sequence
 
 from core.agent import Agent
 from core.errors import ConfigError, IntegratorError
-from core.modules.registry import MODULES
+from core.run.events import ModuleRunResult
 from core.run.logs import log_to_file, log_to_stderr
 from core.run.request import RunRequest
-from core.run.runner import ModuleRunResult
 from tray_agent import cli_setup
 from tray_agent.console import ProgressPrinter, print_results, print_status_table
 from tray_agent.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
@@ -272,6 +271,8 @@ def write_diagnostics(settings_path: str | None, output: str) -> int:
 
 def print_module_types() -> None:
     """Every module type, and whether this installation can run it."""
+    from core.modules.registry import MODULES  # lazily: "tray" shares this module
+
     for type_name, cls in MODULES.items():
         missing = cls.missing_extra()
         note = f" [{missing}]" if missing else ""

@@ -15,19 +15,10 @@ import getpass
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.agent import Agent
 from core.errors import ConfigError
-from core.halo.validate import validate_connection
-from core.modules.options import (
-    OptionInfo,
-    describe,
-    parse_options,
-    structured_value,
-    to_json_value,
-)
-from core.modules.registry import module_class
 from core.settings.model import (
     HaloConnection,
     Interval,
@@ -41,6 +32,9 @@ from core.settings.reader import load_settings
 from core.settings.secrets import MIN_SECRET_LENGTH, Secret
 from core.settings.writer import save_settings
 from tray_agent.exit_codes import EXIT_FAILED
+
+if TYPE_CHECKING:
+    from core.modules.options import OptionInfo
 
 SECRET_ENVIRONMENT_VARIABLE = "HALO_CLIENT_SECRET"  # noqa: S105 - a variable name
 MODULE_SECRET_PREFIX = "HALO_SECRET_"  # noqa: S105 - a variable name prefix
@@ -135,6 +129,8 @@ def dispatch(args: argparse.Namespace) -> int:
 def configure(args: argparse.Namespace) -> int:
     """Set the connection; settings already in the folder (modules, CaBundle, limits) are
     kept, and validation uses them too, so a proxy's CA bundle counts before saving."""
+    from core.halo.validate import validate_connection  # lazily: the tray shares this parser
+
     path = resolve_settings_path(args.settings)
     _check_urls(args)
     given = {
@@ -189,6 +185,9 @@ def _warn_about_forgotten_secrets(settings: Settings) -> None:
 
 
 def enable_module(args: argparse.Namespace) -> int:
+    from core.modules.options import describe, parse_options
+    from core.modules.registry import module_class
+
     settings = load_settings(args.settings)
     cls = module_class(args.type)
     name = args.name or args.type
@@ -273,6 +272,8 @@ def _assignment(assignment: str, infos: dict[str, OptionInfo]) -> tuple[str, str
 def _option_value(text: str, info: OptionInfo | None) -> Any:
     """Text for plain options; JSON for lists, mappings and nested options (or their text
     form, ``base_dns=OU=A,DC=x;OU=B,DC=x``, where the option has one)."""
+    from core.modules.options import structured_value
+
     if info is None or not info.structured:
         return text
     try:
@@ -295,6 +296,9 @@ def _list_element(text: str) -> Any:
 
 def show_module(name: str, settings_path: str | None) -> int:
     """An instance's settings and its type's options; or a type's options alone."""
+    from core.modules.options import describe
+    from core.modules.registry import module_class
+
     entry = None
     if resolve_settings_path(settings_path).exists():
         entry = load_settings(settings_path).module(name)
@@ -338,6 +342,8 @@ def applies_when_text(info: OptionInfo) -> str:
 
 
 def _shown(info: OptionInfo, value: Any) -> str:
+    from core.modules.options import to_json_value
+
     if info.secret:
         return "********" if value else "(not set)"
     if info.structured:

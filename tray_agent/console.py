@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from core.outcomes import summary
+from core.run.events import ModuleRunResult, RunEvent
 from core.run.health import ModuleHealth, iso
-from core.run.runner import ModuleRunResult, RunEvent
 from core.sync.plan import Plan
 
 

@@ -7,10 +7,9 @@ either. A module already running in this process is skipped and logged here; a m
 in another process (an AUTO run, the CLI) is skipped by core's inter-process module lock,
 which the runner reports as outcome "skipped".
 
-Stopping is bounded and safe: ``stop()`` starts no new runs, then waits until every running
-module has either finished or reached a safe point (``at_safe_point`` is called by the run's
-progress listener right after a batch was committed to the state DB; there it parks the worker
-until the process exits), or until the timeout passes.
+Stopping is bounded: ``stop()`` starts no new runs, then waits until every running module
+has finished, or until the timeout passes. The runs themselves are stopped by their owner
+(the tray stops its child processes at a safe point, see ``tray_agent.child_runs``).
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ SCHEDULER_TICK_SECONDS = 1.0
 
 RunModule = Callable[[str], bool]
 SkipListener = Callable[[str], None]
+DoneListener = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,7 @@ class Scheduler:
         run_module: RunModule,
         *,
         on_skipped: SkipListener | None = None,
+        on_done: DoneListener | None = None,
         tick_seconds: float = SCHEDULER_TICK_SECONDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -76,12 +77,13 @@ class Scheduler:
         # Wall-clock seconds, as the state DB's run times are (a test injects its own).
         self._clock = clock
         self._on_skipped = on_skipped or (lambda name: None)
+        # Called once a worker is no longer counted as running (the menu's greyed entries).
+        self._on_done = on_done or (lambda name: None)
         self._tick_seconds = tick_seconds
         self._jobs = schedule.Scheduler()
         self._lock = threading.Lock()  # guards the fields below
         self._modules: dict[str, ModuleSchedule] = {}
         self._running: dict[str, threading.Thread] = {}
-        self._parked: set[str] = set()
         self._failures: dict[str, int] = {}
         self._not_before: dict[str, float] = {}
         self._paused = False
@@ -181,13 +183,13 @@ class Scheduler:
         return min(times) if times else None
 
     def stop(self, timeout_seconds: float) -> bool:
-        """Start nothing new; wait (bounded) for runs to finish or park. True if all did."""
+        """Start nothing new; wait (bounded) for runs to finish. True if all did."""
         self._stopping.set()
         self._wake.set()
         deadline = time.monotonic() + timeout_seconds
         while True:  # look at least once, even with no time to wait
             with self._lock:
-                busy = set(self._running) - self._parked
+                busy = set(self._running)
             if not busy:
                 return True
             if time.monotonic() >= deadline:
@@ -195,15 +197,6 @@ class Scheduler:
             time.sleep(0.05)
         log.warning("Stopping while still running: %s", ", ".join(sorted(busy)))
         return False
-
-    def at_safe_point(self, name: str) -> None:
-        """Called on a worker right after a committed batch: park it there if stopping."""
-        if not self._stopping.is_set():
-            return
-        with self._lock:
-            self._parked.add(name)
-        log.info("%s stopped at a safe point (after a committed batch)", name)
-        threading.Event().wait()  # until the process exits; the worker is a daemon thread
 
     # -- the scheduler thread and workers ---------------------------------------------------
 
@@ -263,3 +256,4 @@ class Scheduler:
             module = self._modules.get(name)
             interval = module.interval.seconds_hint() if module else 0
             self._not_before[name] = self._clock() + backoff_seconds(interval, failures)
+        self._on_done(name)

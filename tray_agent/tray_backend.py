@@ -34,6 +34,10 @@ def load_pystray() -> Any:
     pystray picks ``PYSTRAY_BACKEND`` when set, else win32 on Windows and appindicator, gtk,
     then xorg on Linux (xorg 0.19.5 has no menu and needs the click fix applied here).
     """
+    if sys.platform.startswith("linux"):
+        # GDK probes OpenGL at start to pick visuals, loading the GL driver (Mesa's llvmpipe
+        # maps 45 MB of LLVM); a tray icon and a menu never draw with GL.
+        os.environ.setdefault("GDK_GL", "disable")
     if sys.platform.startswith("linux") and not os.environ.get("PYSTRAY_BACKEND"):
         if not has_status_notifier_host():
             os.environ["PYSTRAY_BACKEND"] = "gtk"  # pystray reads it when first imported

@@ -13,7 +13,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.errors import ConfigError, IntegratorError
+from core.errors import IntegratorError
 from core.run.health import ModuleHealth
 
 
@@ -59,8 +59,9 @@ class TrayProblems:
 
 def short_message(error: IntegratorError) -> str:
     """The error's message with its file named, not its whole path: the tooltip is short."""
-    if isinstance(error, ConfigError) and error.path and error.message.startswith(error.path):
-        return Path(error.path).name + error.message[len(error.path) :]
+    path = getattr(error, "path", None)  # ConfigError's, or a child run's (ChildRunError)
+    if isinstance(path, str) and path and error.message.startswith(path):
+        return Path(path).name + error.message[len(path) :]
     return error.message
 
 

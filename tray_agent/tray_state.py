@@ -42,6 +42,8 @@ class TrayView:
     # Greyed lines at the top of the menu, and each module's line in "Sync module".
     status_lines: tuple[str, ...] = ()
     module_lines: dict[str, str] = field(default_factory=dict)
+    # Modules whose last run the mass-deactivation guard refused: how many it withheld.
+    refusals: dict[str, int] = field(default_factory=dict)
 
 
 def module_state(health: ModuleHealth, running: Collection[str], skipped: Collection[str]) -> str:
@@ -174,6 +176,18 @@ def ago(timestamp: float, now: float | None = None) -> str:
     return clock_time(timestamp, now)
 
 
+def withheld(health: ModuleHealth) -> tuple[int, list[str]]:
+    """How many deactivations a refused last run withheld, and the first of their keys
+    (the runner keeps both in the run's details); (0, []) when it did not say."""
+    count, keys = 0, []
+    for part in health.last_parts:
+        number, first = part.get("withheld"), part.get("withheld_keys")
+        if isinstance(number, int):
+            count += number
+            keys += [str(key) for key in first] if isinstance(first, list) else []
+    return count, keys
+
+
 def title(folder_name: str | None) -> str:
     """``Halo Integrator (5 Mins)``: two trays for two folders are told apart by it."""
     return f"{APP_TITLE} ({folder_name})" if folder_name else APP_TITLE
@@ -257,6 +271,7 @@ def build_view(
         health.module: module_line(health, states[health.module], next_runs.get(health.module), now)
         for health in enabled
     }
+    refusals = {health.module: withheld(health)[0] for health in enabled if health.refused}
     summary = status_lines(
         state,
         enabled,
@@ -266,4 +281,4 @@ def build_view(
         folder_name=folder_name,
         now=now,
     )
-    return TrayView(state, text, states, summary, lines)
+    return TrayView(state, text, states, summary, lines, refusals)

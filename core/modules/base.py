@@ -13,11 +13,13 @@ import importlib.util
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from core.halo.client import HaloClient
 from core.modules.halo_held import options_over_halo_record
 from core.run.context import RunContext, SourceContext
+
+if TYPE_CHECKING:
+    from core.halo.client import HaloClient  # its httpx is not needed to import this
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,13 @@ configure it twice, and one who wants a local difference writes only that differ
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ConfigError, HaloNotFoundError, ModuleError
-from core.halo.client import HaloClient
 from core.modules.options import parse_options
+
+if TYPE_CHECKING:
+    from core.halo.client import HaloClient  # its httpx is not needed to import this
 
 Translate = Callable[[Mapping[str, Any]], dict[str, Any]]
 

@@ -17,7 +17,7 @@ import base64
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import (
     HaloError,
@@ -25,7 +25,6 @@ from core.errors import (
     HaloValidationError,
     ModuleError,
 )
-from core.halo.client import HaloClient
 from core.modules.base import StatusRecord, SyncModule
 from core.modules.options import option
 from core.run.context import QueueTally, RunContext, SourceContext
@@ -33,6 +32,9 @@ from core.settings.secrets import as_secret
 from core.sources.imap_types import MailboxSettings
 from core.sources.mail_message import IncomingMail, parse_mail, ticket_id_in
 from core.state.ledger import Claim, WorkLedger
+
+if TYPE_CHECKING:
+    from core.halo.client import HaloClient  # its httpx is not needed to import this
 
 EMAIL_UPDATE_OUTCOME = "Email Update"
 # After this many sender searches in one run, reading all users once is cheaper.

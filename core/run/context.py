@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import IntegratorError
-from core.halo.client import HaloClient
 from core.outcomes import QUEUE, EntityResult, RecordFailure, RunCounts
 from core.run.request import RunRequest
 from core.settings.model import Interval
@@ -24,6 +24,9 @@ from core.state.store import StateStore
 from core.sync.engine import RecordSync
 from core.sync.plan import DeactivationGuard
 from core.sync.records import HaloTarget, SourceRecord, marker_value
+
+if TYPE_CHECKING:
+    from core.halo.client import HaloClient  # its httpx is not needed to import this
 
 ProgressCallback = Callable[[str, int, int], None]
 FULL_RECONCILE_AT = "full_reconcile_at"

@@ -6,6 +6,8 @@ between (the CLI, the tray, the runner and the engine pass it on as it is).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,3 +31,15 @@ class RunRequest:
     @classmethod
     def of(cls, modules: Sequence[str] | None = None, **flags: bool) -> RunRequest:
         return cls(modules=tuple(modules or ()), **flags)
+
+    def to_json(self) -> str:
+        """The request as one JSON object: how the tray hands it whole to a child process."""
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> RunRequest:
+        """The request ``to_json`` wrote; ValueError (or TypeError) for anything else."""
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("a run request is a JSON object")
+        return cls(**{**data, "modules": tuple(data.get("modules", ()))})

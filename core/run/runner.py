@@ -14,8 +14,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 from core.errors import (
     AlreadyRunningError,
@@ -28,9 +27,10 @@ from core.halo.client import HaloClient
 from core.halo.pacing import application_pacer
 from core.modules.base import SyncModule
 from core.modules.registry import build_module
-from core.outcomes import EntityResult, Outcome, RecordFailure, RunCounts, summary, total
+from core.outcomes import EntityResult, Outcome, RunCounts, summary, total
 from core.run.context import RunContext
 from core.run.due import is_due
+from core.run.events import Listener, ModuleRunResult, RunEvent
 from core.run.lease import SETTLE_SECONDS, LeaseHeldError, LeaseHolder, SourceLease
 from core.run.locks import module_lock
 from core.run.logs import redact, run_log_file
@@ -41,48 +41,6 @@ from core.settings.writer import save_settings
 from core.state.store import StateStore
 
 log = logging.getLogger("halo_integrator.runner")
-
-
-@dataclass
-class ModuleRunResult:
-    """What one module instance's run did, for summaries, exit codes and notifications."""
-
-    module: str
-    outcome: Outcome
-    counts: RunCounts = field(default_factory=RunCounts)
-    error: str | None = None
-    parts: list[EntityResult] = field(default_factory=list)
-    log_file: Path | None = None
-    duration_seconds: float = 0.0
-    recovered: bool = False
-    halo_unreachable: bool = False  # it failed because Halo never answered
-    state_unusable: bool = False  # it failed because state.db could not be written
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome.ok
-
-    @property
-    def failures(self) -> list[RecordFailure]:
-        return [failure for part in self.parts for failure in part.failures]
-
-    def summary(self) -> str:
-        return summary(self.counts, kinds={part.kind for part in self.parts} or None)
-
-
-@dataclass(frozen=True)
-class RunEvent:
-    """``started`` / ``progress`` / ``safe-point`` / ``finished``; ``result`` when finished."""
-
-    kind: str
-    module: str
-    result: ModuleRunResult | None = None
-    phase: str = ""
-    done: int = 0
-    total: int = 0
-
-
-Listener = Callable[[RunEvent], None]
 
 
 @dataclass(frozen=True)
@@ -405,8 +363,20 @@ def _accepted_whole(context: RunContext) -> bool:
     return not any(part.refusal or part.failures for part in context.results)
 
 
+# A refused run keeps this many of the keys it withheld: enough for "what would go".
+WITHHELD_KEYS_KEPT = 10
+
+
 def _detail(part: EntityResult) -> dict[str, object]:
-    """One entity's share of a run, as the state DB's ``details`` keeps it for ``status``."""
-    return {"entity": part.entity, "kind": part.kind, **part.counts.as_dict()} | (
-        {"refusal": part.refusal} if part.refusal else {}
-    )
+    """One entity's share of a run, as the state DB's ``details`` keeps it for ``status``.
+
+    A refusal keeps how many deactivations it withheld and the first keys, so the tray can
+    say what "allow once" would deactivate, even for a run AUTO made.
+    """
+    detail: dict[str, object] = {"entity": part.entity, "kind": part.kind, **part.counts.as_dict()}
+    if part.refusal:
+        detail["refusal"] = part.refusal
+    if part.withheld:
+        detail["withheld"] = len(part.withheld)
+        detail["withheld_keys"] = part.withheld[:WITHHELD_KEYS_KEPT]
+    return detail

@@ -14,11 +14,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import HaloNotFoundError
-from core.halo.client import HaloClient
 from core.sources.script_results import ScriptResult, utc_now
+
+if TYPE_CHECKING:  # reading the settings (the tray does) must not load the network library
+    from core.halo.client import HaloClient
 
 QUEUE_ENDPOINT = "PowerShellScriptProcessing"
 SCRIPT_ENDPOINT = "PowerShellScript"

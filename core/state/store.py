@@ -175,6 +175,21 @@ class StateStore:
                 (module, module, KEEP_RUNS_PER_MODULE),
             )
 
+    def record_lost_run(self, module: str, origin: str, error: str) -> None:
+        """A run whose process died before recording its end: close it as failed, with why.
+
+        Call it under the module's lock (as ``start_run``): a "running" row is then the dead
+        process's own. A process that died before its row was written gets one, so the
+        failure still shows in ``status``, the history and the tray.
+        """
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT id FROM runs WHERE module=? AND outcome='running' ORDER BY id DESC",
+                (module,),
+            ).fetchone()
+        run_id = row[0] if row else self.start_run(module, origin)
+        self.finish_run(run_id, module, Outcome.FAILED, RunCounts(), error)
+
     def status(self, module: str) -> ModuleStatus | None:
         with self._connect() as db:
             row = db.execute(

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import (
     GuardRefusedError,
@@ -25,7 +25,6 @@ from core.errors import (
     HaloValidationError,
     IntegratorError,
 )
-from core.halo.client import HaloClient
 from core.outcomes import RECORDS, EntityResult, RecordFailure, RunCounts
 from core.run.request import RunRequest
 from core.state.store import MappedRecord, StateStore
@@ -39,6 +38,9 @@ from core.sync.plan import (
     plan_against_map,
 )
 from core.sync.records import HaloTarget, Ref, SourceRecord, marker_value, normalise
+
+if TYPE_CHECKING:
+    from core.halo.client import HaloClient  # its httpx is not needed to import this
 
 log = logging.getLogger("halo_integrator.sync")
 
@@ -109,6 +111,7 @@ class RecordSync:
         # What marks this instance's records in Halo (see HaloTarget.marker_field).
         self.marker = marker or marker_value(module)
         self._tally = _Tally()
+        self._withheld: list[str] = []
         self._ref_ids: dict[str, dict[str, int]] = {}
 
     def run(
@@ -162,6 +165,7 @@ class RecordSync:
             plan.creates = []
         guard_error = self._check_guard(plan, mapped)
         if guard_error:
+            self._withheld = [entry.source_key for entry in plan.deactivations]
             plan.deactivations = []
         self._tally = _Tally(failures=list(plan.failures))
         if not self.dry_run:
@@ -180,6 +184,7 @@ class RecordSync:
             counts=self._counts(plan),
             failures=self._tally.failures,
             refusal=str(guard_error) if guard_error else None,
+            withheld=self._withheld if guard_error else [],
             plan=plan,
         )
 

@@ -25,6 +25,7 @@ DUNSTRC = """[global]
     monitor = 0
     follow = none
     history_length = 100
+    dmenu = {folder}/dmenu.sh
 [log_all]
     summary = "*"
     script = {folder}/notify-log.sh
@@ -32,6 +33,11 @@ DUNSTRC = """[global]
 LOG_SCRIPT = """#!/bin/sh
 # dunst runs this for every notification: appname summary body icon urgency
 printf '%s\\t%s\\t%s\\t%s\\t%s\\n' "$1" "$2" "$3" "$4" "$5" >> {folder}/notifications.log
+"""
+# dunst's context menu (its actions, "#Label [summary]" a line) goes through dmenu: this one
+# keeps what was offered and picks the first line holding the text in dmenu-choice.txt.
+DMENU_SCRIPT = """#!/bin/sh
+tee -a {folder}/dmenu-offered.txt | grep -F -- "$(cat {folder}/dmenu-choice.txt)" | head -n 1
 """
 
 
@@ -105,9 +111,10 @@ class Desktop:
 
     def _start_dunst(self) -> None:
         (self.folder / "dunstrc").write_text(DUNSTRC.format(folder=self.folder))
-        script = self.folder / "notify-log.sh"
-        script.write_text(LOG_SCRIPT.format(folder=self.folder))
-        script.chmod(0o755)
+        for name, text in (("notify-log.sh", LOG_SCRIPT), ("dmenu.sh", DMENU_SCRIPT)):
+            script = self.folder / name
+            script.write_text(text.format(folder=self.folder))
+            script.chmod(0o755)
         self._spawn(["dunst", "-config", str(self.folder / "dunstrc")])
         self._wait(
             lambda: (
@@ -255,6 +262,23 @@ class Desktop:
     def screenshot(self, path: Path, window: int | str = "root") -> Path:
         subprocess.run(["import", "-window", str(window), str(path)], env=self.env, check=True)
         return path
+
+    def close_notifications(self) -> None:
+        subprocess.run(["dunstctl", "close-all"], env=self.env, check=True)
+
+    def notification_default_action(self) -> None:
+        """What a middle click on the newest notification does in dunst."""
+        subprocess.run(["dunstctl", "action", "0"], env=self.env, check=True)
+
+    def choose_notification_action(self, label: str) -> list[str]:
+        """Pick the action labelled ``label`` from dunst's context menu (what its dmenu
+        offers); returns the lines it offered."""
+        (self.folder / "dmenu-choice.txt").write_text(label)
+        offered = self.folder / "dmenu-offered.txt"
+        offered.unlink(missing_ok=True)
+        subprocess.run(["dunstctl", "context"], env=self.env, check=True)
+        self._wait(lambda: offered.exists() and bool(offered.read_text()), "dunst's menu")
+        return offered.read_text().splitlines()
 
     def notifications(self) -> list[tuple[str, ...]]:
         """(app, summary, body, icon, urgency) of every notification raised so far."""

@@ -73,8 +73,11 @@ def tray(desktop: Desktop, settings_folder: Path) -> Iterator[Tray]:
     running.close()
 
 
+CSV_FAILED = "Halo Integrator (settings): csv failed"
+
+
 def csv_notifications(desktop: Desktop) -> list[tuple[str, ...]]:
-    return [n for n in desktop.notifications() if n[1] == "csv"]
+    return [n for n in desktop.notifications() if n[1] == CSV_FAILED]
 
 
 @pytest.fixture
@@ -125,7 +128,7 @@ def test_tray_turns_red_on_failure_notifies_once_and_syncs_from_the_menu(
 
     [notice] = wait_for(lambda: csv_notifications(desktop), "the error notification")
     assert "does not exist" in notice[2]
-    assert notify_calls("csv") == 1
+    assert notify_calls(CSV_FAILED) == 1
 
     # A second failure: another run, no second notification.
     tray.choose("Sync now")
@@ -134,7 +137,7 @@ def test_tray_turns_red_on_failure_notifies_once_and_syncs_from_the_menu(
     # The status thread has seen the second failure (it logs each change, after notifying).
     wait_for(lambda: "csv error (2 failures in a row)" in tray.log(), "the status thread")
     wait_for(lambda: tray.icon_showing(red, artifacts / "tray-error-again.png"), "red again")
-    assert notify_calls("csv") == 1
+    assert notify_calls(CSV_FAILED) == 1
     assert len(csv_notifications(desktop)) == 1
 
     # Quit from the menu: the process ends on its own, cleanly.

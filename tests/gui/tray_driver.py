@@ -36,6 +36,7 @@ MENU_ENTRIES = (
     "Open logs folder",
     "Quit",
 )
+ALLOW_ONCE = "Allow once"
 # Stands in for xdg-open: logs what it was asked to open, exits with $FAKE_OPEN_EXIT.
 FAKE_OPENER = """#!/bin/sh
 printf '%s\\n' "$1" >> "$FAKE_OPEN_LOG"
@@ -90,7 +91,18 @@ class Tray:
         )
 
     def icon(self) -> dict[str, Any]:
-        return self.desktop.docked_icon(WM_CLASS, timeout=20)
+        """This tray's docked icon; with several trays, the one whose hover text (also the
+        icon window's name) starts with this folder's title."""
+        docked = self.desktop.docked_icon(WM_CLASS, timeout=20)
+        title = f"Halo Integrator ({self.folder.name}):"
+
+        def own() -> dict[str, Any] | None:
+            icons = [w for w in self.desktop.find(WM_CLASS) if not w["parent_is_root"]]
+            if len(icons) == 1:
+                return icons[0]
+            return next((w for w in icons if str(w["name"]).startswith(title)), None)
+
+        return own() or wait_for(own, f"the icon of {self.folder.name}") or docked
 
     def icon_pixels(self, shot: Path) -> Image.Image:
         window = self.icon()
@@ -115,11 +127,56 @@ class Tray:
         wait_for(self.desktop.keyboard_grabbed, "the menu to take the keyboard")
         return menu
 
-    def choose(self, entry: str) -> None:
-        """Open the menu and activate ``entry`` with the keyboard."""
+    def choose(self, entry: str, *, greyed: tuple[str, ...] = (), idle: bool = True) -> None:
+        """Open the menu and activate ``entry`` with the keyboard.
+
+        The keyboard skips greyed entries, so a test names those above ``entry`` (``Sync
+        now`` while a run is going); by default it first waits for the tray to be idle.
+        ``ALLOW_ONCE`` is the first entry under the status lines of a refused module.
+        """
+        if idle:
+            self.wait_idle()
         self.open_menu()
-        self.desktop.key(*["Down"] * (MENU_ENTRIES.index(entry) + 1), "Return")
+        if entry == ALLOW_ONCE:
+            downs = 1
+        else:
+            above = MENU_ENTRIES[: MENU_ENTRIES.index(entry)]
+            downs = len(above) + 1 - len([name for name in greyed if name in above])
+        self.desktop.key(*["Down"] * downs, "Return")
         wait_for(lambda: not menus(self.desktop), "the menu to close")
+
+    def pointer_off_icon(self) -> None:
+        """Move the pointer to an empty corner (an open menu keeps its selection) and wait
+        for the icon's tooltip to go."""
+        subprocess.run(["xdotool", "mousemove", "5", "760"], env=self.desktop.env, check=True)
+        wait_for(lambda: not tooltips(self.desktop), "the tooltip to go")
+        time.sleep(0.3)  # let GTK repaint what the tooltip covered
+
+    def run_children(self) -> list[int]:
+        """The tray's child processes running a module (``python -m core.run.child``)."""
+        found = []
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                fields = dict(
+                    line.split(":\t", 1)
+                    for line in status.read_text().splitlines()
+                    if ":\t" in line
+                )
+                command = (status.parent / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if fields.get("PPid") == str(self.process.pid) and b"core.run.child" in command:
+                found.append(int(status.parent.name))
+        return found
+
+    def wait_idle(self, timeout: float = 60) -> None:
+        """No run going and the icon no longer syncing: the menu was rebuilt after it."""
+        shot = self.folder.parent / f"idle-{self.folder.name}.png"
+        wait_for(
+            lambda: not self.run_children() and not self.icon_showing(blue, shot),
+            "the tray to be idle",
+            timeout,
+        )
 
     def runs(self, module: str = "csv") -> list[dict[str, Any]]:
         return [run for run in StateStore(self.folder).recent_runs(module) if run["finished_at"]]
@@ -194,6 +251,11 @@ def count(image: Image.Image, test: Callable[[int, int, int], bool]) -> int:
     return sum(
         1 for x in range(image.width) for y in range(image.height) if test(*image.getpixel((x, y)))
     )  # type: ignore[misc]
+
+
+def blue(r: int, g: int, b: int) -> bool:
+    """The "syncing" disc (assets/tray_palette.json: 37, 110, 214)."""
+    return abs(r - 37) < 30 and abs(g - 110) < 30 and abs(b - 214) < 30
 
 
 def green(r: int, g: int, b: int) -> bool:

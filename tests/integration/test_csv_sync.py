@@ -3,6 +3,7 @@ the mass-deactivation guard, dry run, per-record failures and status reporting."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -85,6 +86,12 @@ def test_mass_deactivation_is_refused_and_nothing_is_deactivated(
     assert result.outcome is Outcome.REFUSED and not result.ok
     assert "Refused to deactivate 60 of 100" in (result.error or "")
     assert not any(u.get("inactive") for u in imported(emulator).values())
+    # What "allow once" would deactivate is kept, in the result and in the state DB.
+    [part] = result.parts
+    assert sorted(part.withheld) == sorted(row["emailaddress"] for row in rows[40:])
+    [detail] = json.loads(str(StateStore(settings.folder).recent_runs("csv", 1)[0]["details"]))
+    assert detail["withheld"] == 60 and len(detail["withheld_keys"]) == 10
+    assert set(detail["withheld_keys"]) <= set(part.withheld)
 
     [forced] = runner_for(settings).run(RunRequest(allow_mass_deactivation=True))
     assert forced.counts.deactivated == 60

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import pytest
+from servers.silent_http import SilentServer
 
 from core.halo.client import HaloClient
 from core.halo.pacing import RequestPacer
@@ -31,30 +31,6 @@ TIMEOUT_SECONDS = 0.3
 DEADLINE_SECONDS = 1.0
 # Thread start-up, process noise on a busy two-core machine: not another try's worth.
 SLACK_SECONDS = 0.7
-
-
-class SilentServer:
-    """Accepts every connection and never sends a byte: a hung proxy or a stuck Halo."""
-
-    def __init__(self) -> None:
-        self._socket = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
-        self.connections: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                connection, _ = self._socket.accept()
-            except OSError:
-                return
-            self.connections.append(connection)
-
-    def close(self) -> None:
-        self._socket.close()
-        for connection in self.connections:
-            connection.close()
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """The tray's status logic (``TrayApp.refresh``) on a real settings folder, with a fake icon
-and notifier: no display, no pystray, no runs (the scheduler thread is never started)."""
+and notifier: no display, no pystray, and the scheduler thread is never started; a test that
+runs a module calls ``_run_module``, which runs it in a real child process."""
 
 from __future__ import annotations
 
@@ -32,9 +33,13 @@ class FakeIcon:
 class FakeNotifier:
     def __init__(self) -> None:
         self.sent: list[tuple[str, str]] = []
+        self.urgencies: list[str] = []
+        self.actions: list[list[str]] = []
 
-    def notify(self, title: str, text: str) -> None:
+    def notify(self, title: str, text: str, *, urgency: str = "normal", actions=()) -> None:
         self.sent.append((title, text))
+        self.urgencies.append(urgency)
+        self.actions.append([action.label for action in actions])
 
 
 @pytest.fixture
@@ -115,7 +120,8 @@ def test_a_broken_file_keeps_the_old_settings_shows_an_error_and_notifies_once(
     assert app.view.state == ERROR
     assert "appsettings.json, line" in icon.title and "Interval" in icon.title
     [(title, text)] = notifier.sent
-    assert title == "Settings problem" and "Interval" in text
+    assert title == "Halo Integrator (settings): settings problem" and "Interval" in text
+    assert notifier.urgencies == ["critical"] and notifier.actions == [["Settings…"]]
     assert app.scheduler.next_run("csv") is not None  # still running on the old settings
     assert app.view.module_states == {"csv": OK}
 
@@ -135,7 +141,7 @@ def test_settings_that_never_loaded_are_an_error_but_a_missing_file_is_not(
     app, icon, notifier = tray_on(folder)
     app.refresh()
     assert app.view.state == ERROR and "Halo" in icon.title
-    assert [title for title, _ in notifier.sent] == ["Settings problem"]
+    assert [title for title, _ in notifier.sent] == ["Halo Integrator (settings): settings problem"]
 
     empty, _, quiet = tray_on(tmp_path / "no-settings-yet")
     empty.refresh()
@@ -160,7 +166,10 @@ def test_an_error_the_state_db_had_before_the_start_is_not_notified_again(folder
     assert app.view.state == ERROR and notifier.sent == []
     record_run(folder, "succeeded")
     app.refresh()
-    assert notifier.sent == [("csv: recovered", "The last run succeeded again.")]
+    assert notifier.sent == [
+        ("Halo Integrator (settings): csv recovered", "The last run succeeded again.")
+    ]
+    assert notifier.urgencies == ["normal"]
 
 
 def test_a_failing_module_waits_out_its_back_off_after_a_restart(folder: Path) -> None:
@@ -180,7 +189,9 @@ def test_invalid_module_options_show_as_that_module_s_error_notified_once(folder
     app.refresh()
     assert app.view.state == ERROR and "colour" in icon.title
     [(title, text)] = notifier.sent
-    assert title == "csv" and "colour" in text
+    assert title == "Halo Integrator (settings): csv failed" and "colour" in text
+    assert notifier.urgencies == ["critical"]
+    assert notifier.actions == [["Open log", "Settings…"]]
 
 
 def test_a_run_that_cannot_start_is_the_tray_s_problem_until_it_can(folder: Path) -> None:
@@ -192,18 +203,6 @@ def test_a_run_that_cannot_start_is_the_tray_s_problem_until_it_can(folder: Path
     edit(folder, lambda data: data["Modules"][0].update(Interval="30m"))
     app.refresh()  # a good read of the settings clears it
     assert app.view.state != ERROR
-
-
-def test_quit_parks_a_run_at_a_declared_safe_point_not_at_progress(folder: Path) -> None:
-    from core.run.runner import RunEvent
-
-    app, _, _ = tray_on(folder)
-    parked: list[str] = []
-    app.scheduler.at_safe_point = parked.append  # type: ignore[method-assign]
-    app._on_event(RunEvent("progress", "csv", phase="create", done=100, total=200))
-    assert parked == []
-    app._on_event(RunEvent("safe-point", "csv"))
-    assert parked == ["csv"]
 
 
 def test_the_menu_lines_name_the_folder_and_a_source_file_by_its_name(folder: Path) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from core.outcomes import Outcome
 from core.run.health import ModuleHealth
+from tray_agent.desktop_notifications import CRITICAL, NORMAL, Toast
 from tray_agent.notifier import (
     ERROR,
     RECOVERED,
@@ -14,6 +17,7 @@ from tray_agent.notifier import (
     TITLE_MAX_UNITS,
     NotificationPolicy,
     Notifier,
+    notice_title,
 )
 from tray_agent.tray_state import utf16_units
 
@@ -41,11 +45,50 @@ def kinds(notices: list) -> list[tuple[str, str]]:
     return [(notice.kind, notice.module) for notice in notices]
 
 
+def collecting(sent: list[tuple[str, str]]) -> Notifier:
+    return Notifier(lambda toast: sent.append((toast.title, toast.text)))
+
+
 def test_a_module_turning_to_error_notifies_with_its_name_and_the_error() -> None:
-    policy = NotificationPolicy()
+    policy = NotificationPolicy(folder_name="5 Mins")
     assert policy.observe([health("ok")], now=0) == []
     [notice] = policy.observe([health("error", "users.csv is missing")], now=300)
-    assert (notice.kind, notice.title, notice.text) == (ERROR, "csv", "users.csv is missing")
+    assert (notice.kind, notice.text) == (ERROR, "users.csv is missing")
+    assert notice.title == "Halo Integrator (5 Mins): csv failed"
+    assert notice.urgency == CRITICAL
+
+
+def test_titles_name_the_folder_the_module_and_what_happened() -> None:
+    policy = NotificationPolicy(folder_name="5 Mins")
+    policy.observe([health("error", "boom")], now=0)
+    [recovered] = policy.observe([health("ok")], now=60)
+    assert recovered.title == "Halo Integrator (5 Mins): csv recovered"
+    assert recovered.urgency == NORMAL
+    [stale] = policy.observe([health("stale")], now=120)
+    assert stale.title == "Halo Integrator (5 Mins): csv has no recent success"
+    [refused] = policy.observe([health("error", GUARD_TEXT, refused=True)], now=180)
+    assert refused.title == "Halo Integrator (5 Mins): csv refused a mass deactivation"
+    assert refused.urgency == CRITICAL
+
+
+def test_a_long_folder_name_is_cut_before_what_happened_is() -> None:
+    title = notice_title("Nightly directory import for the Amsterdam office", "csv failed")
+    assert utf16_units(title) <= TITLE_MAX_UNITS
+    assert title.startswith("Halo Integrator (Nightly") and title.endswith("…): csv failed")
+
+
+def test_a_refusal_says_how_many_would_go_and_names_the_first() -> None:
+    policy = NotificationPolicy()
+    keys = [f"user{n}@example.com" for n in range(10)]
+    refused = replace(
+        health("error", GUARD_TEXT, refused=True),
+        last_parts=[{"entity": "Users", "withheld": 60, "withheld_keys": keys}],
+    )
+    [notice] = policy.observe([refused], now=0)
+    assert notice.text.startswith(
+        "60 records would be deactivated: user0@example.com, user1@example.com, "
+        "user2@example.com and 57 more."
+    )
 
 
 def test_a_module_failing_every_five_minutes_notifies_once_then_daily() -> None:
@@ -69,7 +112,7 @@ def test_a_refused_mass_deactivation_notifies_with_the_guard_text_even_when_fail
     policy.observe([health("error", "users.csv is missing")], now=0)
     [notice] = policy.observe([health("error", GUARD_TEXT, refused=True)], now=60)
     assert notice.kind == REFUSED
-    assert notice.text == GUARD_TEXT
+    assert notice.text == GUARD_TEXT  # the run's details did not say which records
     assert "refused" in notice.title
 
 
@@ -95,7 +138,7 @@ def test_each_module_is_tracked_on_its_own() -> None:
 
 def test_sending_cuts_title_and_text_to_the_windows_limits() -> None:
     sent: list[tuple[str, str]] = []
-    assert Notifier(lambda title, text: sent.append((title, text))).send_now("t" * 100, "x" * 999)
+    assert collecting(sent).send_now(Toast("t" * 100, "x" * 999))
     [(title, text)] = sent
     assert (len(title), len(text)) == (63, 255)  # WCHAR[64] and WCHAR[256] hold a NUL too
     assert len(title) == TITLE_MAX_UNITS and title.endswith("…")
@@ -104,8 +147,7 @@ def test_sending_cuts_title_and_text_to_the_windows_limits() -> None:
 
 def test_limits_count_utf16_units_and_never_split_an_emoji() -> None:
     sent: list[tuple[str, str]] = []
-    notifier = Notifier(lambda title, text: sent.append((title, text)))
-    assert notifier.send_now("\U0001f6a8" * 40, "a" + "\U0001f4c1" * 200)
+    assert collecting(sent).send_now(Toast("\U0001f6a8" * 40, "a" + "\U0001f4c1" * 200))
     [(title, text)] = sent
     assert utf16_units(title) <= TITLE_MAX_UNITS and utf16_units(text) <= TEXT_MAX_UNITS
     assert title == "\U0001f6a8" * 31 + "…"  # 62 units of emoji, the ellipsis is the 63rd
@@ -115,15 +157,15 @@ def test_limits_count_utf16_units_and_never_split_an_emoji() -> None:
 
 def test_text_that_fits_exactly_is_sent_as_it_is() -> None:
     sent: list[tuple[str, str]] = []
-    Notifier(lambda title, text: sent.append((title, text))).send_now("t" * 63, "\U0001f4c1" * 127)
+    collecting(sent).send_now(Toast("t" * 63, "\U0001f4c1" * 127))
     assert sent == [("t" * 63, "\U0001f4c1" * 127)]
 
 
 def test_a_failing_notification_backend_is_logged_not_raised(caplog) -> None:
-    def broken(title: str, text: str) -> None:
+    def broken(toast: Toast) -> None:
         raise RuntimeError("no notification daemon")
 
-    assert Notifier(broken).send_now("csv", "boom") is False
+    assert Notifier(broken).send_now(Toast("csv", "boom")) is False
     assert "Could not show the notification" in caplog.text
 
 
@@ -150,7 +192,8 @@ def test_a_seeded_error_that_recovers_says_so() -> None:
 def test_a_settings_problem_notifies_once_per_text_then_daily() -> None:
     policy = NotificationPolicy(reminder_seconds=86_400)
     first = policy.observe_problem("Settings problem", "appsettings.json, line 3: bad", now=0)
-    assert first is not None and (first.kind, first.title) == (SETTINGS, "Settings problem")
+    assert first is not None and first.kind == SETTINGS
+    assert first.title == "Halo Integrator: settings problem" and first.urgency == CRITICAL
     assert policy.observe_problem("Settings problem", "appsettings.json, line 3: bad", 60) is None
     assert policy.observe_problem("Settings problem", "appsettings.json, line 4: bad", 90)
     assert policy.observe_problem("Settings problem", "appsettings.json, line 4: bad", 86_500)

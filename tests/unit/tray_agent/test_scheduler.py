@@ -198,27 +198,7 @@ def test_a_module_that_keeps_failing_runs_less_often(fake_time: FakeTime) -> Non
         assert scheduler.stop(timeout_seconds=5)
 
 
-def test_stop_waits_for_a_safe_point_then_returns() -> None:
-    reached = threading.Event()
-    scheduler: Scheduler
-
-    def batches(name: str) -> bool:
-        for _ in range(100):
-            time.sleep(0.05)  # one batch
-            scheduler.at_safe_point(name)  # what the tray does on a "safe-point" event
-        reached.set()
-        return True
-
-    scheduler = Scheduler(batches)
-    scheduler.set_modules([ModuleSchedule("csv", every(3600))])
-    scheduler.run_now()
-    started = time.monotonic()
-    assert scheduler.stop(timeout_seconds=5)
-    assert time.monotonic() - started < 1
-    assert not reached.is_set()  # parked after a batch, not run to the end
-
-
-def test_stop_gives_up_after_its_timeout_when_a_run_never_reaches_a_safe_point() -> None:
+def test_stop_gives_up_after_its_timeout_when_a_run_does_not_end() -> None:
     release = threading.Event()
     scheduler = Scheduler(lambda name: release.wait(10))
     scheduler.set_modules([ModuleSchedule("csv", every(3600))])
@@ -287,3 +267,19 @@ def test_catch_up_is_for_scheduled_modules_that_never_ran_or_missed_an_interval(
     assert not scheduler.overdue("csv", now - 100, now)
     assert scheduler.overdue("csv", now - 301, now)
     assert not scheduler.overdue("not-scheduled", None, now)
+
+
+def test_a_finished_run_is_reported_once_it_no_longer_counts_as_running() -> None:
+    seen: list[tuple[str, set[str]]] = []
+    done = threading.Event()
+    scheduler: Scheduler
+
+    def finished(name: str) -> None:
+        seen.append((name, scheduler.running()))
+        done.set()
+
+    scheduler = Scheduler(lambda name: True, on_done=finished)
+    scheduler.set_modules([ModuleSchedule("csv", every(3600))])
+    scheduler.run_now()
+    assert done.wait(5)
+    assert seen == [("csv", set())]  # the menu rebuilt now shows Sync now enabled again

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 
+from core.outcomes import Outcome
 from core.run.health import ModuleHealth
 from tray_agent import tray_state
 from tray_agent.tray_state import (
@@ -172,3 +174,18 @@ def test_ago_reads_as_a_person_would_say_it() -> None:
     assert tray_state.ago(NOW - 300, NOW) == "5 min ago"
     assert tray_state.ago(NOW - 3 * 3_600, NOW) == "3 h ago"
     assert tray_state.ago(NOW - 2 * 86_400, NOW).startswith("Sun ")
+
+
+def test_a_refused_module_offers_allow_once_with_the_count_its_run_withheld() -> None:
+    refused = dataclasses.replace(
+        health(state="error"),
+        last_outcome=Outcome.REFUSED,
+        last_parts=[
+            {"entity": "Sites", "withheld": 2, "withheld_keys": ["a", "b"]},
+            {"entity": "Users", "withheld": 58, "withheld_keys": ["c"]},
+        ],
+    )
+    assert tray_state.withheld(refused) == (60, ["a", "b", "c"])
+    assert tray_state.build_view([refused, health("other")]).refusals == {"csv": 60}
+    failed = dataclasses.replace(health(state="error"), last_outcome=Outcome.FAILED)
+    assert tray_state.build_view([failed]).refusals == {}
