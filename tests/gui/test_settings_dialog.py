@@ -331,6 +331,13 @@ def test_the_tray_entry_point_focuses_one_window_and_uses_the_trays_callbacks(
     thread.start()
     thread.join()
     pump_until(root, lambda: window.processing.rows["csv"].outcome.cget("text") == "running…")
+    # While it runs, Start all and Start selected are greyed; its end enables them again.
+    buttons = (window.processing.start_all_button, window.processing.start_selected_button)
+    assert all(button.instate(["disabled"]) for button in buttons)
+    thread = threading.Thread(target=lambda: [f(RunEvent("finished", "csv")) for f in listeners])
+    thread.start()
+    thread.join()
+    pump_until(root, lambda: all(button.instate(["!disabled"]) for button in buttons))
 
     window.save()
     pump_until(root, lambda: saved == [True])

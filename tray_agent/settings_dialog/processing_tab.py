@@ -91,6 +91,7 @@ class ProcessingTab(ttk.Frame):
         ttk.Label(self, text="Log").grid(row=3, column=0, sticky="w")
         self.log = self._make_log()
         self.rows: dict[str, ModuleRow] = {}
+        self.running: set[str] = set()
 
     def _make_log(self) -> tk.Text:
         frame = ttk.Frame(self)
@@ -135,6 +136,18 @@ class ProcessingTab(ttk.Frame):
         row = self.rows.get(event.module)
         if row is not None:
             row.on_event(event)
+        if event.kind == "started":
+            self.running.add(event.module)
+        elif event.kind == "finished":
+            self.running.discard(event.module)
+        self._enable_start_buttons()
+
+    def _enable_start_buttons(self) -> None:
+        """Greyed while a run is going: a second press would only be skipped (the module's
+        lock) and read as if nothing happened."""
+        state = ["disabled"] if self.running else ["!disabled"]
+        self.start_all_button.state(state)
+        self.start_selected_button.state(state)
 
     def append_log(self, line: str) -> None:
         self.log.configure(state="normal")
