@@ -54,8 +54,9 @@ STEPS = (
     Step(
         "module",
         "3. Pick a module",
-        "On Integrations, tick Enabled for what to sync (a CSV file, a directory, a mailbox, "
-        "Entra ID), fill in its fields, and press Preview to see what it would change.",
+        "On Integrations, tick Enabled for what to sync (a CSV file, a directory, Entra ID, "
+        "a mailbox, Lansweeper or another database, the scripts Halo queues), fill in its "
+        "fields, and press Preview to see what it would change.",
         "Choose a module",
     ),
     Step(
@@ -89,8 +90,9 @@ class WelcomeTab(ttk.Frame):
         )
         ttk.Label(
             self,
-            text="It keeps Halo up to date with your local data: users and assets from CSV "
-            "files and directories, tickets from a mailbox. Four steps to the first sync:",
+            text="It keeps Halo up to date with your local data: users and assets from files, "
+            "directories and databases, tickets from a mailbox, and it runs the scripts Halo "
+            "queues. Four steps to the first sync:",
             wraplength=740,
             justify="left",
         ).grid(row=1, column=0, columnspan=3, sticky="w", pady=(PAD, PAD * 2))
