@@ -13,6 +13,7 @@ from core.sync.plan import (
     Plan,
     adopt_existing,
     adopt_orphans,
+    correct_hand_edits,
     plan_against_map,
 )
 from core.sync.records import USERS, HaloTarget, SourceRecord
@@ -507,3 +508,25 @@ def test_two_new_records_with_one_match_value_are_not_both_created() -> None:
     adopt_existing(plan, by_login, HaloIndex(by_login, []))
     assert [r.key for r in plan.creates] == ["ann"]
     assert plan.failures[0].key == "ann2" and "not created twice" in plan.failures[0].message
+
+
+def test_a_reconcile_sends_again_what_was_edited_or_deactivated_by_hand_in_halo() -> None:
+    same, edited, retired, deleted = record("a@x"), record("b@x"), record("c@x"), record("d@x")
+    left = record("e@x", inactive=True)  # the source itself says inactive
+    records = [same, edited, retired, deleted, left]
+    known = {r.key: mapped(r, n) for n, r in enumerate(records, start=1)}
+    plan = plan_against_map(
+        records, known, complete=True, deactivate_missing=True, keep_unchanged=True
+    )
+    assert plan.unchanged == 5 and len(plan.kept) == 5
+    halo = [
+        {"id": 1, "emailaddress": "A@x ", "name": "A@X"},  # same, up to case and spaces
+        {"id": 2, "emailaddress": "b@x", "name": "Renamed by hand"},
+        {"id": 3, "emailaddress": "c@x", "name": "C@X", "inactive": True},
+        # 4 was deleted in Halo: the update path finds that out, not the reconcile
+        {"id": 5, "emailaddress": "e@x", "name": "E@X", "inactive": True},
+    ]
+    correct_hand_edits(plan, HaloIndex(USERS, halo))
+    assert [(r.key, halo_id) for r, halo_id in plan.updates] == [("b@x", 2), ("c@x", 3)]
+    assert plan.reactivations == {"c@x"}
+    assert plan.unchanged == 3 and plan.kept == []
