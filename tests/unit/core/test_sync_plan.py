@@ -123,7 +123,9 @@ def test_two_halo_records_with_one_key_are_reported_not_picked() -> None:
     ]
     adopt_existing(plan, USERS, HaloIndex(USERS, halo))
     assert plan.creates == [] and plan.updates == [] and plan.adopted == []
-    assert "2 Halo Users records (ids 7, 9)" in plan.failures[0].message
+    [failure] = plan.failures
+    assert (failure.key, failure.label) == ("d@x", "d@x")
+    assert "2 Halo Users records (ids 7, 9)" in failure.message
     assert plan.contested == {7, 9}
 
 
@@ -163,7 +165,8 @@ def test_a_record_with_a_problem_fails_alone_and_keeps_its_halo_record() -> None
         [cut], {"a@x": mapped(record("a@x"), 1)}, complete=True, deactivate_missing=True
     )
     assert plan.deactivations == [] and plan.updates == []
-    assert plan.failures[0].message == "the line was cut"
+    assert plan.failures == [RecordFailure("a@x", "a@x", "the line was cut")]
+    assert plan.kept == []  # only a reconcile keeps unchanged records for a second look
 
 
 def test_a_record_without_key_does_not_stop_the_plan() -> None:
@@ -530,3 +533,24 @@ def test_a_reconcile_sends_again_what_was_edited_or_deactivated_by_hand_in_halo(
     assert [(r.key, halo_id) for r, halo_id in plan.updates] == [("b@x", 2), ("c@x", 3)]
     assert plan.reactivations == {"c@x"}
     assert plan.unchanged == 3 and plan.kept == []
+
+
+def test_a_mapped_inactive_record_the_source_still_marks_inactive_is_not_reactivated() -> None:
+    gone = record("g@x", inactive=True)
+    known = {"g@x": mapped(record("g@x"), 6, active=False)}
+    plan = plan_against_map([gone], known, complete=True, deactivate_missing=True)
+    assert [(r.key, i) for r, i in plan.updates] == [("g@x", 6)]
+    assert plan.reactivations == set()
+
+
+def test_two_new_records_with_one_match_value_name_the_key_and_the_rest_go_on() -> None:
+    target = HaloTarget("Users", match=("login", "emailaddress"))
+    first = SourceRecord("1", {"login": "ann", "emailaddress": "ann@x"}, label="row 1")
+    twin = SourceRecord("2", {"login": "ann2", "emailaddress": "ANN@x"}, label="row 2")
+    later = SourceRecord("3", {"login": "bob", "emailaddress": "bob@x"}, label="row 3")
+    plan = plan_against_map([first, twin, later], {}, complete=True, deactivate_missing=True)
+    adopt_existing(plan, target, HaloIndex(target, []))
+    assert plan.failures == [
+        RecordFailure("2", "row 2", "has the same emailaddress as row 1; not created twice")
+    ]
+    assert [r.key for r in plan.creates] == ["1", "3"]
