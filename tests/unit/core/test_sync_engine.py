@@ -616,3 +616,37 @@ def test_a_dry_run_counts_the_plan_and_sends_nothing(halo: FakeHalo, state: Stat
     )
     assert result.counts == RunCounts(created=1, updated=1, unchanged=1, deactivated=2, failed=1)
     assert halo.posts == []
+
+
+# -- reconcile and create=False ----------------------------------------------------------------
+
+
+def test_a_reconcile_puts_back_what_was_edited_or_deactivated_by_hand_in_halo(
+    halo: FakeHalo, state: StateStore
+) -> None:
+    engine(halo, state).run(users(1, 2, 3))
+    ids = halo_ids(state)
+    halo.records[ids["u1@example.com"]]["name"] = "Renamed by hand"
+    halo.records[ids["u2@example.com"]]["inactive"] = True
+    plain = engine(halo, state).run(users(1, 2, 3))
+    assert plain.counts == RunCounts(unchanged=3)  # the id map alone sees nothing
+    result = engine(halo, state, reconcile=True).run(users(1, 2, 3))
+    assert (result.counts.updated, result.counts.unchanged) == (2, 1)
+    assert halo.records[ids["u1@example.com"]]["name"] == "User 1"
+    assert halo.records[ids["u2@example.com"]]["inactive"] is False
+    [put_back] = halo.posts[-1:]
+    assert sorted(body["id"] for body in put_back) == [ids["u1@example.com"], ids["u2@example.com"]]
+
+
+def test_without_create_a_record_halo_lacks_fails_and_nothing_is_created(
+    halo: FakeHalo, state: StateStore
+) -> None:
+    halo.add(emailaddress="u1@example.com", name="User 1", third_party_id=MARKER)
+    result = engine(halo, state, create=False).run(users(1, 2))
+    assert result.counts.created == 0 and result.counts.unchanged == 1
+    assert result.failures == [
+        RecordFailure(
+            "u2@example.com", "u2@example.com", "not in Halo, and this module does not create Users"
+        )
+    ]
+    assert halo.with_email("u2@example.com") == []
