@@ -19,7 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.modules.base import StatusRecord, SyncModule
-from core.modules.options import deactivation_count_option, deactivation_share_option, option
+from core.modules.options import (
+    deactivation_count_option,
+    deactivation_share_option,
+    full_read_option,
+    option,
+)
 from core.run.context import RunContext, SourceContext
 from core.settings.model import Interval
 from core.settings.secrets import as_secret
@@ -102,9 +107,7 @@ class AzureAdOptions:
         help="Instances (e.g. an ldap one) whose users this one takes over: hybrid identities.",
         label="Take over from",
     )
-    full_reconcile_every: str = option(
-        "7d", help="How often a run reads every user.", label="Full read every"
-    )
+    full_reconcile_every: str = full_read_option("7d", "every user")
     max_deactivate_percent: float = deactivation_share_option()
     max_deactivate_count: int = deactivation_count_option("users")
     halo_connection_id: int = option(
@@ -116,10 +119,6 @@ class AzureAdOptions:
 
     def problems(self) -> list[tuple[str, str]]:
         found = field_map_problems(self.field_map)
-        try:
-            Interval.parse(self.full_reconcile_every)
-        except ValueError as exc:
-            found.append(("full_reconcile_every", str(exc)))
         if not self.halo_connection_id:
             for name in ("tenant_id", "app_client_id"):
                 if not getattr(self, name):

@@ -25,7 +25,12 @@ from typing import Any
 
 from core.errors import ModuleError
 from core.modules.base import StatusRecord, SyncModule
-from core.modules.options import deactivation_count_option, deactivation_share_option, option
+from core.modules.options import (
+    deactivation_count_option,
+    deactivation_share_option,
+    full_read_option,
+    option,
+)
 from core.run.context import RunContext, SourceContext
 from core.settings.model import Interval
 from core.settings.secrets import Secret, as_secret
@@ -172,9 +177,7 @@ class LansweeperOptions:
         minimum=0,
         label="Stale after (days)",
     )
-    full_reconcile_every: str = option(
-        "7d", help="How often a run reads every asset.", label="Full read every"
-    )
+    full_reconcile_every: str = full_read_option("7d", "every asset")
     timeout_seconds: int = option(
         300, help="How long one query may run.", minimum=1, label="Query timeout (seconds)"
     )
@@ -183,10 +186,6 @@ class LansweeperOptions:
 
     def problems(self) -> list[tuple[str, str]]:
         found = field_map_problems(self.field_map)
-        try:
-            Interval.parse(self.full_reconcile_every)
-        except ValueError as exc:
-            found.append(("full_reconcile_every", str(exc)))
         if not self.serial_field.strip():
             found.append(("serial_field", "names a Halo asset field"))
         return found

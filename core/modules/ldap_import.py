@@ -21,7 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.modules.base import StatusRecord, SyncModule
-from core.modules.options import deactivation_count_option, deactivation_share_option, option
+from core.modules.options import (
+    deactivation_count_option,
+    deactivation_share_option,
+    full_read_option,
+    option,
+)
 from core.run.context import RunContext, SourceContext
 from core.settings.model import Interval
 from core.settings.secrets import as_secret
@@ -170,9 +175,7 @@ class LdapOptions:
     page_size: int = option(
         500, help="Entries per page of a search.", minimum=1, maximum=100_000, label="Page size"
     )
-    full_reconcile_every: str = option(
-        "7d", help="How often a run reads the whole directory.", label="Full read every"
-    )
+    full_reconcile_every: str = full_read_option("7d", "the whole directory")
     max_deactivate_percent: float = deactivation_share_option()
     max_deactivate_count: int = deactivation_count_option("users")
     halo_connection_id: int = option(
@@ -184,10 +187,6 @@ class LdapOptions:
 
     def problems(self) -> list[tuple[str, str]]:
         found = field_map_problems(self.field_map)
-        try:
-            Interval.parse(self.full_reconcile_every)
-        except ValueError as exc:
-            found.append(("full_reconcile_every", str(exc)))
         if not self.halo_connection_id:
             if not self.server:
                 found.append(("server", "required (or set halo_connection_id)"))

@@ -44,6 +44,7 @@ def option(
     label: str = "",
     browse: str = "",
     applies_when: dict[str, tuple[Any, ...]] | None = None,
+    check: Callable[[Any], str | None] | None = None,
 ) -> Any:
     """A dataclass field carrying the metadata the CLI and the settings dialog show.
 
@@ -56,6 +57,8 @@ def option(
     name for it (default: the name in words); ``browse`` ("file" or "folder") offers a
     Browse… button; ``applies_when={"target": ("assets",)}`` says the option only matters
     while another option has one of those values, so the dialog hides it otherwise.
+    ``check`` returns why a value of the right type is still wrong (an interval that does not
+    parse), reported at the option's path like a type error.
     """
     if browse not in ("", "file", "folder"):
         raise ValueError(f"browse must be 'file' or 'folder', not {browse!r}")
@@ -71,6 +74,7 @@ def option(
         "example": example,
         "from_text": from_text,
         "to_text": to_text,
+        "check": check,
     }
     if default_factory is not None:
         return dataclasses.field(default_factory=default_factory, metadata=metadata)
@@ -132,6 +136,26 @@ def deactivation_count_option(what: str, **extra: Any) -> Any:
         label="Max deactivated per run",
         **extra,
     )
+
+
+def full_read_option(default: str, what: str) -> Any:
+    """``full_reconcile_every`` of a delta source: how often a run reads ``what`` whole."""
+    return option(
+        default,
+        help=f"How often a run reads {what}.",
+        label="Full read every",
+        check=_interval_problem,
+    )
+
+
+def _interval_problem(value: Any) -> str | None:
+    from core.settings.model import Interval
+
+    try:
+        Interval.parse(str(value))
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def describe(options_class: type) -> list[OptionInfo]:
@@ -268,10 +292,14 @@ class _Coercer:
         if dataclasses.is_dataclass(hint):
             return self.dataclass(typing.cast(type, hint), value, path)
         try:
-            return _scalar(value, hint, metadata)
+            result = _scalar(value, hint, metadata)
         except ValueError as exc:
             self.problem(path, str(exc))
             return None
+        check = metadata.get("check")
+        if check is not None and (message := check(result)):
+            self.problem(path, message)
+        return result
 
     def _sequence(self, value: Any, hint: Any, path: str) -> Any:
         if not isinstance(value, list | tuple):

@@ -21,7 +21,12 @@ from typing import Any
 from core.errors import ModuleError
 from core.modules.base import StatusRecord, SyncModule
 from core.modules.csv_import import DEFAULT_KEY_COLUMNS, TARGETS
-from core.modules.options import deactivation_count_option, deactivation_share_option, option
+from core.modules.options import (
+    deactivation_count_option,
+    deactivation_share_option,
+    full_read_option,
+    option,
+)
 from core.run.context import RunContext, SourceContext
 from core.settings.model import Interval
 from core.settings.secrets import as_secret
@@ -90,9 +95,7 @@ class SqlOptions:
         help="A column with the row's last change (a time or a rowversion): delta runs.",
         label="Changed column",
     )
-    full_reconcile_every: str = option(
-        "1d", help="With changed_column: how often to read all.", label="Full read every"
-    )
+    full_reconcile_every: str = full_read_option("1d", "every row")
     timeout_seconds: int = option(
         60, help="How long the query may run.", minimum=1, label="Query timeout (seconds)"
     )
@@ -124,10 +127,6 @@ class SqlOptions:
             found.append(("query", "must be one statement (a ; ends it, nothing may follow)"))
         if self.changed_column and not _COLUMN_NAME.match(self.changed_column):
             found.append(("changed_column", "a plain column name of the query"))
-        try:
-            Interval.parse(self.full_reconcile_every)
-        except ValueError as exc:
-            found.append(("full_reconcile_every", str(exc)))
         return found
 
 

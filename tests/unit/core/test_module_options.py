@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import pytest
 
@@ -194,3 +194,21 @@ def test_an_option_without_a_label_is_named_in_words_and_browse_is_checked() -> 
     assert info.label == "Max items per run"
     with pytest.raises(ValueError, match="browse"):
         option("", help="h", browse="files")
+
+
+def test_a_full_read_interval_that_does_not_parse_is_reported_at_its_path() -> None:
+    """``check`` metadata: a value of the right type that is still wrong, reported alike in
+    every module with delta runs."""
+    from core.modules.registry import MODULES
+
+    for type_name in ("ldap", "azure_ad", "lansweeper", "sql"):
+        raw = {"full_reconcile_every": "fortnightly", "query": "SELECT 1", "database_url": "x"}
+        known = {entry.name for entry in fields(MODULES[type_name].Options)}
+        _, problems = parse_options(
+            MODULES[type_name].Options,
+            {name: value for name, value in raw.items() if name in known},
+        )
+        assert (
+            "full_reconcile_every",
+            '"fortnightly" is not an interval; use 5m, 1h or daily@02:00',
+        ) in problems, (type_name, problems)
