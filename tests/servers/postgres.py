@@ -14,6 +14,7 @@ Lansweeper's table and column names (quoted, so their case is kept, as SQL Serve
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import pwd
 import shutil
@@ -191,7 +192,10 @@ def asset_row(asset: Mapping[str, Any]) -> dict[str, Any]:
         "IPAddress": asset.get("IPAddress", "10.0.0.1"),
         "Mac": asset.get("Mac", ""),
         "Username": asset.get("Username", ""),
-        "Lastseen": asset.get("Lastseen", "2026-11-30 08:00:00"),
+        # Seen yesterday, whenever the tests run: a fixed date would turn stale one day.
+        "Lastseen": asset.get(
+            "Lastseen", f"{dt.datetime.now() - dt.timedelta(days=1):%Y-%m-%d %H:%M:%S}"
+        ),
         "Firstseen": asset.get("Firstseen", "2025-01-01 08:00:00"),
         "Lastchanged": asset.get("Lastchanged", "2026-11-30 08:00:00"),
         "AssetType": asset.get("AssetType", -1),
