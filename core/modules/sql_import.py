@@ -29,7 +29,6 @@ from core.modules.options import (
 )
 from core.run.context import RunContext, SourceContext
 from core.settings.model import Interval
-from core.settings.secrets import as_secret
 from core.sources.sql_changes import ChangeMark, halo_value, read_from
 from core.sync.field_map import FieldMap, field_map_problems
 from core.sync.records import SITES, SourceRecord, normalise
@@ -303,10 +302,8 @@ class SqlImport(SyncModule):
     def _database(self) -> Any:
         from core.sources.sql_database import SqlDatabase
 
-        url = as_secret(self.options.database_url)
-        if not url:
-            raise ModuleError("database_url is not set.")
-        return SqlDatabase(url, timeout_seconds=self.options.timeout_seconds)
+        # database_url is required: parse_options refused the entry without it.
+        return SqlDatabase(self.options.database_url, timeout_seconds=self.options.timeout_seconds)
 
     def options_from_halo(self, record: Mapping[str, Any]) -> dict[str, Any]:
         # Halo's SQLImport holds its own query for Halo's SQL import; ours is local. Reading
