@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from .certificates import CertificateAuthority
+from .ports import free_port
 
 HOST = "127.0.0.1"
 USERS = {"alice": "alice-pw-7351", "bob": "bob-pw-2218"}
@@ -111,14 +112,6 @@ active_attribute = active
 active_value = true
 timeout_msecs = 5000
 """
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now (the kernel's pick)."""
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 # -- the OAuth endpoint ----------------------------------------------------------------------

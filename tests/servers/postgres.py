@@ -18,12 +18,13 @@ import datetime as dt
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from .ports import free_port
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 HOST = "127.0.0.1"
@@ -45,12 +46,6 @@ CREATE TABLE "tblOperatingsystem" ("AssetID" integer PRIMARY KEY, "Caption" text
 INSERT INTO "tsysAssetTypes" VALUES
     (-1, 'Windows'), (11, 'Linux'), (16, 'Printer'), (12, 'Switch'), (66, 'Monitor');
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
 
 
 def available() -> str | None:

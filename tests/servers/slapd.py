@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .certificates import CertificateAuthority
+from .ports import free_port
 
 SUFFIX = "dc=example,dc=com"
 ROOT_DN = f"cn=admin,{SUFFIX}"
@@ -68,14 +69,6 @@ TLS_CONFIG = """\
 TLSCACertificateFile    {ca}
 TLSCertificateFile      {certificate}
 TLSCertificateKeyFile   {key}"""
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now (the kernel's pick)."""
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def ldif(dn: str, attributes: Mapping[str, Any]) -> str:
