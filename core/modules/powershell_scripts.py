@@ -188,7 +188,7 @@ class PowerShellScripts(SyncModule):
             result = ScriptResult.from_text(claim.item.result)
             context.log.info("%s: reporting the result kept from before", label)
             started = 0
-        elif claim.interrupted or claim.in_halo:
+        elif claim.interrupted:
             context.log.warning("%s: claimed before and never finished; not re-run", label)
             result = ScriptResult(success=False, message=UNKNOWN_OUTCOME, ran=False)
             ledger.finished(run.key, result.to_text())
@@ -205,17 +205,17 @@ class PowerShellScripts(SyncModule):
         """Run the entry's script once (or refuse it); the result and whether it started."""
         try:
             command, cwd = self._command(context, script, run)
-        except ScriptRefusedError as exc:
+            assert script is not None  # _command refuses an entry without a script record
+            finished = run_script(
+                command,
+                cwd=cwd,
+                environment=self._environment(run, script),
+                timeout_seconds=self.options.timeout_seconds,
+                max_output_bytes=self.options.max_output_bytes,
+            )
+        except ScriptRefusedError as exc:  # outside the fence, or its interpreter missing
             context.log.warning("Refused %s (queue entry %d): %s", label, run.entry_id, exc)
             return ScriptResult(success=False, message=f"Not run: {exc}.", ran=False), 0
-        assert script is not None  # _command refuses an entry without a script record
-        finished = run_script(
-            command,
-            cwd=cwd,
-            environment=self._environment(run, script),
-            timeout_seconds=self.options.timeout_seconds,
-            max_output_bytes=self.options.max_output_bytes,
-        )
         result = judge(
             finished,
             result_string=script.result_string,

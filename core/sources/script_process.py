@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 from typing import IO
 
-from core.errors import ModuleError
+from core.errors import ScriptRefusedError
 
 READ_CHUNK_BYTES = 65_536
 # After the child ends (or is killed), how long its pipes may stay open: a grandchild that
@@ -55,7 +55,7 @@ def run_script(
 ) -> ScriptRun:
     """Run ``command`` (program and arguments, as a list) to its end or its deadline.
 
-    Raises ModuleError when the program cannot be started at all (an interpreter that is
+    Raises ScriptRefusedError when the program cannot be started at all (an interpreter that is
     not installed); a script that fails is a ``ScriptRun`` with its exit code.
     """
     started = time.monotonic()
@@ -71,7 +71,8 @@ def run_script(
             creationflags=NEW_PROCESS_GROUP,
         )
     except OSError as exc:
-        raise ModuleError(
+        # Nothing ran: the entry is reported "Not run", like any other refusal.
+        raise ScriptRefusedError(
             f"Cannot start {command[0]!r}: {exc.strerror or exc}.",
             hint="Install it, or set the interpreter for this file type in interpreters.",
         ) from exc

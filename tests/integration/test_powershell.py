@@ -114,9 +114,11 @@ print("done", entry)
 @pytest.fixture
 def scripts(tmp_path: Path) -> Path:
     folder = tmp_path / "scripts"
-    folder.mkdir()
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)  # explicit: a umask of 002 would make it group-writable, refused
     for name, text in SCRIPTS.items():
         (folder / name).write_text(text.lstrip("\n"))
+        (folder / name).chmod(0o644)
     return folder
 
 
@@ -330,9 +332,29 @@ def test_scripts_outside_the_folder_are_refused_reported_and_never_run(
         assert (refused["processed"], refused["success"]) == (True, False), location
         assert refused["result_message"].startswith("Not run: "), location
     assert "contains '..'" in entry(emulator, entries[1])["result_message"]
-    assert "leads outside the scripts folder" in entry(emulator, entries[3])["result_message"]
+    for index in (2, 3, 4):  # an absolute path elsewhere, a symlinked file, a symlinked folder
+        assert (
+            "leads outside the scripts folder" in entry(emulator, entries[index])["result_message"]
+        ), locations[index]
     assert len(result.failures) == len(locations)
     assert entry(emulator, allowed)["result_message"] == "inside"  # an absolute path inside
+
+
+def test_a_missing_interpreter_is_reported_not_run_and_the_queue_goes_on(
+    emulator: Emulator, make_folder: Callable[..., Settings], scripts: Path
+) -> None:
+    """Nothing started, so Halo is told "Not run" at once, never "outcome unknown" later."""
+    first = queue_run(emulator, "echo_args.py")
+    second = queue_run(emulator, "echo_args.py")
+    settings = make_folder(interpreters={".py": ["no-such-interpreter-3f9"]})
+    result = run(settings)
+    assert result.outcome is Outcome.SUCCEEDED, result.error
+    for entry_id in (first, second):
+        message = entry(emulator, entry_id)["result_message"]
+        assert message.startswith("Not run: Cannot start 'no-such-interpreter-3f9'"), message
+    assert runs_of(scripts) == []
+    again = run(settings)  # the next poll has nothing left to report
+    assert again.outcome is Outcome.SUCCEEDED and again.counts.processed == 0
 
 
 def test_only_allow_listed_scripts_run_when_allowed_scripts_is_set(

@@ -15,6 +15,10 @@ def folder(tmp_path: Path) -> Path:
     scripts = tmp_path / "scripts"
     (scripts / "ad").mkdir(parents=True)
     (scripts / "ad" / "add_to_group.ps1").write_text("param($User)\n")
+    # Explicit modes: under a umask of 002 they would be group-writable, which is refused.
+    for path in (scripts, scripts / "ad"):
+        path.chmod(0o755)
+    (scripts / "ad" / "add_to_group.ps1").chmod(0o644)
     return scripts
 
 
