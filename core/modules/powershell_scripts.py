@@ -24,6 +24,7 @@ from core.modules.base import StatusRecord, SyncModule
 from core.modules.options import option
 from core.run.context import QueueTally, RunContext, SourceContext
 from core.run.locks import module_lock
+from core.run.reporting import report_run
 from core.settings.secrets import Secret
 from core.sources.script_commands import (
     PARAMETER_NAME,
@@ -44,6 +45,7 @@ from core.state.ledger import WorkLedger
 # name, and must not forget which queue entries already ran.
 QUEUE_OWNER = "powershell.queue"
 LEDGER_QUEUE = "script"
+SCRIPT_STATUS = StatusRecord("PowerShellScript")
 # Finished entries are remembered this long (Halo re-showing one is then recognised).
 KEEP_DONE_SECONDS = 90 * 24 * 3600
 
@@ -292,11 +294,9 @@ class PowerShellScripts(SyncModule):
             tally.done()
         else:
             tally.failed(run.key, label, result.message.splitlines()[0] if result.message else "")
-        if result.ran:
-            try:
-                queue.note_on_script(run.script_id, None if result.success else result.message)
-            except HaloError as exc:
-                context.log.warning("Could not note the run on script %d: %s", run.script_id, exc)
+        if result.ran:  # Last Sync / Last Error on the script's own record, where Halo shows them
+            error = None if result.success else result.message
+            report_run(context.client, SCRIPT_STATUS, run.script_id, error=error)
 
     def _describe(
         self, context: RunContext, script: ScriptDefinition | None, run: QueuedRun, label: str

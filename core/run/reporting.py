@@ -10,11 +10,14 @@ from __future__ import annotations
 import datetime
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from core.errors import HaloError
-from core.halo.client import HaloClient
-from core.modules.base import StatusRecord
 from core.outcomes import RecordFailure
+
+if TYPE_CHECKING:  # a module that reports (powershell) is imported when settings are read
+    from core.halo.client import HaloClient
+    from core.modules.base import StatusRecord
 
 log = logging.getLogger("halo_integrator.status")
 

@@ -17,14 +17,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from core.errors import HaloNotFoundError
-from core.sources.script_results import ScriptResult, utc_now
+from core.sources.script_results import ScriptResult
 
 if TYPE_CHECKING:  # reading the settings (the tray does) must not load the network library
     from core.halo.client import HaloClient
 
 QUEUE_ENDPOINT = "PowerShellScriptProcessing"
 SCRIPT_ENDPOINT = "PowerShellScript"
-MAX_RESULT_CHARACTERS = 4000
 
 
 @dataclass(frozen=True)
@@ -134,14 +133,7 @@ class ScriptQueue:
             "id": run.entry_id,
             "processed": True,
             "success": result.success,
-            "result_message": result.message[:MAX_RESULT_CHARACTERS],
+            "result_message": result.message,  # judge cut it to MAX_RESULT_CHARACTERS
             "run_date": result.run_date,
         }
         self.client.post(QUEUE_ENDPOINT, [body], idempotent=True)
-
-    def note_on_script(self, script_id: int, error: str | None) -> None:
-        """Last Sync / Last Error on the script's own record, where Halo shows them."""
-        fields: dict[str, Any] = {"halointegrator_lasterror": (error or "")[:1000]}
-        if error is None:
-            fields["halointegrator_lastsync"] = utc_now()
-        self.client.post(SCRIPT_ENDPOINT, [{"id": script_id, **fields}], idempotent=True)

@@ -8,12 +8,15 @@ wrote; the configured secrets are masked before anything leaves the machine.
 
 from __future__ import annotations
 
-import datetime
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
+from core.run.reporting import utc_now
 from core.settings.secrets import MIN_SECRET_LENGTH
 from core.sources.script_process import ScriptRun
+
+# What Halo's result_message is sent (and so all the ledger keeps).
+MAX_RESULT_CHARACTERS = 4000
 
 FIRST_OUTPUT_LINES = 10
 MASK = "********"
@@ -21,11 +24,6 @@ UNKNOWN_OUTCOME = (
     "Outcome unknown, not re-run: the Halo Integrator stopped while this script was "
     "starting or running, so it ran at most once. Check its effect before queuing it again."
 )
-
-
-def utc_now() -> str:
-    """Halo's timestamp form, as ``core.run.reporting`` writes Last Sync."""
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass(frozen=True)
@@ -47,6 +45,26 @@ class ScriptResult:
 
 
 def judge(
+    finished: ScriptRun,
+    *,
+    result_string: str,
+    partial_match: bool,
+    timeout_seconds: float,
+    secrets: list[str],
+) -> ScriptResult:
+    """``_judge``'s result with its message cut to what Halo is sent: the ledger keeps the
+    result until Halo has it, and a megabyte of output has no business in state.db."""
+    result = _judge(
+        finished,
+        result_string=result_string,
+        partial_match=partial_match,
+        timeout_seconds=timeout_seconds,
+        secrets=secrets,
+    )
+    return replace(result, message=result.message[:MAX_RESULT_CHARACTERS])
+
+
+def _judge(
     finished: ScriptRun,
     *,
     result_string: str,

@@ -114,3 +114,11 @@ def test_interpreter_extensions_and_environment_names_are_checked_with_the_setti
         ("interpreters.ps1", "must start with a dot, like .ps1"),
         ("environment.AD PASSWORD", "must be a plain variable name (letters, digits, _)"),
     ]
+
+
+def test_the_result_kept_and_sent_is_cut_to_what_halo_is_sent() -> None:
+    from core.sources.script_results import MAX_RESULT_CHARACTERS
+
+    result = judged(finished("x" * 1_000_000))
+    assert result.success and result.message == "x" * MAX_RESULT_CHARACTERS
+    assert len(result.to_text()) < MAX_RESULT_CHARACTERS + 200  # what state.db keeps
