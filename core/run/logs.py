@@ -2,7 +2,7 @@
 
 Admins attach these files to support tickets, so a secret must not reach them even when a
 library logs a URL or a header: the redaction filter masks known secret values and anything
-that looks like a bearer token or a ``client_secret=`` form field.
+that looks like a bearer token, a ``client_secret=`` form field or a password in a URL.
 """
 
 from __future__ import annotations
@@ -26,9 +26,15 @@ KEEP_RUN_LOGS_PER_MODULE = 50
 MASK = "********"
 ENGINE_LOGGER = "halo_integrator"
 ROTATE_AT_BYTES = 1_000_000
+# Each keeps group 1 and masks what follows it: a bearer token, a secret form or JSON field
+# (also a connection string's ``Pwd=``), and the password of a URL with user info
+# (``postgresql://reader:pw@db01/hr``, as a module option or a driver's message may hold).
 PATTERNS = (
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
-    re.compile(r"(?i)((?:client_secret|access_token|password)[\"']?\s*[=:]\s*[\"']?)[^\s&\"',}]+"),
+    re.compile(
+        r"(?i)((?:client_secret|access_token|password|pwd)[\"']?\s*[=:]\s*[\"']?)[^\s&\"',;}]+"
+    ),
+    re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+(?=@)"),
 )
 
 

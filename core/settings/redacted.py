@@ -17,22 +17,17 @@ from typing import Any
 from core.modules.options import describe
 from core.modules.registry import MODULES
 from core.run.logs import MASK, redact
-from core.settings.secrets import is_encrypted
+from core.settings.secrets import ENCRYPTED_PREFIX, is_encrypted
 
 REMOVED = "(removed: secret)"
 SECRET_KEY_NAME = re.compile(r"secret|password|passwd|pwd|token|credential|private", re.I)
-URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]*:)([^@\s/]+)(@)")
-CONNECTION_STRING_PASSWORD = re.compile(r"(?i)\b((?:password|pwd)\s*=\s*)([^;\s\"']+)")
-ENCRYPTED_VALUE = re.compile(r"enc:v\d+:[A-Za-z0-9_=-]+")
+ENCRYPTED_VALUE = re.compile(re.escape(ENCRYPTED_PREFIX) + r"[A-Za-z0-9_=-]+")
 
 
 def scrub_text(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` without the given secrets, encrypted values, or passwords in URLs and
-    connection strings (plus what ``core.run.logs.redact`` masks: tokens, known secrets)."""
-    text = redact(text, secrets)
-    text = ENCRYPTED_VALUE.sub(MASK, text)
-    text = URL_PASSWORD.sub(lambda match: match.group(1) + MASK + match.group(3), text)
-    return CONNECTION_STRING_PASSWORD.sub(lambda match: match.group(1) + MASK, text)
+    """``text`` as the logs mask it (``core.run.logs.redact``: the given and known secrets,
+    tokens, passwords in URLs and connection strings), and without encrypted values."""
+    return ENCRYPTED_VALUE.sub(MASK, redact(text, secrets))
 
 
 def redacted_settings(document: Any, secrets: Iterable[str] = ()) -> Any:

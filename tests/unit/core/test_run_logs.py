@@ -125,3 +125,16 @@ def test_a_secret_of_the_minimum_length_is_masked_wherever_it_appears() -> None:
     secret = "Q7w!e9Rt"
     assert len(secret) == MIN_SECRET_LENGTH
     assert redact(f"sent {secret} and x{secret}y", [secret]) == "sent ******** and x********y"
+
+
+def test_passwords_in_urls_and_connection_strings_are_masked_in_every_log() -> None:
+    """A database URL in a non-secret option or a driver's message reaches the run log,
+    not only a diagnostics bundle, so the log masks it too."""
+    text = redact(
+        "reading postgresql+psycopg://reader:Pa55-in-url@db01:5432/hr; "
+        "odbc Server=sql01;Uid=halo;Pwd=Pa55-in-odbc;Database=ls; http://host/path:x@y"
+    )
+    assert "Pa55" not in text
+    assert "postgresql+psycopg://reader:********@db01:5432/hr" in text
+    assert "Pwd=********;Database=ls" in text
+    assert "http://host/path:x@y" in text  # no user info: nothing to mask
