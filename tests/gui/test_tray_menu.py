@@ -77,6 +77,10 @@ def test_hovering_the_icon_shows_a_tooltip_with_the_state_and_next_run(
     desktop.screenshot(artifacts / "tray-tooltip.png")
     assert tip["w"] > 150  # a line of text, not an empty frame
     assert "pystray backend: pystray._gtk" in tray.log()
+    # The tooltip's text is the hover text, which the docked icon's window carries too.
+    [hover] = [str(w["name"]) for w in desktop.find("halo-integrator") if not w["parent_is_root"]]
+    assert hover.startswith("Halo Integrator (5 Mins): ok"), hover
+    assert "next run" in hover, hover
 
 
 def test_a_left_click_opens_the_settings_as_the_readme_says(

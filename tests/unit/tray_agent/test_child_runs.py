@@ -181,7 +181,9 @@ def test_stop_all_ends_a_run_that_keeps_retrying_within_its_grace_and_records_no
     runs.stop_all(grace_seconds=1.0)
     thread.join(5)
 
-    assert time.monotonic() - started < 2
+    # The 1 s grace, then the kill: far from the 60 s the run would retry. (The 2 s Quit
+    # target is measured by bench/tray_idle.py; a loaded test machine must not fail on it.)
+    assert time.monotonic() - started < 1.0 + 3.0
     assert outcome == [[]] and runs.running_pids() == []
     state = StateStore(agent.settings_path.parent)
     assert state.recent_runs("csv")[0]["outcome"] == "running"  # interrupted, next run says
