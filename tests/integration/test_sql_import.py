@@ -5,6 +5,7 @@ in one sentence with the database's own words."""
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ USERS_QUERY = (
 
 @pytest.fixture
 def hr_db(postgres: pg.Postgres) -> str:
-    name = f"hr_{id(object()):x}"
+    name = f"hr_{secrets.token_hex(4)}"
     postgres.create_database(name, STAFF)
     return name
 

@@ -60,6 +60,10 @@ def available() -> str | None:
     return None
 
 
+class PostgresCommandError(RuntimeError):
+    """A PostgreSQL tool failed; the message carries what it printed."""
+
+
 class Postgres:
     def __init__(self) -> None:
         self.port = free_port()
@@ -86,12 +90,15 @@ class Postgres:
         done = subprocess.run(
             [*self._prefix, *command],
             input=stdin,
-            check=True,
             capture_output=True,
             text=True,
             cwd=self.folder,
             timeout=60,
         )
+        if done.returncode:
+            # The tool's own words, not only its exit status: "exit status 3" says nothing.
+            said = done.stderr.strip()
+            raise PostgresCommandError(f"{command[0]} exited {done.returncode}: {said}")
         return done.stdout
 
     def start(self) -> Postgres:
@@ -120,7 +127,7 @@ class Postgres:
         return self
 
     def stop(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        with contextlib.suppress(PostgresCommandError, subprocess.TimeoutExpired):
             self._run(str(BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.folder, ignore_errors=True)
 
