@@ -112,17 +112,35 @@ class TrayApp:
         self.tk_inbox.start()
 
     def _create_icon(self) -> Any:
-        if not getattr(self.pystray.Icon, "HAS_MENU", True):
-            log.warning("This tray backend has no menu: a click opens the settings window")
-        if not getattr(self.pystray.Icon, "HAS_DEFAULT_ACTION", True):
+        menu = self.pystray.Menu(lambda: menu_entries(self))
+        if self.pystray.Icon.__module__ == "pystray._xorg":
+            icon = self._create_xembed_icon(menu)
+        else:
+            icon = self.pystray.Icon(
+                ICON_NAME, state_icon(self.view.state), self.view.tooltip, menu=menu
+            )
+        if not getattr(icon, "HAS_DEFAULT_ACTION", True):
             log.info("This tray backend opens the menu on a click; Settings… is in it")
-        icon = self.pystray.Icon(
+        show_hover_text(icon, self.view.tooltip)
+        return icon
+
+    def _create_xembed_icon(self, menu: Any) -> Any:
+        """An XEmbed tray's icon: its menu and tooltip are Tk's (tray_backend's docstring)."""
+        from tray_agent.tk_tray_menu import TkTrayMenu
+        from tray_agent.xembed_icon import XembedIcon
+
+        tk_menu = TkTrayMenu(self.root, menu)
+        post = self.tk_inbox.post
+        icon = XembedIcon(
             ICON_NAME,
             state_icon(self.view.state),
             self.view.tooltip,
-            menu=self.pystray.Menu(lambda: menu_entries(self)),
+            menu=menu,
+            on_menu=lambda x, y: post(lambda: tk_menu.post(x, y)),
+            on_hover=lambda x, y: post(lambda: tk_menu.hover(x, y)),
+            on_leave=lambda: post(tk_menu.hide_tooltip),
         )
-        show_hover_text(icon, self.view.tooltip)
+        tk_menu.icon = icon
         return icon
 
     def _load_schedules(self) -> list[ModuleHealth] | None:

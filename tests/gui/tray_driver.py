@@ -1,7 +1,8 @@
 """Driving the real tray process on the test desktop: start it, find its icon, use its menu.
 
-The menu is driven with the keyboard (GTK skips the greyed status lines and separators), so
-a test names the entry it wants and does not depend on how tall the status lines are.
+The menu is driven with the keyboard (Tk, like GTK, skips the greyed status lines and
+separators), so a test names the entry it wants and does not depend on how tall the status
+lines are.
 """
 
 from __future__ import annotations
@@ -150,7 +151,7 @@ class Tray:
         for the icon's tooltip to go."""
         subprocess.run(["xdotool", "mousemove", "5", "760"], env=self.desktop.env, check=True)
         wait_for(lambda: not tooltips(self.desktop), "the tooltip to go")
-        time.sleep(0.3)  # let GTK repaint what the tooltip covered
+        time.sleep(0.3)  # let the panel repaint what the tooltip covered
 
     def run_children(self) -> list[int]:
         """The tray's child processes running a module (``python -m core.run.child``)."""
@@ -209,12 +210,18 @@ class Tray:
         self.output.close()
 
 
+def ours(window: dict[str, Any]) -> bool:
+    """The tray's windows: the icon's class, or a Tk menu or tooltip named after it."""
+    return any(str(part).startswith(WM_CLASS) for part in window["wm_class"])
+
+
 def menus(desktop: Desktop) -> list[dict[str, Any]]:
     """The tray's open popup menus (its tooltip is a top-level window too, of another type)."""
     return [
         window
-        for window in desktop.find(WM_CLASS)
-        if window["parent_is_root"]
+        for window in desktop.find()
+        if ours(window)
+        and window["parent_is_root"]
         and window["w"] > 50
         and window["y"] > 0
         and desktop.window_type(window["id"]) != "TOOLTIP"
@@ -224,8 +231,10 @@ def menus(desktop: Desktop) -> list[dict[str, Any]]:
 def tooltips(desktop: Desktop) -> list[dict[str, Any]]:
     return [
         window
-        for window in desktop.find(WM_CLASS)
-        if window["parent_is_root"] and desktop.window_type(window["id"]) == "TOOLTIP"
+        for window in desktop.find()
+        if ours(window)
+        and window["parent_is_root"]
+        and desktop.window_type(window["id"]) == "TOOLTIP"
     ]
 
 
