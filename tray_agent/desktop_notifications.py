@@ -1,18 +1,20 @@
 """Showing a notification: the freedesktop notification service on Linux, plyer elsewhere.
 
 plyer sends a title and a text only. On Linux the tray speaks the notification spec itself
-over the session bus (``org.freedesktop.Notifications``, through Gio, which the GTK tray
-backend brings along), so an error arrives with the *critical* urgency and the error icon,
-and buttons ("Open log", "Allow … once") where the server has actions (dunst, GNOME, KDE,
-XFCE do). A click comes back as the ``ActionInvoked`` signal, dispatched on this module's
-own GLib loop thread, so it works whichever pystray backend (and loop) is in use.
+over the session bus (``org.freedesktop.Notifications``, through jeepney: pure Python, 2 MiB,
+where Gio would bring 18 MiB of GLib into a tray that has no other use for it), so an error
+arrives with the *critical* urgency and the error icon, and buttons ("Open log", "Allow …
+once") where the server has actions (dunst, GNOME, KDE, XFCE do). A click comes back as the
+``ActionInvoked`` signal, read on this module's own thread, so it works whichever pystray
+backend (and loop) is in use.
 
-Without a session bus or Gio (Windows, a headless box), ``plyer_backend`` is used and the
-actions are not offered: every action is also in the tray menu.
+Without a session bus (Windows, a headless box), ``plyer_backend`` is used and the actions
+are not offered: every action is also in the tray menu.
 """
 
 from __future__ import annotations
 
+import html
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -68,89 +70,83 @@ def plyer_backend(toast: Toast) -> None:
 
 
 class FreedesktopBackend:
-    """The notification spec over the session bus: urgency, icon, actions and their clicks."""
+    """The notification spec over the session bus: urgency, icon, actions and their clicks.
+
+    Two connections: one for the calls (the notifier's thread), one that only receives the
+    ``ActionInvoked`` / ``NotificationClosed`` signals on its own thread, so a click is
+    delivered while a call waits, and neither connection is shared between threads.
+    """
 
     def __init__(self) -> None:
-        from gi.repository import Gio, GLib
+        from jeepney.io.blocking import open_dbus_connection
 
-        self._glib = GLib
-        self._bus = Gio.bus_get_sync(Gio.BusType.SESSION, None)
-        self._capabilities = set(self._call("GetCapabilities", None, "(as)")[0])
+        self._calls = open_dbus_connection(bus="SESSION")
+        self._capabilities = set(self._call("GetCapabilities", "", ())[0])
+        self._signals = open_dbus_connection(bus="SESSION")
+        for signal_name in ("ActionInvoked", "NotificationClosed"):
+            self._subscribe(signal_name)
         self._actions: dict[int, dict[str, Action]] = {}
         self._lock = threading.Lock()
-        ready = threading.Event()
-        threading.Thread(
-            target=self._loop, args=(ready,), name="notification-clicks", daemon=True
-        ).start()
-        ready.wait(CALL_TIMEOUT_MILLISECONDS / 1000)
+        threading.Thread(target=self._receive, name="notification-clicks", daemon=True).start()
 
     @property
     def has_actions(self) -> bool:
         return "actions" in self._capabilities
 
     def __call__(self, toast: Toast) -> None:
-        glib = self._glib
         text = toast.text
         if "body-markup" in self._capabilities:  # "<" or "&" in an error must show as typed
-            text = glib.markup_escape_text(text)
+            text = html.escape(text, quote=False)
         actions = toast.actions if self.has_actions else ()
         flat = [part for action in actions for part in (action.key, action.label)]
-        hints = {"urgency": glib.Variant("y", URGENCY_BYTES[toast.urgency])}
+        hints = {"urgency": ("y", URGENCY_BYTES[toast.urgency])}
         # Critical ones stay until dismissed (the spec's advice); others time out.
         timeout = 0 if toast.urgency == CRITICAL else NOTIFICATION_TIMEOUT_SECONDS * 1000
-        parameters = glib.Variant(
-            "(susssasa{sv}i)",
-            (toast.app_name, 0, ICONS[toast.urgency], toast.title, text, flat, hints, timeout),
-        )
-        [notification_id] = self._call("Notify", parameters, "(u)")
+        body = (toast.app_name, 0, ICONS[toast.urgency], toast.title, text, flat, hints, timeout)
+        [notification_id] = self._call("Notify", "susssasa{sv}i", body)
         if actions:
             with self._lock:
                 self._actions[notification_id] = {action.key: action for action in actions}
 
-    def _call(self, method: str, parameters: Any, reply: str) -> Any:
-        glib = self._glib
-        from gi.repository import Gio
+    def _call(self, method: str, signature: str, body: tuple[Any, ...]) -> Any:
+        from jeepney import DBusAddress, MessageType, new_method_call
 
-        answer = self._bus.call_sync(
-            BUS_NAME,
-            OBJECT_PATH,
-            BUS_NAME,
-            method,
-            parameters,
-            glib.VariantType(reply),
-            Gio.DBusCallFlags.NONE,
-            CALL_TIMEOUT_MILLISECONDS,
-            None,
+        address = DBusAddress(OBJECT_PATH, bus_name=BUS_NAME, interface=BUS_NAME)
+        reply = self._calls.send_and_get_reply(
+            new_method_call(address, method, signature, body),
+            timeout=CALL_TIMEOUT_MILLISECONDS / 1000,
         )
-        return answer.unpack()
+        if reply.header.message_type is MessageType.error:
+            raise NotificationServiceError(f"{method}: {reply.body}")
+        return reply.body
 
-    def _loop(self, ready: threading.Event) -> None:
-        """Own GLib context and loop: signals are delivered where they were subscribed."""
-        glib = self._glib
-        from gi.repository import Gio
+    def _subscribe(self, signal_name: str) -> None:
+        from jeepney import MatchRule, message_bus
 
-        context = glib.MainContext.new()
-        context.push_thread_default()
-        for signal_name in ("ActionInvoked", "NotificationClosed"):
-            self._bus.signal_subscribe(
-                None,
-                BUS_NAME,
-                signal_name,
-                OBJECT_PATH,
-                None,
-                Gio.DBusSignalFlags.NONE,
-                self._on_signal,
-            )
-        ready.set()
-        glib.MainLoop.new(context, False).run()
+        rule = MatchRule(type="signal", interface=BUS_NAME, member=signal_name, path=OBJECT_PATH)
+        self._signals.send_and_get_reply(
+            message_bus.AddMatch(rule), timeout=CALL_TIMEOUT_MILLISECONDS / 1000
+        )
 
-    def _on_signal(self, *arguments: Any) -> None:
-        """Gio's callback: (connection, sender, path, interface, signal, parameters)."""
-        signal_name, parameters = arguments[4], arguments[5].unpack()
+    def _receive(self) -> None:
+        from jeepney import HeaderFields, MessageType
+
+        while True:
+            try:
+                message = self._signals.receive()
+            except (OSError, EOFError) as exc:  # the bus went away: no more clicks to deliver
+                log.info("Notification clicks no longer arrive: %s", exc)
+                return
+            if message.header.message_type is MessageType.signal:
+                self._on_signal(message.header.fields.get(HeaderFields.member), message.body)
+
+    def _on_signal(self, signal_name: str | None, parameters: tuple[Any, ...]) -> None:
         notification_id = parameters[0]
         with self._lock:
             if signal_name == "NotificationClosed":
                 self._actions.pop(notification_id, None)
+                return
+            if signal_name != "ActionInvoked":
                 return
             action = self._actions.get(notification_id, {}).get(parameters[1])
         if action is None:
@@ -162,11 +158,15 @@ class FreedesktopBackend:
             log.exception("The notification action %r failed", action.label)
 
 
+class NotificationServiceError(Exception):
+    """The notification service answered a call with a D-Bus error."""
+
+
 def best_backend() -> Backend:
     """The freedesktop service when there is one on a session bus, else plyer."""
     try:
         backend = FreedesktopBackend()
-    except Exception as exc:  # ImportError (no gi), GLib.Error (no bus or no service)
+    except Exception as exc:  # no jeepney, no session bus, no notification service ...
         log.info("Notifications through plyer (no freedesktop service: %s)", exc)
         return plyer_backend
     log.info(

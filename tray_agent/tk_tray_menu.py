@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import tkinter as tk
-from typing import Any
+from typing import Any, Literal
 
 log = logging.getLogger("halo_integrator.tray")
 
@@ -60,7 +60,7 @@ class TkTrayMenu:
         for index, item in enumerate(source.items):
             if not item.visible:
                 continue
-            state = tk.NORMAL if item.enabled else tk.DISABLED
+            state: Literal["normal", "disabled"] = "normal" if item.enabled else "disabled"
             if item.text == "- - - -":  # pystray's Menu.SEPARATOR
                 menu.add_separator()
             elif item.submenu is not None:

@@ -57,28 +57,19 @@ def load_pystray() -> Any:
 def has_status_notifier_host() -> bool:
     """True when the session bus has a StatusNotifier watcher (an AppIndicator tray host).
 
-    Without a bus, or without PyGObject, the answer is True: pystray's own order then
-    decides, as it did before this check existed.
+    Without a bus, or without jeepney, the answer is True: pystray's own order then decides,
+    as it did before this check existed.
     """
     try:
-        from gi.repository import Gio, GLib
+        from jeepney import message_bus
+        from jeepney.io.blocking import open_dbus_connection
 
-        bus = Gio.bus_get_sync(Gio.BusType.SESSION, None)
-        for name in ("org.kde.StatusNotifierWatcher", "org.freedesktop.StatusNotifierWatcher"):
-            answer = bus.call_sync(
-                "org.freedesktop.DBus",
-                "/org/freedesktop/DBus",
-                "org.freedesktop.DBus",
-                "NameHasOwner",
-                GLib.Variant("(s)", (name,)),
-                GLib.VariantType("(b)"),
-                Gio.DBusCallFlags.NONE,
-                1_000,
-                None,
-            )
-            if answer.unpack()[0]:
-                return True
-    except Exception as exc:  # ImportError, GLib.Error: no bus or no gi to ask
+        with open_dbus_connection(bus="SESSION") as bus:
+            for name in ("org.kde.StatusNotifierWatcher", "org.freedesktop.StatusNotifierWatcher"):
+                reply = bus.send_and_get_reply(message_bus.NameHasOwner(name), timeout=1.0)
+                if reply.body and reply.body[0]:
+                    return True
+    except Exception as exc:  # no jeepney, no bus, no answer: nothing to ask
         log.info("Cannot ask the session bus for a StatusNotifier host: %s", exc)
         return True
     return False

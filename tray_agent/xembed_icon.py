@@ -42,6 +42,7 @@ class XembedIcon(xorg.Icon):  # type: ignore[misc]  # pystray has no type hints
     """
 
     HAS_MENU = True
+    _icon_data: Any  # pystray's: the icon scaled to the window, redone when it changes
 
     def __init__(
         self,
@@ -95,7 +96,7 @@ class XembedIcon(xorg.Icon):  # type: ignore[misc]  # pystray has no type hints
     def _assert_icon_data(self, width: int, height: int) -> None:
         if self._icon_data is not None and self._icon_data.size == (width, height):
             return
-        scaled = self._icon.convert("RGBA").resize((width, height), PIL.Image.LANCZOS)
+        scaled = self._icon.convert("RGBA").resize((width, height), PIL.Image.Resampling.LANCZOS)
         self._icon_data = scaled.convert("RGB")
         self._icon_data.tostring = self._icon_data.tobytes
         # Only the opaque pixels are drawn: a 1-bit mask from the alpha channel.
