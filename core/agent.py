@@ -144,7 +144,9 @@ class Agent:
 
     def _load(self) -> Settings:
         settings = load_settings(self.settings_path)
-        remember_secrets(settings.secret_values())
+        # The others are masked when revealed; decrypting them here would load the
+        # cryptography library into the tray, which never needs a plaintext.
+        remember_secrets(settings.secret_values(decrypt=False))
         if settings.has_plaintext_secrets:
             # An admin pasted a secret into the file by hand: encrypt it at the first chance.
             save_settings(settings)

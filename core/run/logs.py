@@ -19,7 +19,7 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 from core.private_files import create_private_file, private_folder
-from core.settings.secrets import MIN_SECRET_LENGTH
+from core.settings.secrets import MIN_SECRET_LENGTH, when_revealed
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 KEEP_RUN_LOGS_PER_MODULE = 50
@@ -51,6 +51,10 @@ def remember_secrets(values: Iterable[str]) -> None:
     """
     with _known_secrets_lock:
         _known_secrets.update(_maskable(values))
+
+
+# A secret read from settings stays encrypted until used; the moment it is, logs mask it.
+when_revealed(lambda value: remember_secrets([value]))
 
 
 class RedactingFormatter(logging.Formatter):

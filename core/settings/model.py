@@ -146,10 +146,10 @@ class ModuleSettings:
         self.type = self.type or self.name
         self.id = self.id or new_instance_id()
 
-    def secret_values(self) -> list[str]:
+    def secret_values(self, *, decrypt: bool = True) -> list[str]:
         """Return the revealed values of this module's Secret options (at any depth), for
-        logs to mask."""
-        return [secret.reveal() for secret in _secrets_in(self.options)]
+        logs to mask; ``decrypt=False`` leaves out the ones not decrypted yet."""
+        return [s.reveal() for s in _secrets_in(self.options) if decrypt or s.is_decrypted]
 
 
 INSTANCE_ID_PATTERN = re.compile(r"^[0-9a-f]{12,32}$")
@@ -194,14 +194,20 @@ class Settings:
         """Return the module instance with this name, or None when it is not configured."""
         return next((module for module in self.modules if module.name == name), None)
 
-    def secret_values(self) -> list[str]:
+    def secret_values(self, *, decrypt: bool = True) -> list[str]:
         """Return the client secret and every module's Secret options, revealed.
 
         For ``core.run.logs.remember_secrets``: whatever front end shows these settings must
         keep all of them out of every log, not only the ones of the module that runs.
+        ``decrypt=False``: only those already in clear (typed, pasted or used), decrypting
+        nothing; the logs mask the others when they are revealed (``when_revealed``).
         """
-        client_secret = [self.halo.client_secret.reveal()] if self.halo.client_secret else []
-        return client_secret + [value for entry in self.modules for value in entry.secret_values()]
+        secret = self.halo.client_secret
+        client_secret = [secret.reveal()] if secret and (decrypt or secret.is_decrypted) else []
+        modules = [
+            value for entry in self.modules for value in entry.secret_values(decrypt=decrypt)
+        ]
+        return client_secret + modules
 
     def line_of(self, field_path: str) -> int | None:
         """Return the line of ``Modules[0].Options.path`` in the loaded file (None if new)."""

@@ -7,6 +7,12 @@ warning is logged when group or others can read it. Windows ignores those bits, 
 key is sealed with DPAPI for the account that saves the settings and the file gets an
 owner-only ACL (``core.settings.windows_protection``); a plain key file from an older version
 is still read, and sealed the next time settings are saved.
+
+Reading settings does not decrypt: a secret read from the file stays encrypted in memory (its
+token and its folder's box) until ``reveal()``, after the token's HMAC proved at read time
+that this folder's key made it (so a wrong key is still reported when the file is read). The tray
+reads its settings all day and never needs a plaintext, so it never loads cryptography
+(7 MiB; see bench/tray_idle.py); a plaintext that is never revealed is never in memory.
 """
 
 from __future__ import annotations
@@ -17,10 +23,11 @@ import logging
 import os
 import stat
 import tempfile
-from base64 import b64decode, b64encode
+from base64 import b64decode, b64encode, urlsafe_b64decode
+from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
-
-from cryptography.fernet import Fernet, InvalidToken
+from typing import TYPE_CHECKING
 
 from core.errors import ConfigError, SecretKeyError
 from core.private_files import private_folder
@@ -30,6 +37,9 @@ from core.settings.windows_protection import (
     platform_protection,
 )
 
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
+
 KEY_FILE_NAME = "appsettings.key"
 ENCRYPTED_PREFIX = "enc:v1:"
 KEY_FILE_MODE = 0o600
@@ -38,6 +48,11 @@ KEY_FILE_MODE = 0o600
 # configure refuses it and the logs never try. Halo's client secrets are far longer.
 MIN_SECRET_LENGTH = 8
 _MASK = "********"
+# Fernet tokens: version (1 byte), time (8), IV (16), ciphertext, HMAC-SHA256 (32).
+_FERNET_VERSION = 0x80
+_HMAC_BYTES = 32
+_FERNET_KEY_BYTES = 32
+_reveal_listeners: list[Callable[[str], None]] = []
 
 logger = logging.getLogger(__name__)
 
@@ -46,19 +61,45 @@ class Secret:
     """A secret string whose repr/str never show it, so logs and tracebacks stay clean.
 
     The value is only reachable through ``reveal()``, which makes every place that needs the
-    plaintext easy to find with a search.
+    plaintext easy to find with a search. A secret read from a settings file stays encrypted
+    until then (see the module docstring).
     """
 
-    __slots__ = ("_value",)
+    __slots__ = ("_token", "_value")
 
     def __init__(self, value: str) -> None:
         if not isinstance(value, str):
             raise TypeError(f"Secret wraps a str, not {type(value).__name__}")
-        self._value = value
+        self._value: str | None = value
+        self._token: tuple[bytes, SecretBox] | None = None
+
+    @classmethod
+    def from_token(cls, token: bytes, box: SecretBox) -> Secret:
+        """A secret that ``box`` decrypts from ``token`` when first revealed."""
+        secret = cls.__new__(cls)
+        secret._value, secret._token = None, (token, box)
+        return secret
 
     def reveal(self) -> str:
         """Return the plaintext; call it only where the value leaves for its real use."""
+        if self._value is None:
+            assert self._token is not None
+            token, box = self._token
+            self._value = box.open(token)
+            for listener in list(_reveal_listeners):
+                listener(self._value)
         return self._value
+
+    @property
+    def is_decrypted(self) -> bool:
+        """False until the first ``reveal()`` of a secret read from a settings file."""
+        return self._value is not None
+
+    def token_for(self, box: SecretBox) -> bytes | None:
+        """The token this secret was read as, when ``box`` holds the same key; else None."""
+        if self._token is not None and self._token[1].same_key(box):
+            return self._token[0]
+        return None
 
     def __repr__(self) -> str:
         return f"Secret('{_MASK}')"
@@ -69,13 +110,20 @@ class Secret:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Secret):
             return NotImplemented
-        return hmac.compare_digest(self._value.encode(), other._value.encode())
+        return hmac.compare_digest(self.reveal().encode(), other.reveal().encode())
 
     def __hash__(self) -> int:
-        return hash((Secret, self._value))
+        return hash((Secret, self.reveal()))
 
     def __bool__(self) -> bool:
-        return bool(self._value)
+        # One read from a file is never empty: the writer stores no empty secret.
+        return self._token is not None or bool(self._value)
+
+
+def when_revealed(listener: Callable[[str], None]) -> None:
+    """Call ``listener`` with the plaintext of each secret read from a file, the moment it is
+    first revealed: the logs mask it from then on (before, no plaintext is here to leak)."""
+    _reveal_listeners.append(listener)
 
 
 def as_secret(value: object) -> Secret | None:
@@ -100,14 +148,27 @@ class SecretBox:
 
     def __init__(self, key: bytes, key_path: Path) -> None:
         try:
-            self._fernet = Fernet(key)
-        except ValueError as exc:
+            raw = urlsafe_b64decode(key)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) != _FERNET_KEY_BYTES:  # what Fernet(key) would refuse
             raise SecretKeyError(
                 f"the key file {key_path} does not hold a valid key",
                 hint="Restore it from a backup, or delete it and enter the secrets again "
                 "with `halo-integrator configure`.",
-            ) from exc
+            )
+        self._key = key
+        self._signing_key = raw[:16]
         self.key_path = key_path
+
+    @cached_property
+    def _fernet(self) -> Fernet:
+        from cryptography.fernet import Fernet  # only when a secret is encrypted or revealed
+
+        return Fernet(self._key)
+
+    def same_key(self, other: SecretBox) -> bool:
+        return hmac.compare_digest(self._key, other._key)
 
     def __repr__(self) -> str:
         return f"SecretBox(key_path={str(self.key_path)!r})"
@@ -135,32 +196,61 @@ class SecretBox:
         return box
 
     def encrypt(self, secret: Secret | str) -> str:
-        """Return ``enc:v1:<fernet token>`` for a secret; Fernet adds a fresh IV each time."""
+        """Return ``enc:v1:<fernet token>`` for a secret; Fernet adds a fresh IV each time.
+
+        A secret read with this key keeps the token it was read as: saving unchanged
+        settings decrypts nothing and leaves its secrets' lines as they were.
+        """
+        if isinstance(secret, Secret) and (token := secret.token_for(self)) is not None:
+            return ENCRYPTED_PREFIX + token.decode("ascii")
         plaintext = secret.reveal() if isinstance(secret, Secret) else secret
         token = self._fernet.encrypt(plaintext.encode("utf-8"))
         return ENCRYPTED_PREFIX + token.decode("ascii")
 
     def decrypt(self, value: str) -> Secret:
-        """Return the Secret inside an ``enc:v1:`` value.
+        """Return the Secret inside an ``enc:v1:`` value, decrypted when first revealed.
 
         Raises SecretKeyError (naming the key file, never the value) when the value is not
-        ours, is damaged, or was encrypted with another folder's key.
+        ours, is damaged, or was encrypted with another folder's key: the token's HMAC is
+        checked now, with the standard library, and the plaintext decrypted at ``reveal()``.
         """
         if not is_encrypted(value):
             raise SecretKeyError(
                 f"the value is not encrypted (it does not start with {ENCRYPTED_PREFIX})"
             )
         token = value[len(ENCRYPTED_PREFIX) :].encode("ascii", errors="replace")
+        if not self._signed_here(token):
+            raise self._cannot_decrypt()
+        return Secret.from_token(token, self)
+
+    def open(self, token: bytes) -> str:
+        """The plaintext of a token ``decrypt`` accepted (for ``Secret.reveal``)."""
+        from cryptography.fernet import InvalidToken
+
         try:
-            plaintext = self._fernet.decrypt(token)
-        except InvalidToken as exc:
-            raise SecretKeyError(
-                f"cannot decrypt a secret with the key file {self.key_path}",
-                hint="The value was encrypted with another key or is damaged: put the "
-                "matching appsettings.key beside the settings file, or enter the secret "
-                "again with `halo-integrator configure`.",
-            ) from exc
-        return Secret(plaintext.decode("utf-8"))
+            return self._fernet.decrypt(token).decode("utf-8")
+        except (InvalidToken, UnicodeDecodeError) as exc:
+            raise self._cannot_decrypt() from exc
+
+    def _signed_here(self, token: bytes) -> bool:
+        """True when ``token`` is a Fernet token whose HMAC this folder's key made."""
+        try:
+            data = urlsafe_b64decode(token)
+        except (binascii.Error, ValueError):
+            return False
+        if len(data) < 1 + 8 + 16 + 16 + _HMAC_BYTES or data[0] != _FERNET_VERSION:
+            return False
+        signed, signature = data[:-_HMAC_BYTES], data[-_HMAC_BYTES:]
+        expected = hmac.digest(self._signing_key, signed, "sha256")
+        return hmac.compare_digest(signature, expected)
+
+    def _cannot_decrypt(self) -> SecretKeyError:
+        return SecretKeyError(
+            f"cannot decrypt a secret with the key file {self.key_path}",
+            hint="The value was encrypted with another key or is damaged: put the "
+            "matching appsettings.key beside the settings file, or enter the secret "
+            "again with `halo-integrator configure`.",
+        )
 
 
 def _read_key_file(key_path: Path) -> bytes:
@@ -238,7 +328,7 @@ def _create_key_file(key_path: Path, protection: FileProtection | None) -> None:
     with the same key, and no reader ever sees a half-written key file.
     """
     private_folder(key_path.parent)
-    temporary = _private_temporary(key_path, _sealed(Fernet.generate_key(), protection), protection)
+    temporary = _private_temporary(key_path, _sealed(_new_key(), protection), protection)
     try:
         os.link(temporary, key_path)
     except FileExistsError:
@@ -282,3 +372,10 @@ def _private_temporary(key_path: Path, data: bytes, protection: FileProtection |
         temporary.unlink(missing_ok=True)
         raise
     return temporary
+
+
+def _new_key() -> bytes:
+    """A Fernet key: 32 random bytes, url-safe base64 (what ``Fernet.generate_key`` makes)."""
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key()

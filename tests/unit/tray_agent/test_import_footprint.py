@@ -2,7 +2,8 @@
 own entry point or through the ``halo-integrator tray`` command line) loads no sync module,
 no Halo client, no httpx and none of the emulator's aiohttp; reading its settings and the
 modules' status (the registry names each type's secret options) still loads no network
-library."""
+library, no cryptography (secrets stay encrypted until revealed) and no GLib (notifications go
+over jeepney)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from core.settings.secrets import Secret
 from core.settings.writer import save_settings
 
 ENGINE_ONLY = ("aiohttp", "httpx", "ldap3", "core.modules", "core.halo", "core.run.runner")
-NETWORK = ("aiohttp", "httpx", "ldap3", "imaplib", "core.halo.client")
+NETWORK = ("aiohttp", "httpx", "ldap3", "imaplib", "core.halo.client", "cryptography", "gi")
 PROBE = """
 import sys
 def loaded(prefixes):
@@ -30,7 +31,7 @@ print(loaded({network!r}))
 """
 
 
-def test_the_tray_loads_none_of_the_engine_and_reading_its_settings_no_network_library(
+def test_the_tray_loads_none_of_the_engine_and_reading_its_settings_no_heavy_library(
     tmp_path: Path,
 ) -> None:
     connection = HaloConnection("https://halo.example.com", "id", Secret("secret-4242"))
