@@ -5,7 +5,7 @@ over the session bus (``org.freedesktop.Notifications``, through jeepney: pure P
 where Gio would bring 18 MiB of GLib into a tray that has no other use for it), so an error
 arrives with the *critical* urgency and the error icon, and buttons ("Open log", "Allow …
 once") where the server has actions (dunst, GNOME, KDE, XFCE do). A click comes back as the
-``ActionInvoked`` signal, read on this module's own thread, so it works whichever pystray
+``ActionInvoked`` signal, handled on this module's own thread, so it works whichever pystray
 backend (and loop) is in use.
 
 Without a session bus (Windows, a headless box), ``plyer_backend`` is used and the actions
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import logging
+import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -72,19 +73,26 @@ def plyer_backend(toast: Toast) -> None:
 class FreedesktopBackend:
     """The notification spec over the session bus: urgency, icon, actions and their clicks.
 
-    Two connections: one for the calls (the notifier's thread), one that only receives the
-    ``ActionInvoked`` / ``NotificationClosed`` signals on its own thread, so a click is
-    delivered while a call waits, and neither connection is shared between threads.
+    One connection, as the spec needs: servers such as dunst send ``ActionInvoked`` only to
+    the connection that sent the notification. jeepney's router reads it on its own thread
+    and hands the signals to this backend's thread through a queue, so a click is delivered
+    while a call waits.
     """
 
     def __init__(self) -> None:
-        from jeepney.io.blocking import open_dbus_connection
+        from jeepney import MatchRule, message_bus
+        from jeepney.io.threading import DBusRouter, open_dbus_connection
 
-        self._calls = open_dbus_connection(bus="SESSION")
+        # For the tray's lifetime: jeepney's open_dbus_router would close it after a block.
+        self._router = DBusRouter(open_dbus_connection(bus="SESSION"))
         self._capabilities = set(self._call("GetCapabilities", "", ())[0])
-        self._signals = open_dbus_connection(bus="SESSION")
-        for signal_name in ("ActionInvoked", "NotificationClosed"):
-            self._subscribe(signal_name)
+        rule = MatchRule(type="signal", interface=BUS_NAME, path=OBJECT_PATH)
+        # Signals come through the queue: unicast ones, and broadcast ones once matched.
+        self._signals: queue.Queue[Any] = queue.Queue()
+        self._filter = self._router.filter(rule, queue=self._signals)
+        self._router.send_and_get_reply(
+            message_bus.AddMatch(rule), timeout=CALL_TIMEOUT_MILLISECONDS / 1000
+        )
         self._actions: dict[int, dict[str, Action]] = {}
         self._lock = threading.Lock()
         threading.Thread(target=self._receive, name="notification-clicks", daemon=True).start()
@@ -103,16 +111,16 @@ class FreedesktopBackend:
         # Critical ones stay until dismissed (the spec's advice); others time out.
         timeout = 0 if toast.urgency == CRITICAL else NOTIFICATION_TIMEOUT_SECONDS * 1000
         body = (toast.app_name, 0, ICONS[toast.urgency], toast.title, text, flat, hints, timeout)
-        [notification_id] = self._call("Notify", "susssasa{sv}i", body)
-        if actions:
-            with self._lock:
+        with self._lock:  # registered before a click on it can arrive
+            [notification_id] = self._call("Notify", "susssasa{sv}i", body)
+            if actions:
                 self._actions[notification_id] = {action.key: action for action in actions}
 
     def _call(self, method: str, signature: str, body: tuple[Any, ...]) -> Any:
         from jeepney import DBusAddress, MessageType, new_method_call
 
         address = DBusAddress(OBJECT_PATH, bus_name=BUS_NAME, interface=BUS_NAME)
-        reply = self._calls.send_and_get_reply(
+        reply = self._router.send_and_get_reply(
             new_method_call(address, method, signature, body),
             timeout=CALL_TIMEOUT_MILLISECONDS / 1000,
         )
@@ -120,25 +128,12 @@ class FreedesktopBackend:
             raise NotificationServiceError(f"{method}: {reply.body}")
         return reply.body
 
-    def _subscribe(self, signal_name: str) -> None:
-        from jeepney import MatchRule, message_bus
-
-        rule = MatchRule(type="signal", interface=BUS_NAME, member=signal_name, path=OBJECT_PATH)
-        self._signals.send_and_get_reply(
-            message_bus.AddMatch(rule), timeout=CALL_TIMEOUT_MILLISECONDS / 1000
-        )
-
     def _receive(self) -> None:
-        from jeepney import HeaderFields, MessageType
+        from jeepney import HeaderFields
 
         while True:
-            try:
-                message = self._signals.receive()
-            except (OSError, EOFError) as exc:  # the bus went away: no more clicks to deliver
-                log.info("Notification clicks no longer arrive: %s", exc)
-                return
-            if message.header.message_type is MessageType.signal:
-                self._on_signal(message.header.fields.get(HeaderFields.member), message.body)
+            message = self._signals.get()
+            self._on_signal(message.header.fields.get(HeaderFields.member), message.body)
 
     def _on_signal(self, signal_name: str | None, parameters: tuple[Any, ...]) -> None:
         notification_id = parameters[0]

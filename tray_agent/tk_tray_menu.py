@@ -38,6 +38,10 @@ class TkTrayMenu:
         self._close_menus()
         menu = self._build(self.icon_menu, MENU_NAME)
         menu.tk_popup(x, y)
+        # The tray's Tk has no window with the X focus, so Tk would send the keys to the
+        # window under the pointer: with the pointer off the menu, Escape and the arrows
+        # would go nowhere. The menu takes the focus itself, as GTK's does.
+        menu.focus_force()
 
     def hover(self, x: int, y: int) -> None:
         """Show the tooltip after a moment, as GTK does, unless the pointer left by then."""

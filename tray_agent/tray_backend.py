@@ -47,8 +47,9 @@ def load_pystray() -> Any:
     except Exception as exc:  # pystray raises ImportError, Xlib errors, ValueError ...
         raise TrayUnavailableError(
             f"The tray icon cannot start: pystray backend ({backend}) failed to initialise: "
-            f"{type(exc).__name__}: {exc}. On Linux install PyGObject and the gir1.2-gtk-3.0 / "
-            "ayatana-appindicator packages, or set PYSTRAY_BACKEND=gtk|appindicator|xorg."
+            f"{type(exc).__name__}: {exc}. On Linux install the tray extra (python-xlib for an "
+            "XEmbed tray; PyGObject with the gir1.2-gtk-3.0 / ayatana-appindicator packages "
+            "for a StatusNotifier host), or set PYSTRAY_BACKEND=gtk|appindicator|xorg."
         ) from exc
     log.info("pystray backend: %s", pystray.Icon.__module__)
     return pystray

@@ -235,3 +235,21 @@ def test_two_instances_of_one_type_each_have_a_menu_entry_that_syncs_only_it(
         assert len(finished("hr-users")) == 1
     finally:
         tray.close()
+
+
+def test_the_tray_maps_no_gtk_glib_or_cryptography_even_after_a_notification(
+    tray: Tray, desktop: Desktop
+) -> None:
+    """What keeps the idle tray near 50 MiB (bench/tray_idle.py): its icon, menu and tooltip
+    are python-xlib and Tk, its notifications jeepney, and its secrets stay encrypted (the
+    runs, in child processes, decrypt them)."""
+    tray.icon()
+    tray.wait_idle()
+    (tray.folder / "users.csv").unlink()
+    tray.choose("Sync now")
+    wait_for(lambda: csv_notifications(desktop), "the failure's notification", timeout=30)
+    mapped = Path(f"/proc/{tray.process.pid}/maps").read_text()
+    for library in ("libgtk-3", "libgio-2.0", "libgobject-2.0", "cryptography"):
+        assert library not in mapped, library
+    assert "libtk8.6" in mapped  # the maps are the tray's: Tk is in them
+    assert "Notifications through the session bus with actions" in tray.log()
