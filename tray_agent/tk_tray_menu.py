@@ -28,15 +28,14 @@ class TkTrayMenu:
         self.root = root
         self.icon_menu = icon_menu  # a pystray.Menu; its items are evaluated at each post
         self.icon = icon  # given to each action, as pystray does
-        self._menus: list[tk.Menu] = []
+        self._menus: dict[str, tk.Menu] = {}
         self._tooltip: tk.Toplevel | None = None
         self._pending: str | None = None
 
     def post(self, x: int, y: int) -> None:
         """Open the menu with its top-left corner at the pointer (Tk keeps it on screen)."""
         self.hide_tooltip()
-        self._close_menus()
-        menu = self._build(self.icon_menu, MENU_NAME)
+        menu = self._fill(self.root, MENU_NAME, self.icon_menu)
         menu.tk_popup(x, y)
         # The tray's Tk has no window with the X focus, so Tk would send the keys to the
         # window under the pointer: with the pointer off the menu, Escape and the arrows
@@ -58,9 +57,18 @@ class TkTrayMenu:
             self._tooltip.destroy()
             self._tooltip = None
 
-    def _build(self, source: Any, name: str) -> tk.Menu:
-        menu = tk.Menu(self.root, name=name, tearoff=False)
-        self._menus.append(menu)
+    def _fill(self, parent: tk.Misc, name: str, source: Any) -> tk.Menu:
+        """The Tk menu ``name`` under ``parent``, emptied and filled from ``source``.
+
+        Menus are made once and refilled, never destroyed: Tk (8.6) crashes the process when
+        a menu that had the focus is destroyed and another one posted. A cascade's menu is a
+        child of its menu, as Tk requires.
+        """
+        menu = self._menus.get(name)
+        if menu is None:
+            menu = tk.Menu(parent, name=name, tearoff=False)
+            self._menus[name] = menu
+        menu.delete(0, "end")
         for index, item in enumerate(source.items):
             if not item.visible:
                 continue
@@ -68,7 +76,7 @@ class TkTrayMenu:
             if item.text == "- - - -":  # pystray's Menu.SEPARATOR
                 menu.add_separator()
             elif item.submenu is not None:
-                child = self._build(item.submenu, f"{name}-{index}")
+                child = self._fill(menu, f"{name}-{index}", item.submenu)
                 menu.add_cascade(label=item.text, menu=child, state=state)
             else:
                 menu.add_command(label=item.text, state=state, command=self._action(item))
@@ -82,11 +90,6 @@ class TkTrayMenu:
                 log.exception("The menu entry %r failed", item.text)
 
         return run
-
-    def _close_menus(self) -> None:
-        for menu in self._menus:
-            menu.destroy()
-        self._menus.clear()
 
     def _show_tooltip(self, x: int, y: int) -> None:
         self._pending = None

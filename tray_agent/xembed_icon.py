@@ -70,6 +70,19 @@ class XembedIcon(xorg.Icon):  # type: ignore[misc]  # pystray has no type hints
             self._dock_window()
         assert self._systray_manager  # pystray's callers log a tray that is not there (yet)
 
+    def _update_title(self) -> None:
+        """The window's name carries the hover text: UTF-8 in ``_NET_WM_NAME``, and in the
+        Latin-1 ``WM_NAME`` with what it cannot hold replaced. pystray sets only WM_NAME,
+        and raises on "…" (Quit's "stopping…"), which left the tray unable to quit."""
+        title = str(self.title or "")
+        self._window.set_wm_name(title.encode("latin-1", "replace").decode("latin-1"))
+        self._window.change_property(
+            self._display.intern_atom("_NET_WM_NAME"),
+            self._display.intern_atom("UTF8_STRING"),
+            8,
+            title.encode("utf-8"),
+        )
+
     def _on_button_press(self, event: Any) -> None:
         self.on_leave()
         if event.detail == DEFAULT_BUTTON:
