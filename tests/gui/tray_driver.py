@@ -21,6 +21,7 @@ from core.settings.secrets import Secret
 from core.settings.writer import save_settings
 from core.state.store import StateStore
 from halo_emulator import Emulator
+from tray_agent.tk_tray_menu import MENU_NAME, TOOLTIP_NAME
 
 from .desktop import Desktop
 
@@ -135,7 +136,8 @@ class Tray:
         menu = wait_for(lambda: next(iter(menus(self.desktop)), None), "the popup menu")
         # Keys reach the menu once it holds the keyboard; earlier ones would be lost.
         wait_for(self.desktop.keyboard_grabbed, "the menu to take the keyboard")
-        return menu
+        # Its final size: a menu just mapped can still be at its first, smaller geometry.
+        return wait_for(lambda: settled_menu(self.desktop, menu["id"]), "the menu's size")
 
     def choose(self, entry: str, *, greyed: tuple[str, ...] = (), idle: bool = True) -> None:
         """Open the menu and activate ``entry`` with the keyboard.
@@ -219,29 +221,41 @@ class Tray:
         self.output.close()
 
 
-def ours(window: dict[str, Any]) -> bool:
-    """The tray's windows: the icon's class, or a Tk menu or tooltip named after it."""
-    return any(str(part).startswith(WM_CLASS) for part in window["wm_class"])
+def named(window: dict[str, Any], prefix: str) -> bool:
+    """The tray's Tk windows by their instance name (the first half of WM_CLASS)."""
+    return bool(window["wm_class"]) and str(window["wm_class"][0]).startswith(prefix)
 
 
 def menus(desktop: Desktop) -> list[dict[str, Any]]:
-    """The tray's open popup menus (its tooltip is a top-level window too, of another type)."""
+    """The tray's open popup menus, found by name: the tooltip (a top-level window too) is
+    another window, even in the moment before its window type is set."""
     return [
         window
         for window in desktop.find()
-        if ours(window)
-        and window["parent_is_root"]
-        and window["w"] > 50
-        and window["y"] > 0
-        and desktop.window_type(window["id"]) != "TOOLTIP"
+        if named(window, MENU_NAME) and window["parent_is_root"] and window["w"] > 50
     ]
+
+
+def settled_menu(desktop: Desktop, window_id: int) -> dict[str, Any] | None:
+    """The menu ``window_id`` once two looks 0.1 s apart see the same geometry."""
+
+    def look() -> dict[str, Any] | None:
+        return next((w for w in menus(desktop) if w["id"] == window_id), None)
+
+    first = look()
+    time.sleep(0.1)
+    second = look()
+    keys = ("x", "y", "w", "h")
+    if first and second and all(first[k] == second[k] for k in keys):
+        return second
+    return None
 
 
 def tooltips(desktop: Desktop) -> list[dict[str, Any]]:
     return [
         window
         for window in desktop.find()
-        if ours(window)
+        if named(window, TOOLTIP_NAME)
         and window["parent_is_root"]
         and desktop.window_type(window["id"]) == "TOOLTIP"
     ]
