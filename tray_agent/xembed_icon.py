@@ -118,4 +118,9 @@ class XembedIcon(xorg.Icon):  # type: ignore[misc]  # pystray has no type hints
         mask_gc = mask.create_gc(foreground=1, background=0)
         mask.put_pil_image(mask_gc, 0, 0, alpha.convert("1"))
         mask_gc.free()
+        # One GC per image, the last one freed: a state change must not leak server memory.
+        previous = getattr(self, "_masked_gc", None)
         self._masked_gc = self._window.create_gc(clip_mask=mask)
+        mask.free()  # the GC keeps its clip mask
+        if previous is not None:
+            previous.free()
