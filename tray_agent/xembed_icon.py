@@ -10,18 +10,34 @@ lines, submenus open with Right, Escape or a click elsewhere closes it.
 
 Threads: pystray runs the X event loop of the icon on its own thread (``run``), where
 ``on_menu``/``on_hover``/``on_leave`` are called; they must hand their work to the Tk thread.
+Other threads change the icon (``icon =``, ``title =``, ``stop()``): the change is queued for
+the X thread, which a ClientMessage sent over a second X connection wakes. pystray sends that
+message over the X thread's own connection, and python-xlib 0.33 can then leave the X thread
+waiting forever for a reply (a drawing's ``get_geometry``) while the other thread waits for the
+X thread: the icon froze with a stale colour, deaf to clicks, about once in twenty starts
+under load (tests/gui/test_xembed_icon.py).
 """
 
 from __future__ import annotations
 
+import logging
+import queue
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 import PIL.Image
 import pystray._xorg as xorg  # only imported after load_pystray chose this backend
+import Xlib.display
+import Xlib.error
+import Xlib.protocol.event
 import Xlib.X
 
+log = logging.getLogger("halo_integrator.tray")
+
 Pointer = Callable[[int, int], None]
+Call = tuple[Callable[[], None], "Future[None]"]  # a change for the X thread, and its outcome
 MENU_BUTTON = 3
 DEFAULT_BUTTON = 1
 EVENT_MASK = (
@@ -31,6 +47,9 @@ EVENT_MASK = (
     | Xlib.X.EnterWindowMask
     | Xlib.X.LeaveWindowMask
 )
+# How long another thread waits for the X thread to apply a change before giving up: a stuck
+# X thread must not also freeze the status thread, nor Quit.
+CALL_TIMEOUT_SECONDS = 5.0
 
 
 class XembedIcon(xorg.Icon):  # type: ignore[misc]  # pystray has no type hints
@@ -43,6 +62,8 @@ class XembedIcon(xorg.Icon):  # type: ignore[misc]  # pystray has no type hints
 
     HAS_MENU = True
     _icon_data: Any  # pystray's: the icon scaled to the window, redone when it changes
+    _icon: Any  # pystray's: the image last set
+    _running: bool  # pystray's: True once the X loop is (about to be) running
 
     def __init__(
         self,
@@ -53,9 +74,119 @@ class XembedIcon(xorg.Icon):  # type: ignore[misc]  # pystray has no type hints
         **kwargs: Any,
     ) -> None:
         self.on_menu, self.on_hover, self.on_leave = on_menu, on_hover, on_leave
+        self._calls: queue.SimpleQueue[Call] = queue.SimpleQueue()
+        self._waker_lock = threading.Lock()
+        self._drawn_from: Any = None  # the image _icon_data was made from
+        self._loop_ended = threading.Event()
         super().__init__(*args, **kwargs)
         self._message_handlers[Xlib.X.EnterNotify] = self._on_enter
         self._message_handlers[Xlib.X.LeaveNotify] = lambda _event: self.on_leave()
+
+    # -- threads ------------------------------------------------------------------------------
+
+    def _rewrite_implementation(self, *methods: Callable[[], None]) -> None:
+        """Route these methods to the X thread through ``_calls`` (pystray's version: see the
+        module docstring)."""
+        self._wake_atom = self._display.intern_atom("_HALO_INTEGRATOR_WAKE")
+        self._waker = Xlib.display.Display(self._display.get_display_name())
+        for method in methods:
+            setattr(self, method.__name__, self._on_x_thread(method))
+        self._message_handlers[Xlib.X.ClientMessage] = self._on_client_message
+
+    def _on_x_thread(self, method: Callable[[], None]) -> Callable[[], None]:
+        def call() -> None:
+            if threading.current_thread() is getattr(self, "_thread", None):
+                method()
+                return
+            if self._loop_ended.is_set():  # the window is gone: nothing left to change
+                return
+            done: Future[None] = Future()
+            self._calls.put((method, done))
+            self._wake()
+            done.result(timeout=CALL_TIMEOUT_SECONDS)  # re-raises what the X thread raised
+
+        call.__name__ = method.__name__
+        return call
+
+    def _wake(self) -> None:
+        """Send the X thread a ClientMessage over the waker's own connection."""
+        message = Xlib.protocol.event.ClientMessage(
+            window=self._window.id, client_type=self._wake_atom, data=(32, (0, 0, 0, 0, 0))
+        )
+        with self._waker_lock:
+            window = self._waker.create_resource_object("window", self._window.id)
+            window.send_event(message, event_mask=Xlib.X.NoEventMask)
+            self._waker.flush()
+
+    def _on_client_message(self, event: Any) -> None:
+        if event.client_type != self._wake_atom:
+            return
+        while True:
+            try:
+                method, done = self._calls.get_nowait()
+            except queue.Empty:
+                return
+            if not done.set_running_or_notify_cancel():
+                continue
+            try:
+                method()
+            except BaseException as exc:  # handed to the waiting thread, which raises it
+                done.set_exception(exc)
+            else:
+                done.set_result(None)
+
+    def _run(self) -> None:
+        # pystray marks the icon ready (and its setup thread may call in) before it records
+        # which thread is the X thread: record it first.
+        self._thread = threading.current_thread()
+        super()._run()
+
+    def _mainloop(self) -> None:
+        """pystray's loop, except that a failing handler is logged and the loop goes on:
+        pystray's ends at the first exception, and the icon then never changes again."""
+        try:
+            for event in self._events():
+                if event.type == Xlib.X.DestroyNotify and event.window == self._window:
+                    break
+                handler = self._message_handlers.get(event.type)
+                if handler is None:
+                    continue
+                try:
+                    handler(event)
+                except Exception:
+                    log.exception("The tray icon could not handle an X event")
+        except Xlib.error.ConnectionClosedError:
+            log.info("The X connection of the tray icon closed")
+        finally:
+            self._close_waker()
+
+    def _close_waker(self) -> None:
+        self._loop_ended.set()
+        with self._waker_lock:
+            self._waker.close()
+
+    def _on_destroy_notify(self, event: Any) -> None:
+        # pystray reads the tray's id even when it is not docked (yet).
+        if self._systray_manager is not None:
+            super()._on_destroy_notify(event)
+
+    @property
+    def icon(self) -> Any:
+        return self._icon
+
+    @icon.setter
+    def icon(self, value: Any) -> None:
+        """Draw each new image as soon as the X loop runs, visible yet or not. pystray skips an
+        image set while its setup thread is still making the icon visible, and the old one
+        then stays on screen until the next change."""
+        if not value or not self._running:
+            xorg.Icon.icon.fset(self, value)
+            return
+        self._icon = value
+        self._icon_valid = False
+        self._update_icon()
+
+    # -- drawing ----------------------------------------------------------------------------
 
     def _create_window(self) -> Any:
         # pystray 0.19.5 selects no button events at all (upstream issue 151).
@@ -107,8 +238,13 @@ class XembedIcon(xorg.Icon):  # type: ignore[misc]  # pystray has no type hints
             pass
 
     def _assert_icon_data(self, width: int, height: int) -> None:
-        if self._icon_data is not None and self._icon_data.size == (width, height):
+        if (
+            self._icon_data is not None
+            and self._icon_data.size == (width, height)
+            and self._drawn_from is self._icon
+        ):
             return
+        self._drawn_from = self._icon
         scaled = self._icon.convert("RGBA").resize((width, height), PIL.Image.Resampling.LANCZOS)
         self._icon_data = scaled.convert("RGB")
         self._icon_data.tostring = self._icon_data.tobytes
