@@ -29,6 +29,7 @@ from core.settings.writer import save_settings
 from halo_emulator import Emulator
 from tray_agent.settings_dialog.widgets import ERROR_BACKGROUND, OK_BACKGROUND, OK_BAR
 
+from .conftest import ARTIFACTS
 from .desktop import Desktop
 from .tk_pump import pump_until
 
@@ -114,10 +115,23 @@ class Dialog:
         raise AssertionError("the window did not settle")
 
     def close(self) -> int:
-        """Press the Close button (bottom right of the window) and return the exit code."""
+        """Press the Close button (bottom right of the window) and return the exit code.
+
+        Pressed once the window is still: a save re-lays out the footer and may switch tabs,
+        and a click in the middle of that once closed nothing."""
+        self.settled()
         window = self.window
         self.desktop.click(window["x"] + window["w"] - 60, window["y"] + window["h"] - 22)
-        return self.process.wait(TIMEOUT_SECONDS)
+        try:
+            return self.process.wait(TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            shot = ARTIFACTS / "settings-close-ignored.png"
+            ARTIFACTS.mkdir(exist_ok=True)
+            self.desktop.screenshot(shot)
+            raise AssertionError(
+                f"Close did not end the dialog (screen: {shot}); its output:\n"
+                + "\n".join(self.lines)
+            ) from None
 
     def close_discarding(self) -> int:
         """Close with unsaved edits: the question comes up; answer Discard (Alt+D)."""
