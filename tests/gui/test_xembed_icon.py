@@ -35,13 +35,13 @@ def disc(colour: tuple[int, int, int]) -> Image.Image:
     return image
 
 
-@pytest.fixture
-def icon(tk_desktop: Desktop, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("DISPLAY", tk_desktop.display)
+def start_icon(desktop: Desktop, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, threading.Thread]:
+    """A red XEmbed icon on the desktop's display, its X loop running on a thread."""
+    monkeypatch.setenv("DISPLAY", desktop.display)
     monkeypatch.setenv("PYSTRAY_BACKEND", "xorg")
     from tray_agent.xembed_icon import XembedIcon
 
-    running = XembedIcon(
+    icon = XembedIcon(
         NAME,
         disc(RED),
         "red",
@@ -49,8 +49,14 @@ def icon(tk_desktop: Desktop, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         on_hover=lambda x, y: None,
         on_leave=lambda: None,
     )
-    thread = threading.Thread(target=running.run, daemon=True)
+    thread = threading.Thread(target=icon.run, daemon=True)
     thread.start()
+    return icon, thread
+
+
+@pytest.fixture
+def icon(tk_desktop: Desktop, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    running, thread = start_icon(tk_desktop, monkeypatch)
     tk_desktop.docked_icon(WM_CLASS, timeout=20)
     yield running
     running.stop()
@@ -127,20 +133,7 @@ def test_an_image_set_while_the_icon_is_being_shown_is_the_one_drawn(
     tk_desktop: Desktop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The tray sets its first state as the icon's setup thread makes it visible."""
-    monkeypatch.setenv("DISPLAY", tk_desktop.display)
-    monkeypatch.setenv("PYSTRAY_BACKEND", "xorg")
-    from tray_agent.xembed_icon import XembedIcon
-
-    icon = XembedIcon(
-        NAME,
-        disc(RED),
-        "red",
-        on_menu=lambda x, y: None,
-        on_hover=lambda x, y: None,
-        on_leave=lambda: None,
-    )
-    thread = threading.Thread(target=icon.run, daemon=True)
-    thread.start()
+    icon, thread = start_icon(tk_desktop, monkeypatch)
     try:
         wait_for(lambda: icon._running, "the icon's loop")
         icon.icon = disc(BLUE)  # before or while the setup thread shows the red one
