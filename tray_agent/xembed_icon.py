@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from typing import Any
 
@@ -75,9 +75,10 @@ class XembedIcon(xorg.Icon):  # type: ignore[misc]  # pystray has no type hints
     ) -> None:
         self.on_menu, self.on_hover, self.on_leave = on_menu, on_hover, on_leave
         self._calls: queue.SimpleQueue[Call] = queue.SimpleQueue()
-        self._waker_lock = threading.Lock()
+        self._waker_lock = threading.Lock()  # guards the waker and _loop_ended
+        self._loop_ended = False
+        self._thread: threading.Thread | None = None  # the X thread, once run() started
         self._drawn_from: Any = None  # the image _icon_data was made from
-        self._loop_ended = threading.Event()
         super().__init__(*args, **kwargs)
         self._message_handlers[Xlib.X.EnterNotify] = self._on_enter
         self._message_handlers[Xlib.X.LeaveNotify] = lambda _event: self.on_leave()
@@ -89,45 +90,41 @@ class XembedIcon(xorg.Icon):  # type: ignore[misc]  # pystray has no type hints
         module docstring)."""
         self._wake_atom = self._display.intern_atom("_HALO_INTEGRATOR_WAKE")
         self._waker = Xlib.display.Display(self._display.get_display_name())
+        self._waker_window = self._waker.create_resource_object("window", self._window.id)
         for method in methods:
             setattr(self, method.__name__, self._on_x_thread(method))
         self._message_handlers[Xlib.X.ClientMessage] = self._on_client_message
 
     def _on_x_thread(self, method: Callable[[], None]) -> Callable[[], None]:
         def call() -> None:
-            if threading.current_thread() is getattr(self, "_thread", None):
+            if threading.current_thread() is self._thread:
                 method()
-                return
-            if self._loop_ended.is_set():  # the window is gone: nothing left to change
                 return
             done: Future[None] = Future()
             self._calls.put((method, done))
-            self._wake()
-            done.result(timeout=CALL_TIMEOUT_SECONDS)  # re-raises what the X thread raised
+            if self._wake():
+                done.result(timeout=CALL_TIMEOUT_SECONDS)  # re-raises what the X thread raised
 
         call.__name__ = method.__name__
         return call
 
-    def _wake(self) -> None:
-        """Send the X thread a ClientMessage over the waker's own connection."""
+    def _wake(self) -> bool:
+        """Send the X thread a ClientMessage over the waker's own connection; False once the
+        loop has ended (the window is gone: nothing left to change)."""
         message = Xlib.protocol.event.ClientMessage(
             window=self._window.id, client_type=self._wake_atom, data=(32, (0, 0, 0, 0, 0))
         )
         with self._waker_lock:
-            window = self._waker.create_resource_object("window", self._window.id)
-            window.send_event(message, event_mask=Xlib.X.NoEventMask)
+            if self._loop_ended:
+                return False
+            self._waker_window.send_event(message, event_mask=Xlib.X.NoEventMask)
             self._waker.flush()
+            return True
 
     def _on_client_message(self, event: Any) -> None:
         if event.client_type != self._wake_atom:
             return
-        while True:
-            try:
-                method, done = self._calls.get_nowait()
-            except queue.Empty:
-                return
-            if not done.set_running_or_notify_cancel():
-                continue
+        for method, done in self._queued_calls():
             try:
                 method()
             except BaseException as exc:  # handed to the waiting thread, which raises it
@@ -161,9 +158,20 @@ class XembedIcon(xorg.Icon):  # type: ignore[misc]  # pystray has no type hints
             self._close_waker()
 
     def _close_waker(self) -> None:
-        self._loop_ended.set()
+        """End the hand-over: calls still queued are done (there is no window left to
+        change), so no thread waits for them until its timeout."""
         with self._waker_lock:
+            self._loop_ended = True
             self._waker.close()
+        for _method, done in self._queued_calls():
+            done.set_result(None)
+
+    def _queued_calls(self) -> Iterator[Call]:
+        while True:
+            try:
+                yield self._calls.get_nowait()
+            except queue.Empty:
+                return
 
     def _on_destroy_notify(self, event: Any) -> None:
         # pystray reads the tray's id even when it is not docked (yet).

@@ -25,11 +25,15 @@ def test_desktop_has_a_tray_and_a_notification_daemon(desktop: Desktop) -> None:
             time.sleep(0.05)
         if desktop.notifications():
             break
-    counts = {
+    assert desktop.notifications(), f"dunst ran no script; its counts: {dunst_counts(desktop)}"
+    assert desktop.notifications()[-1][:3] == ("halo-integrator-test", "Fixture check", "hello")
+
+
+def dunst_counts(desktop: Desktop) -> dict[str, str]:
+    """What dunst holds, for a failure message: was the notification received at all?"""
+    return {
         what: subprocess.run(
             ["dunstctl", "count", what], env=desktop.env, capture_output=True, text=True
         ).stdout.strip()
         for what in ("waiting", "displayed", "history")
     }
-    assert desktop.notifications(), f"dunst ran no script; its counts: {counts}"
-    assert desktop.notifications()[-1][:3] == ("halo-integrator-test", "Fixture check", "hello")

@@ -29,7 +29,6 @@ from core.settings.writer import save_settings
 from halo_emulator import Emulator
 from tray_agent.settings_dialog.widgets import ERROR_BACKGROUND, OK_BACKGROUND, OK_BAR
 
-from .conftest import ARTIFACTS
 from .desktop import Desktop
 from .tk_pump import pump_until
 
@@ -56,8 +55,8 @@ def emulator() -> Iterator[Emulator]:
 class Dialog:
     """A running ``halo-integrator settings`` process and its window."""
 
-    def __init__(self, desktop: Desktop, folder: Path) -> None:
-        self.desktop = desktop
+    def __init__(self, desktop: Desktop, folder: Path, artifacts: Path) -> None:
+        self.desktop, self.artifacts = desktop, artifacts
         self.process = subprocess.Popen(
             [CLI, "settings", "-v", "--settings", str(folder)],
             env=desktop.env,
@@ -125,9 +124,7 @@ class Dialog:
         try:
             return self.process.wait(TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
-            shot = ARTIFACTS / "settings-close-ignored.png"
-            ARTIFACTS.mkdir(exist_ok=True)
-            self.desktop.screenshot(shot)
+            shot = self.desktop.screenshot(self.artifacts / "settings-close-ignored.png")
             raise AssertionError(
                 f"Close did not end the dialog (screen: {shot}); its output:\n"
                 + "\n".join(self.lines)
@@ -154,11 +151,11 @@ class Dialog:
 
 
 @pytest.fixture
-def open_dialog(desktop: Desktop) -> Iterator[Callable[[Path], Dialog]]:
+def open_dialog(desktop: Desktop, artifacts: Path) -> Iterator[Callable[[Path], Dialog]]:
     dialogs: list[Dialog] = []
 
     def start(folder: Path) -> Dialog:
-        dialogs.append(Dialog(desktop, folder))
+        dialogs.append(Dialog(desktop, folder, artifacts))
         return dialogs[-1]
 
     yield start

@@ -35,13 +35,13 @@ def disc(colour: tuple[int, int, int]) -> Image.Image:
     return image
 
 
-def start_icon(desktop: Desktop, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, threading.Thread]:
-    """A red XEmbed icon on the desktop's display, its X loop running on a thread."""
+def new_icon(desktop: Desktop, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A red XEmbed icon on the desktop's display, not running yet."""
     monkeypatch.setenv("DISPLAY", desktop.display)
     monkeypatch.setenv("PYSTRAY_BACKEND", "xorg")
     from tray_agent.xembed_icon import XembedIcon
 
-    icon = XembedIcon(
+    return XembedIcon(
         NAME,
         disc(RED),
         "red",
@@ -49,14 +49,18 @@ def start_icon(desktop: Desktop, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, 
         on_hover=lambda x, y: None,
         on_leave=lambda: None,
     )
+
+
+def run_icon(icon: Any) -> threading.Thread:
     thread = threading.Thread(target=icon.run, daemon=True)
     thread.start()
-    return icon, thread
+    return thread
 
 
 @pytest.fixture
 def icon(tk_desktop: Desktop, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    running, thread = start_icon(tk_desktop, monkeypatch)
+    running = new_icon(tk_desktop, monkeypatch)
+    thread = run_icon(running)
     tk_desktop.docked_icon(WM_CLASS, timeout=20)
     yield running
     running.stop()
@@ -132,14 +136,21 @@ def test_changes_from_other_threads_all_reach_the_icon_while_it_repaints(
 def test_an_image_set_while_the_icon_is_being_shown_is_the_one_drawn(
     tk_desktop: Desktop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The tray sets its first state as the icon's setup thread makes it visible."""
-    icon, thread = start_icon(tk_desktop, monkeypatch)
+    """The tray sets its first state while pystray's setup thread is still making the icon
+    visible: after the icon is docked and drawn red, before it counts as visible."""
+    icon = new_icon(tk_desktop, monkeypatch)
+    show = icon._show  # pystray's setup thread calls it, then marks the icon visible
+
+    def show_then_change() -> None:
+        show()
+        icon.icon = disc(BLUE)
+
+    icon._show = show_then_change
+    thread = run_icon(icon)
     try:
-        wait_for(lambda: icon._running, "the icon's loop")
-        icon.icon = disc(BLUE)  # before or while the setup thread shows the red one
         tk_desktop.docked_icon(WM_CLASS, timeout=20)
         wait_for(lambda: icon.visible, "the icon shown")
-        wait_for(lambda: near(centre_colour(tk_desktop), BLUE), "the blue icon")
+        wait_for(lambda: near(centre_colour(tk_desktop), BLUE), "the blue icon", timeout=5)
     finally:
         icon.stop()
         thread.join(timeout=10)
